@@ -1,0 +1,4 @@
+//! Server functions by area, with the wire types they return. Their server halves read the
+//! `store::Db` that the server provides as context.
+
+pub mod plans;

@@ -1,0 +1,11 @@
+//! One module per route, named after its URL.
+
+pub mod activity;
+pub mod billing;
+pub mod login;
+pub mod not_found;
+pub mod register;
+pub mod servers;
+pub mod settings;
+pub mod statistics;
+pub mod usage;

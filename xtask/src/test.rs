@@ -1,0 +1,67 @@
+//! `cargo xtask test`: every check, in the order that fails fastest. CI runs exactly this.
+
+use std::time::Instant;
+
+use crate::cmd::{cargo, command, output, run, step};
+use crate::{e2e, paths, site, tools};
+
+/// The PostgreSQL the database tests use unless `ATLANTIC_TEST_POSTGRES_URL` says otherwise.
+const DEFAULT_TEST_POSTGRES: &str = "postgres://root@127.0.0.1:5432/test";
+
+/// Runs fmt, clippy (server and browser builds), the tests on SQLite and PostgreSQL, the
+/// Playwright suite and the release build.
+pub fn all() -> Result<(), String> {
+    let started = Instant::now();
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    let root = paths::workspace();
+    tools::ensure_build_tools(false)?;
+
+    step("formatting (cargo fmt --check)");
+    run(cargo(&root).args(["fmt", "--all", "--", "--check"]))?;
+
+    step("lints, server build (cargo clippy, app with `ssr`)");
+    run(cargo(&root).args(["clippy", "--all-targets", "--", "-D", "warnings"]))?;
+
+    step("lints, browser build (cargo clippy, app with `hydrate`, wasm32)");
+    run(cargo(&root).args([
+        "clippy", "--package", "frontend", "--target", "wasm32-unknown-unknown", "--", "-D",
+        "warnings",
+    ]))?;
+
+    let pg_url = std::env::var("ATLANTIC_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| DEFAULT_TEST_POSTGRES.to_string());
+    step(&format!("checking PostgreSQL for the database tests ({pg_url})"));
+    let reachable = output(command("psql").args([&pg_url, "-tAc", "select 1"]))
+        .is_some_and(|o| o.trim() == "1");
+    match (reachable, ci) {
+        (true, _) => println!("    PostgreSQL answers: every database test runs on it too"),
+        (false, true) => return Err(format!("PostgreSQL is not reachable at {pg_url} (CI=true)")),
+        (false, false) => println!("    WARNING: PostgreSQL unreachable; its tests will be skipped"),
+    }
+
+    step("unit and integration tests (SQLite and PostgreSQL)");
+    run(cargo(&root)
+        .args(["test", "--all-targets"])
+        .env("ATLANTIC_TEST_POSTGRES_URL", &pg_url))?;
+
+    step("end-to-end tests (Playwright, Debian Chromium, the real service)");
+    let chromium = match tools::ensure_chromium() {
+        Ok(path) => Some(path),
+        Err(e) if ci => return Err(format!("{e} (CI=true)")),
+        Err(e) => {
+            println!("    WARNING: {e}; skipping the Playwright suite");
+            None
+        }
+    };
+    if let Some(chromium) = chromium {
+        let binary = site::build_all(false)?;
+        e2e::run_suite(&binary, &chromium)?;
+    }
+
+    step("release build (wasm-opt, server with LTO)");
+    tools::ensure_build_tools(true)?;
+    site::build_all(true)?;
+
+    println!("\nall checks passed in {:.0} s", started.elapsed().as_secs_f64());
+    Ok(())
+}

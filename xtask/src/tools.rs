@@ -1,0 +1,136 @@
+//! Installs what the build and the tests need, once, and is quick when it is already there:
+//! the wasm32 target, wasm-bindgen at exactly the version in Cargo.lock, wasm-opt from npm
+//! (Debian's binaryen 108 silently breaks hydration), the npm packages, and Chromium.
+
+use std::path::{Path, PathBuf};
+
+use crate::cmd::{self, command, output, run, step};
+use crate::paths;
+
+/// npm's binaryen version whose wasm-opt is known to produce wasm that hydrates.
+const BINARYEN: &str = "binaryen@132.0.0";
+
+/// Makes sure the wasm target, wasm-bindgen and (for release) wasm-opt are available, and puts
+/// the tools directory first on PATH for the child processes of this xtask.
+pub fn ensure_build_tools(release: bool) -> Result<(), String> {
+    prepend_path(&paths::tools().join("bin"));
+    prepend_path(&paths::tools().join("node_modules/.bin"));
+    ensure_wasm_target()?;
+    ensure_wasm_bindgen()?;
+    if release {
+        ensure_wasm_opt()?;
+    }
+    Ok(())
+}
+
+fn ensure_wasm_target() -> Result<(), String> {
+    let installed = output(command("rustup").args(["target", "list", "--installed"]))
+        .unwrap_or_default();
+    if installed.lines().any(|l| l.trim() == "wasm32-unknown-unknown") {
+        return Ok(());
+    }
+    step("installing the wasm32-unknown-unknown target (once)");
+    run(command("rustup").args(["target", "add", "wasm32-unknown-unknown"]))
+}
+
+/// The wasm-bindgen version pinned in Cargo.lock; the CLI must match it exactly.
+fn locked_wasm_bindgen() -> Result<String, String> {
+    let lock = std::fs::read_to_string(paths::workspace().join("Cargo.lock"))
+        .map_err(|e| format!("cannot read Cargo.lock: {e}"))?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == "name = \"wasm-bindgen\"" {
+            if let Some(v) = lines.next().and_then(|l| l.trim().strip_prefix("version = ")) {
+                return Ok(v.trim_matches('"').to_string());
+            }
+        }
+    }
+    Err("Cargo.lock has no wasm-bindgen entry".into())
+}
+
+fn ensure_wasm_bindgen() -> Result<(), String> {
+    let want = locked_wasm_bindgen()?;
+    let have = output(command("wasm-bindgen").arg("--version")).unwrap_or_default();
+    if have.split_whitespace().nth(1) == Some(want.as_str()) {
+        return Ok(());
+    }
+    step(&format!(
+        "installing wasm-bindgen-cli {want} into {} (once, about 2-5 minutes)",
+        paths::tools().display()
+    ));
+    // Not `--locked`: its lock names a webpki-roots release this registry does not carry.
+    run(command("cargo")
+        .args(["install", "wasm-bindgen-cli", "--version", &want, "--root"])
+        .arg(paths::tools())
+        .env_remove("CARGO_TARGET_DIR"))
+}
+
+fn ensure_wasm_opt() -> Result<(), String> {
+    let wasm_opt = paths::tools().join("node_modules/.bin/wasm-opt");
+    if wasm_opt.exists() {
+        return Ok(());
+    }
+    step(&format!("installing wasm-opt (npm {BINARYEN}) (once)"));
+    std::fs::create_dir_all(paths::tools()).map_err(|e| e.to_string())?;
+    run(command("npm")
+        .args(["install", "--no-audit", "--no-fund", "--prefix"])
+        .arg(paths::tools())
+        .arg(BINARYEN))
+}
+
+/// Installs `end2end/`'s npm packages (Playwright, ECharts) when the lock file changed.
+pub fn ensure_npm_packages() -> Result<(), String> {
+    let dir = paths::workspace().join("end2end");
+    let stamp = dir.join("node_modules/.atlantic-lock");
+    let lock = std::fs::read(dir.join("package-lock.json")).unwrap_or_default();
+    if std::fs::read(&stamp).ok().as_deref() == Some(lock.as_slice()) && !lock.is_empty() {
+        return Ok(());
+    }
+    step("installing npm packages in end2end/ (Playwright, ECharts; no browser download)");
+    let verb = if lock.is_empty() { "install" } else { "ci" };
+    run(command("npm")
+        .args([verb, "--no-audit", "--no-fund"])
+        .current_dir(&dir)
+        .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1"))?;
+    let lock = std::fs::read(dir.join("package-lock.json")).unwrap_or_default();
+    std::fs::write(stamp, lock).map_err(|e| e.to_string())
+}
+
+/// Debian's Chromium for Playwright. Installed with apt when running as root; otherwise the
+/// caller decides whether its absence is fatal (it is under CI=true).
+pub fn ensure_chromium() -> Result<PathBuf, String> {
+    let path = PathBuf::from(
+        std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+    );
+    if path.exists() {
+        return Ok(path);
+    }
+    let is_root = output(command("id").arg("-u")).is_some_and(|u| u.trim() == "0");
+    if is_root && cmd::on_path("apt-get") {
+        step("installing Debian's chromium (once)");
+        run(command("apt-get").args(["update", "-qq"]))?;
+        run(command("apt-get")
+            .args(["install", "-y", "-qq", "chromium"])
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    }
+    if path.exists() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "Chromium not found at {} (install Debian's `chromium` package or set CHROMIUM_PATH)",
+            path.display()
+        ))
+    }
+}
+
+fn prepend_path(dir: &Path) {
+    let current = cmd::child_path();
+    let mut parts: Vec<PathBuf> = std::env::split_paths(&current).collect();
+    if parts.first().map(PathBuf::as_path) == Some(dir) {
+        return;
+    }
+    parts.insert(0, dir.to_path_buf());
+    if let Ok(joined) = std::env::join_paths(parts) {
+        cmd::set_child_path(joined);
+    }
+}
