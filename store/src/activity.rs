@@ -1,0 +1,151 @@
+//! The activity log: sign-ins, credential changes, payments… shown to the customer on
+//! `/activity`, newest first.
+
+use sqlx::any::AnyRow;
+use sqlx::{FromRow, Row};
+
+use crate::{AccountId, ActivityId, Db, Page, Result, StoreError};
+
+/// Longest `kind`, `ip` and `user_agent` kept; longer user agents are cut.
+const MAX_KIND_LEN: usize = 64;
+const MAX_IP_LEN: usize = 64;
+const MAX_USER_AGENT_LEN: usize = 512;
+
+/// One logged event.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Activity {
+    /// The entry's id.
+    pub id: ActivityId,
+    /// Whose account it concerns; `None` for events without one (sign-in to an unknown email).
+    pub account_id: Option<AccountId>,
+    /// Dotted event name, e.g. `auth.login`, `credentials.regenerated`.
+    pub kind: String,
+    /// Event details (JSON object).
+    pub detail: serde_json::Value,
+    /// Client address.
+    pub ip: Option<String>,
+    /// Client user agent.
+    pub user_agent: Option<String>,
+    /// Epoch milliseconds.
+    pub created_at: i64,
+}
+
+impl FromRow<'_, AnyRow> for Activity {
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        let raw: String = row.try_get("detail")?;
+        Ok(Self {
+            id: row.try_get("id")?,
+            account_id: row.try_get("account_id")?,
+            kind: row.try_get("kind")?,
+            // Rows are only written by `record`, so this is JSON; keep the text if not.
+            detail: serde_json::from_str(&raw).unwrap_or(serde_json::Value::String(raw)),
+            ip: row.try_get("ip")?,
+            user_agent: row.try_get("user_agent")?,
+            created_at: row.try_get("created_at")?,
+        })
+    }
+}
+
+/// An event to log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewActivity<'a> {
+    /// Whose account it concerns, if any.
+    pub account_id: Option<AccountId>,
+    /// Dotted event name.
+    pub kind: &'a str,
+    /// Details; `Value::Null` is stored as `{}`.
+    pub detail: serde_json::Value,
+    /// Client address.
+    pub ip: Option<&'a str>,
+    /// Client user agent (cut to 512 characters).
+    pub user_agent: Option<&'a str>,
+}
+
+impl<'a> NewActivity<'a> {
+    /// An event of `kind` for `account`, with no details or client information.
+    pub fn new(account_id: Option<AccountId>, kind: &'a str) -> Self {
+        Self {
+            account_id,
+            kind,
+            detail: serde_json::Value::Null,
+            ip: None,
+            user_agent: None,
+        }
+    }
+}
+
+fn cut(s: &str, max_chars: usize) -> &str {
+    match s.char_indices().nth(max_chars) {
+        Some((at, _)) => &s[..at],
+        None => s,
+    }
+}
+
+/// Logs an event.
+pub async fn record(db: &Db, event: &NewActivity<'_>, now_ms: i64) -> Result<ActivityId> {
+    let kind = event.kind.trim();
+    if kind.is_empty() || kind.len() > MAX_KIND_LEN {
+        return Err(StoreError::Invalid(format!(
+            "an activity kind has 1 to {MAX_KIND_LEN} characters"
+        )));
+    }
+    let detail = match &event.detail {
+        serde_json::Value::Null => "{}".to_owned(),
+        value => value.to_string(),
+    };
+    Ok(sqlx::query_scalar::<_, ActivityId>(
+        "INSERT INTO activity (account_id, kind, detail, ip, user_agent, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(event.account_id)
+    .bind(kind)
+    .bind(detail)
+    .bind(event.ip.map(|ip| cut(ip, MAX_IP_LEN)))
+    .bind(event.user_agent.map(|ua| cut(ua, MAX_USER_AGENT_LEN)))
+    .bind(now_ms)
+    .fetch_one(db.pool())
+    .await?)
+}
+
+/// The account's events, newest first, optionally only those of one kind.
+pub async fn list(
+    db: &Db,
+    account: AccountId,
+    kind: Option<&str>,
+    page: Page,
+) -> Result<Vec<Activity>> {
+    // `$2 IS NULL` keeps one statement for both cases; the cast gives PostgreSQL the
+    // parameter's type when it is NULL.
+    Ok(sqlx::query_as::<_, Activity>(
+        "SELECT id, account_id, kind, detail, ip, user_agent, created_at FROM activity \
+         WHERE account_id = $1 AND (CAST($2 AS TEXT) IS NULL OR kind = $2) \
+         ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4",
+    )
+    .bind(account)
+    .bind(kind)
+    .bind(page.limit())
+    .bind(page.offset())
+    .fetch_all(db.pool())
+    .await?)
+}
+
+/// How many events [`list`] can page through.
+pub async fn count(db: &Db, account: AccountId, kind: Option<&str>) -> Result<i64> {
+    Ok(sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM activity \
+         WHERE account_id = $1 AND (CAST($2 AS TEXT) IS NULL OR kind = $2)",
+    )
+    .bind(account)
+    .bind(kind)
+    .fetch_one(db.pool())
+    .await?)
+}
+
+/// Deletes events older than `before_ms` (retention); returns how many went.
+pub async fn purge_before(db: &Db, before_ms: i64) -> Result<u64> {
+    let done = sqlx::query("DELETE FROM activity WHERE created_at < $1")
+        .bind(before_ms)
+        .execute(db.pool())
+        .await?;
+    Ok(done.rows_affected())
+}

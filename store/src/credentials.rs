@@ -1,0 +1,417 @@
+//! Proxy credentials (generated username and secret), IP allowlists, and the snapshot of every
+//! account the gateway authenticates against.
+
+use std::collections::HashMap;
+
+use ipnet::IpNet;
+use rand::Rng;
+use rand::distr::{Alphanumeric, SampleString};
+use sqlx::any::AnyRow;
+use sqlx::{FromRow, Row};
+
+use crate::{AccountId, AllowlistEntryId, Db, PlanId, Result, StoreError, error, subscriptions};
+
+/// Length of a generated proxy username: a letter, then letters and digits.
+pub const USERNAME_LEN: usize = 10;
+/// Length of a generated proxy secret (alphanumeric, about 143 bits).
+pub const SECRET_LEN: usize = 24;
+/// Most allowlist entries one account may have.
+pub const MAX_ALLOWLIST_ENTRIES: i64 = 100;
+
+/// A username clash is astronomically unlikely (26·36⁹); retrying a few times covers it.
+const USERNAME_ATTEMPTS: usize = 5;
+
+/// An account's proxy credentials. `Debug` leaves out the secret.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+pub struct ProxyCredentials {
+    /// Whose credentials these are (one set per account).
+    pub account_id: AccountId,
+    /// The proxy username: lower case, no `-` (that separates the targeting parameters).
+    pub username: String,
+    /// The proxy password.
+    pub secret: String,
+    /// Epoch milliseconds.
+    pub created_at: i64,
+    /// When the secret was last set (creation or regeneration).
+    pub rotated_at: i64,
+}
+
+impl std::fmt::Debug for ProxyCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxyCredentials")
+            .field("account_id", &self.account_id)
+            .field("username", &self.username)
+            .field("created_at", &self.created_at)
+            .field("rotated_at", &self.rotated_at)
+            .finish_non_exhaustive()
+    }
+}
+
+fn generate_username() -> String {
+    const LETTERS: &[u8] = b"abcdefghijklmnopqrstuvwxyz";
+    const ALNUM: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    let mut name = String::with_capacity(USERNAME_LEN);
+    name.push(char::from(LETTERS[rng.random_range(0..LETTERS.len())]));
+    for _ in 1..USERNAME_LEN {
+        name.push(char::from(ALNUM[rng.random_range(0..ALNUM.len())]));
+    }
+    name
+}
+
+fn generate_secret() -> String {
+    Alphanumeric.sample_string(&mut rand::rng(), SECRET_LEN)
+}
+
+/// Generates credentials for an account. `Conflict` if it has some already, `NotFound` if
+/// the account does not exist.
+pub async fn create(db: &Db, account: AccountId, now_ms: i64) -> Result<ProxyCredentials> {
+    let mut last_clash = None;
+    for _ in 0..USERNAME_ATTEMPTS {
+        let result = sqlx::query_as::<_, ProxyCredentials>(
+            "INSERT INTO proxy_credentials (account_id, username, secret, created_at, rotated_at) \
+             VALUES ($1, $2, $3, $4, $4) \
+             RETURNING account_id, username, secret, created_at, rotated_at",
+        )
+        .bind(account)
+        .bind(generate_username())
+        .bind(generate_secret())
+        .bind(now_ms)
+        .fetch_one(db.pool())
+        .await;
+        match result {
+            Ok(credentials) => return Ok(credentials),
+            Err(err) if error::is_unique_violation(&err) => {
+                let message = err
+                    .as_database_error()
+                    .map(|e| e.message().to_owned())
+                    .unwrap_or_default();
+                if !message.contains("username") {
+                    return Err(StoreError::Conflict(
+                        "the account has proxy credentials already".to_owned(),
+                    ));
+                }
+                last_clash = Some(err);
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(last_clash.map_or(StoreError::NotFound, StoreError::Database))
+}
+
+/// The account's credentials.
+pub async fn by_account(db: &Db, account: AccountId) -> Result<Option<ProxyCredentials>> {
+    Ok(sqlx::query_as::<_, ProxyCredentials>(
+        "SELECT account_id, username, secret, created_at, rotated_at FROM proxy_credentials \
+         WHERE account_id = $1",
+    )
+    .bind(account)
+    .fetch_optional(db.pool())
+    .await?)
+}
+
+/// The credentials with this username (compared lower-cased).
+pub async fn by_username(db: &Db, username: &str) -> Result<Option<ProxyCredentials>> {
+    Ok(sqlx::query_as::<_, ProxyCredentials>(
+        "SELECT account_id, username, secret, created_at, rotated_at FROM proxy_credentials \
+         WHERE username = $1",
+    )
+    .bind(username.trim().to_ascii_lowercase())
+    .fetch_optional(db.pool())
+    .await?)
+}
+
+/// Gives the account a new random secret. The username stays, so customers only update the
+/// password in their clients. `NotFound` if the account has no credentials.
+pub async fn regenerate(db: &Db, account: AccountId, now_ms: i64) -> Result<ProxyCredentials> {
+    sqlx::query_as::<_, ProxyCredentials>(
+        "UPDATE proxy_credentials SET secret = $1, rotated_at = $2 WHERE account_id = $3 \
+         RETURNING account_id, username, secret, created_at, rotated_at",
+    )
+    .bind(generate_secret())
+    .bind(now_ms)
+    .bind(account)
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or(StoreError::NotFound)
+}
+
+/// A network allowed to use an account's credentials.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AllowlistEntry {
+    /// The entry's id.
+    pub id: AllowlistEntryId,
+    /// Whose entry it is.
+    pub account_id: AccountId,
+    /// The network, host bits cleared (a bare address is a /32 or /128).
+    pub cidr: IpNet,
+    /// The customer's label for it.
+    pub note: String,
+    /// Epoch milliseconds.
+    pub created_at: i64,
+}
+
+impl FromRow<'_, AnyRow> for AllowlistEntry {
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            account_id: row.try_get("account_id")?,
+            cidr: get_cidr(row)?,
+            note: row.try_get("note")?,
+            created_at: row.try_get("created_at")?,
+        })
+    }
+}
+
+fn get_cidr(row: &AnyRow) -> Result<IpNet, sqlx::Error> {
+    let raw: String = row.try_get("cidr")?;
+    raw.parse().map_err(|e| sqlx::Error::ColumnDecode {
+        index: "cidr".to_owned(),
+        source: Box::new(e),
+    })
+}
+
+/// Parses `10.0.0.0/8`, `2001:db8::/32` or a bare address (taken as a single host) into its
+/// canonical network, host bits cleared.
+pub fn parse_cidr(input: &str) -> Result<IpNet> {
+    let input = input.trim();
+    let net = match input.parse::<IpNet>() {
+        Ok(net) => net,
+        Err(_) => input
+            .parse::<std::net::IpAddr>()
+            .map(IpNet::from)
+            .map_err(|_| StoreError::Invalid(format!("`{input}` is not an IP address or CIDR")))?,
+    };
+    Ok(net.trunc())
+}
+
+/// Allows a network (see [`parse_cidr`]) for the account. `Invalid` on a bad CIDR, a note over
+/// 200 characters or a full list; `Conflict` if the network is listed already.
+pub async fn allowlist_add(
+    db: &Db,
+    account: AccountId,
+    cidr: &str,
+    note: &str,
+    now_ms: i64,
+) -> Result<AllowlistEntry> {
+    let net = parse_cidr(cidr)?;
+    let note = note.trim();
+    if note.chars().count() > 200 {
+        return Err(StoreError::Invalid(
+            "the note is longer than 200 characters".to_owned(),
+        ));
+    }
+    let entries =
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM ip_allowlist WHERE account_id = $1")
+            .bind(account)
+            .fetch_one(db.pool())
+            .await?;
+    if entries >= MAX_ALLOWLIST_ENTRIES {
+        return Err(StoreError::Invalid(format!(
+            "an account can allow at most {MAX_ALLOWLIST_ENTRIES} networks"
+        )));
+    }
+    sqlx::query_as::<_, AllowlistEntry>(
+        "INSERT INTO ip_allowlist (account_id, cidr, note, created_at) VALUES ($1, $2, $3, $4) \
+         RETURNING id, account_id, cidr, note, created_at",
+    )
+    .bind(account)
+    .bind(net.to_string())
+    .bind(note)
+    .bind(now_ms)
+    .fetch_one(db.pool())
+    .await
+    .map_err(StoreError::conflict_as(format!(
+        "{net} is on the allowlist already"
+    )))
+}
+
+/// Removes one of the account's entries; `NotFound` if it has no entry with that id.
+pub async fn allowlist_remove(db: &Db, account: AccountId, id: AllowlistEntryId) -> Result<()> {
+    let done = sqlx::query("DELETE FROM ip_allowlist WHERE id = $1 AND account_id = $2")
+        .bind(id)
+        .bind(account)
+        .execute(db.pool())
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// The account's allowlist, oldest first. Empty means any source address may connect.
+pub async fn allowlist(db: &Db, account: AccountId) -> Result<Vec<AllowlistEntry>> {
+    Ok(sqlx::query_as::<_, AllowlistEntry>(
+        "SELECT id, account_id, cidr, note, created_at FROM ip_allowlist WHERE account_id = $1 \
+         ORDER BY id",
+    )
+    .bind(account)
+    .fetch_all(db.pool())
+    .await?)
+}
+
+/// What the gateway needs to know about one account.
+#[derive(Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GatewayAccount {
+    /// The account.
+    pub account_id: AccountId,
+    /// Proxy username.
+    pub username: String,
+    /// Proxy password.
+    pub secret: String,
+    /// Source networks allowed to connect; empty means any.
+    pub allowlist: Vec<IpNet>,
+    /// The live subscription's limits, or `None` when the account has no plan.
+    pub plan: Option<GatewayPlan>,
+    /// Bytes (up + down) flushed since the current period started; 0 without a plan.
+    pub bytes_used: i64,
+}
+
+impl std::fmt::Debug for GatewayAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayAccount")
+            .field("account_id", &self.account_id)
+            .field("username", &self.username)
+            .field("allowlist", &self.allowlist)
+            .field("plan", &self.plan)
+            .field("bytes_used", &self.bytes_used)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The limits of an account's live subscription.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GatewayPlan {
+    /// The plan.
+    pub plan_id: PlanId,
+    /// The plan's name.
+    pub name: String,
+    /// Requests per second.
+    pub requests_per_second: i64,
+    /// Concurrent connections.
+    pub max_connections: i64,
+    /// Bytes per period; `None` is unlimited.
+    pub bandwidth_bytes: Option<i64>,
+    /// Start of the current period (epoch ms).
+    pub period_start: i64,
+    /// End of the current period (epoch ms).
+    pub period_end: i64,
+}
+
+/// Every account that has proxy credentials, with its allowlist, its live plan's limits and
+/// the bytes used in the current period, in two queries. The gateway reloads this snapshot
+/// periodically, so plan changes reach it without a restart.
+///
+/// Usage counts from the hour bucket holding `period_start` (traffic in the hour a plan starts
+/// is charged to it) up to `now_ms`, grace included, so a lapsed renewal is no free pass.
+pub async fn gateway_accounts(db: &Db, now_ms: i64) -> Result<Vec<GatewayAccount>> {
+    let live = subscriptions::live_condition("s2", "$1");
+    let sql = format!(
+        "SELECT c.account_id, c.username, c.secret, \
+                p.id AS plan_id, p.name AS plan_name, p.requests_per_second, p.max_connections, \
+                p.bandwidth_bytes, s.period_start, s.period_end, \
+                (SELECT CAST(COALESCE(SUM(u.bytes_up + u.bytes_down), 0) AS BIGINT) \
+                   FROM usage_hourly u \
+                  WHERE u.account_id = c.account_id \
+                    AND u.hour_start >= s.period_start - (s.period_start % 3600000) \
+                    AND u.hour_start <= $1) AS bytes_used \
+           FROM proxy_credentials c \
+           LEFT JOIN subscriptions s ON s.id = ( \
+                SELECT s2.id FROM subscriptions s2 \
+                 WHERE s2.account_id = c.account_id AND {live} \
+                 ORDER BY s2.period_end DESC, s2.id DESC LIMIT 1) \
+           LEFT JOIN plans p ON p.id = s.plan_id \
+          ORDER BY c.account_id"
+    );
+    let rows = sqlx::query(&sql).bind(now_ms).fetch_all(db.pool()).await?;
+
+    let mut allowlists: HashMap<AccountId, Vec<IpNet>> = HashMap::new();
+    let entries = sqlx::query("SELECT account_id, cidr FROM ip_allowlist ORDER BY account_id, id")
+        .fetch_all(db.pool())
+        .await?;
+    for row in &entries {
+        let account: AccountId = row.try_get("account_id")?;
+        allowlists.entry(account).or_default().push(get_cidr(row)?);
+    }
+
+    let mut accounts = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let account_id: AccountId = row.try_get("account_id")?;
+        let plan_id: Option<PlanId> = row.try_get("plan_id")?;
+        let plan = match plan_id {
+            Some(plan_id) => Some(GatewayPlan {
+                plan_id,
+                name: row.try_get("plan_name")?,
+                requests_per_second: row.try_get("requests_per_second")?,
+                max_connections: row.try_get("max_connections")?,
+                bandwidth_bytes: row.try_get("bandwidth_bytes")?,
+                period_start: row.try_get("period_start")?,
+                period_end: row.try_get("period_end")?,
+            }),
+            None => None,
+        };
+        let bytes_used: Option<i64> = row.try_get("bytes_used")?;
+        accounts.push(GatewayAccount {
+            account_id,
+            username: row.try_get("username")?,
+            secret: row.try_get("secret")?,
+            allowlist: allowlists.remove(&account_id).unwrap_or_default(),
+            bytes_used: if plan.is_some() {
+                bytes_used.unwrap_or(0)
+            } else {
+                0
+            },
+            plan,
+        });
+    }
+    Ok(accounts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_usernames_and_secrets_have_the_documented_shape() {
+        for _ in 0..200 {
+            let name = generate_username();
+            assert_eq!(name.len(), USERNAME_LEN);
+            let mut chars = name.chars();
+            assert!(
+                chars.next().is_some_and(|c| c.is_ascii_lowercase()),
+                "{name}"
+            );
+            assert!(
+                chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()),
+                "{name}"
+            );
+            let secret = generate_secret();
+            assert_eq!(secret.len(), SECRET_LEN);
+            assert!(
+                secret.chars().all(|c| c.is_ascii_alphanumeric()),
+                "{secret}"
+            );
+        }
+        assert_ne!(generate_secret(), generate_secret());
+    }
+
+    #[test]
+    fn cidrs_are_canonical_networks() {
+        assert_eq!(
+            parse_cidr("10.1.2.3/8").expect("v4").to_string(),
+            "10.0.0.0/8"
+        );
+        assert_eq!(
+            parse_cidr(" 192.0.2.7 ").expect("host").to_string(),
+            "192.0.2.7/32"
+        );
+        assert_eq!(
+            parse_cidr("2001:db8::1/32").expect("v6").to_string(),
+            "2001:db8::/32"
+        );
+        assert_eq!(parse_cidr("::1").expect("v6 host").to_string(), "::1/128");
+        for bad in ["", "10.0.0.0/33", "example.com", "10.0.0/8", "1.2.3.4/-1"] {
+            assert!(parse_cidr(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+}

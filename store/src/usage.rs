@@ -1,0 +1,317 @@
+//! Metered traffic: hourly counters per account, exit and country (plus error counts per
+//! code), added to in batches by the gateway's flusher and read back by the dashboard.
+
+use std::collections::BTreeMap;
+
+use crate::{AccountId, Db, ExitId, HOUR_MS, Result, StoreError};
+
+/// Traffic to add to one hourly bucket. The gateway counts in memory and flushes these.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct UsageDelta {
+    /// Whose traffic.
+    pub account_id: AccountId,
+    /// Any time within the hour (epoch ms); floored to the hour when stored.
+    pub at_ms: i64,
+    /// The exit used; [`ExitId::DIRECT`] for direct egress.
+    pub exit_id: ExitId,
+    /// Lower-case ISO country of the exit, `""` when unknown.
+    pub country: String,
+    /// Bytes client → destination.
+    pub bytes_up: i64,
+    /// Bytes destination → client.
+    pub bytes_down: i64,
+    /// Requests (HTTP requests or tunnels).
+    pub requests: i64,
+    /// Failed requests.
+    pub errors: i64,
+    /// Failed requests by error code (e.g. `upstream_failed`), added to
+    /// `usage_errors_hourly`.
+    pub error_codes: Vec<(String, i64)>,
+}
+
+impl UsageDelta {
+    /// An empty delta for the account's bucket at `at_ms`, direct egress, unknown country;
+    /// fill in the counters with struct update syntax.
+    pub fn new(account_id: AccountId, at_ms: i64) -> Self {
+        Self {
+            account_id,
+            at_ms,
+            exit_id: ExitId::DIRECT,
+            country: String::new(),
+            bytes_up: 0,
+            bytes_down: 0,
+            requests: 0,
+            errors: 0,
+            error_codes: Vec::new(),
+        }
+    }
+}
+
+/// Summed counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct UsageTotals {
+    /// Bytes client → destination.
+    pub bytes_up: i64,
+    /// Bytes destination → client.
+    pub bytes_down: i64,
+    /// Requests.
+    pub requests: i64,
+    /// Failed requests.
+    pub errors: i64,
+}
+
+impl UsageTotals {
+    /// Bytes both ways: what plan bandwidth counts.
+    pub fn bytes(&self) -> i64 {
+        self.bytes_up.saturating_add(self.bytes_down)
+    }
+
+    fn add(&mut self, other: &UsageTotals) {
+        self.bytes_up = self.bytes_up.saturating_add(other.bytes_up);
+        self.bytes_down = self.bytes_down.saturating_add(other.bytes_down);
+        self.requests = self.requests.saturating_add(other.requests);
+        self.errors = self.errors.saturating_add(other.errors);
+    }
+}
+
+/// One hour of the series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HourlyUsage {
+    /// Start of the hour (epoch ms).
+    pub hour_start: i64,
+    /// The hour's counters.
+    pub totals: UsageTotals,
+}
+
+/// One country's share.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CountryUsage {
+    /// Lower-case ISO code, `""` when unknown.
+    pub country: String,
+    /// The country's counters.
+    pub totals: UsageTotals,
+}
+
+/// The start of the hour holding `ms`.
+pub fn hour_floor(ms: i64) -> i64 {
+    ms - ms.rem_euclid(HOUR_MS)
+}
+
+/// Adds the deltas to the hourly tables in one transaction: all or nothing. Deltas for the
+/// same bucket are merged first, and buckets are written in key order so concurrent flushes
+/// lock rows in the same order.
+pub async fn record(db: &Db, deltas: &[UsageDelta]) -> Result<()> {
+    let mut buckets: BTreeMap<(AccountId, i64, ExitId, String), UsageTotals> = BTreeMap::new();
+    let mut codes: BTreeMap<(AccountId, i64, String), i64> = BTreeMap::new();
+    for delta in deltas {
+        let counters = [
+            delta.bytes_up,
+            delta.bytes_down,
+            delta.requests,
+            delta.errors,
+        ];
+        if counters.iter().any(|c| *c < 0) || delta.error_codes.iter().any(|(_, n)| *n < 0) {
+            return Err(StoreError::Invalid(
+                "usage counters cannot be negative".to_owned(),
+            ));
+        }
+        let hour = hour_floor(delta.at_ms);
+        let country = delta.country.trim().to_ascii_lowercase();
+        buckets
+            .entry((delta.account_id, hour, delta.exit_id, country))
+            .or_default()
+            .add(&UsageTotals {
+                bytes_up: delta.bytes_up,
+                bytes_down: delta.bytes_down,
+                requests: delta.requests,
+                errors: delta.errors,
+            });
+        for (code, count) in &delta.error_codes {
+            let total = codes
+                .entry((delta.account_id, hour, code.clone()))
+                .or_default();
+            *total = total.saturating_add(*count);
+        }
+    }
+    if buckets.is_empty() && codes.is_empty() {
+        return Ok(());
+    }
+
+    let mut tx = db.pool().begin().await?;
+    for ((account, hour, exit, country), t) in &buckets {
+        sqlx::query(
+            "INSERT INTO usage_hourly \
+                 (account_id, hour_start, exit_id, country, bytes_up, bytes_down, requests, errors) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (account_id, hour_start, exit_id, country) DO UPDATE SET \
+                 bytes_up = usage_hourly.bytes_up + excluded.bytes_up, \
+                 bytes_down = usage_hourly.bytes_down + excluded.bytes_down, \
+                 requests = usage_hourly.requests + excluded.requests, \
+                 errors = usage_hourly.errors + excluded.errors",
+        )
+        .bind(*account)
+        .bind(*hour)
+        .bind(*exit)
+        .bind(country)
+        .bind(t.bytes_up)
+        .bind(t.bytes_down)
+        .bind(t.requests)
+        .bind(t.errors)
+        .execute(&mut *tx)
+        .await?;
+    }
+    for ((account, hour, code), count) in &codes {
+        sqlx::query(
+            "INSERT INTO usage_errors_hourly (account_id, hour_start, code, count) \
+             VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (account_id, hour_start, code) DO UPDATE SET \
+                 count = usage_errors_hourly.count + excluded.count",
+        )
+        .bind(*account)
+        .bind(*hour)
+        .bind(code)
+        .bind(*count)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+const SUMS: &str = "CAST(COALESCE(SUM(bytes_up), 0) AS BIGINT) AS bytes_up, \
+                    CAST(COALESCE(SUM(bytes_down), 0) AS BIGINT) AS bytes_down, \
+                    CAST(COALESCE(SUM(requests), 0) AS BIGINT) AS requests, \
+                    CAST(COALESCE(SUM(errors), 0) AS BIGINT) AS errors";
+
+fn totals_from(row: &sqlx::any::AnyRow) -> Result<UsageTotals, sqlx::Error> {
+    use sqlx::Row;
+    Ok(UsageTotals {
+        bytes_up: row.try_get("bytes_up")?,
+        bytes_down: row.try_get("bytes_down")?,
+        requests: row.try_get("requests")?,
+        errors: row.try_get("errors")?,
+    })
+}
+
+/// The account's counters for hours starting in `[from_ms, to_ms)`.
+pub async fn totals(db: &Db, account: AccountId, from_ms: i64, to_ms: i64) -> Result<UsageTotals> {
+    // SUM of BIGINT is NUMERIC on PostgreSQL, which Any cannot decode: hence the casts.
+    let sql = format!(
+        "SELECT {SUMS} FROM usage_hourly \
+         WHERE account_id = $1 AND hour_start >= $2 AND hour_start < $3"
+    );
+    let row = sqlx::query(&sql)
+        .bind(account)
+        .bind(from_ms)
+        .bind(to_ms)
+        .fetch_one(db.pool())
+        .await?;
+    Ok(totals_from(&row)?)
+}
+
+/// The account's counters per hour in `[from_ms, to_ms)`, oldest first. Hours without traffic
+/// are absent; the chart fills them with zeros.
+pub async fn hourly_series(
+    db: &Db,
+    account: AccountId,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<HourlyUsage>> {
+    use sqlx::Row;
+    let sql = format!(
+        "SELECT hour_start, {SUMS} FROM usage_hourly \
+         WHERE account_id = $1 AND hour_start >= $2 AND hour_start < $3 \
+         GROUP BY hour_start ORDER BY hour_start"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(account)
+        .bind(from_ms)
+        .bind(to_ms)
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(HourlyUsage {
+                hour_start: row.try_get("hour_start")?,
+                totals: totals_from(row)?,
+            })
+        })
+        .collect()
+}
+
+/// The account's counters per exit country in `[from_ms, to_ms)`, most bytes first.
+pub async fn by_country(
+    db: &Db,
+    account: AccountId,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<CountryUsage>> {
+    use sqlx::Row;
+    let sql = format!(
+        "SELECT country, {SUMS} FROM usage_hourly \
+         WHERE account_id = $1 AND hour_start >= $2 AND hour_start < $3 \
+         GROUP BY country ORDER BY SUM(bytes_up + bytes_down) DESC, country"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(account)
+        .bind(from_ms)
+        .bind(to_ms)
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(CountryUsage {
+                country: row.try_get("country")?,
+                totals: totals_from(row)?,
+            })
+        })
+        .collect()
+}
+
+/// The account's failed requests per error code in `[from_ms, to_ms)`, most frequent first.
+pub async fn errors_by_code(
+    db: &Db,
+    account: AccountId,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<(String, i64)>> {
+    Ok(sqlx::query_as::<_, (String, i64)>(
+        "SELECT code, CAST(SUM(count) AS BIGINT) AS count FROM usage_errors_hourly \
+         WHERE account_id = $1 AND hour_start >= $2 AND hour_start < $3 \
+         GROUP BY code ORDER BY SUM(count) DESC, code",
+    )
+    .bind(account)
+    .bind(from_ms)
+    .bind(to_ms)
+    .fetch_all(db.pool())
+    .await?)
+}
+
+/// Deletes hourly rows older than `before_ms` (retention); returns how many went.
+pub async fn purge_before(db: &Db, before_ms: i64) -> Result<u64> {
+    let mut tx = db.pool().begin().await?;
+    let usage = sqlx::query("DELETE FROM usage_hourly WHERE hour_start < $1")
+        .bind(before_ms)
+        .execute(&mut *tx)
+        .await?;
+    let errors = sqlx::query("DELETE FROM usage_errors_hourly WHERE hour_start < $1")
+        .bind(before_ms)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(usage.rows_affected() + errors.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hours_floor_down_including_before_the_epoch() {
+        assert_eq!(hour_floor(0), 0);
+        assert_eq!(hour_floor(HOUR_MS - 1), 0);
+        assert_eq!(hour_floor(HOUR_MS), HOUR_MS);
+        assert_eq!(hour_floor(1_700_000_123_456), 1_699_999_200_000);
+        assert_eq!(hour_floor(-1), -HOUR_MS);
+    }
+}
