@@ -1,0 +1,114 @@
+//! The `atlantic` command line: `serve` (the default), `migrate`, `user`, `usage`, `upstream`.
+//! Output meant for scripts goes to stdout; logs and messages go to stderr.
+
+mod migrate;
+mod upstream;
+mod usage;
+mod user;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use store::Db;
+
+use crate::config::{self, CommonArgs, Config, ServeArgs};
+
+/// AtlanticProxy: a residential proxy gateway with its customer dashboard.
+#[derive(Parser, Debug)]
+#[command(name = "atlantic", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    common: CommonArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the dashboard and the proxy gateway (the default).
+    Serve(ServeArgs),
+    /// Apply pending database migrations, or revert the newest one.
+    Migrate {
+        /// Revert the most recently applied migration instead.
+        #[arg(long)]
+        revert: bool,
+    },
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(user::UserCommand),
+    /// Print an account's usage in its current period.
+    Usage {
+        /// The account's email.
+        email: String,
+    },
+    /// Manage upstream exits (residential proxies the gateway relays through).
+    #[command(subcommand)]
+    Upstream(upstream::UpstreamCommand),
+}
+
+/// Parses the command line and runs it. Exit codes: 0 success, 1 failure, 2 bad usage or
+/// configuration.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(format!("cannot start the async runtime: {e}")),
+    };
+    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+        Command::Serve(serve) => {
+            let config = match Config::resolve(&serve, &cli.common, &config::process_env) {
+                Ok(config) => config,
+                Err(e) => return usage_error(format!("configuration error: {e}")),
+            };
+            crate::telemetry::init_tracing(config.environment);
+            report(runtime.block_on(crate::serve(config)))
+        }
+        other => {
+            let url = match config::database_url(cli.common.database_url.as_deref()) {
+                Ok(url) => url,
+                Err(e) => return usage_error(format!("configuration error: {e}")),
+            };
+            report(runtime.block_on(run_command(other, &url)))
+        }
+    }
+}
+
+async fn run_command(command: Command, url: &str) -> anyhow::Result<()> {
+    let db = Db::connect(url).await.map_err(|e| anyhow::anyhow!("DATABASE_URL: {e}"))?;
+    let result = match command {
+        Command::Migrate { revert } => migrate::run(&db, revert).await,
+        Command::User(cmd) => {
+            db.migrate().await?;
+            user::run(&db, cmd).await
+        }
+        Command::Usage { email } => {
+            db.migrate().await?;
+            usage::run(&db, &email).await
+        }
+        Command::Upstream(cmd) => {
+            db.migrate().await?;
+            upstream::run(&db, cmd).await
+        }
+        Command::Serve(_) => unreachable!("serve is handled before a database is opened"),
+    };
+    db.close().await;
+    result
+}
+
+fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // `{:#}` prints the context chain on one line: "DATABASE_URL: cannot connect …: refused".
+        Err(e) => fail(format!("{e:#}")),
+    }
+}
+
+fn fail(message: String) -> ExitCode {
+    eprintln!("atlantic: {message}");
+    ExitCode::FAILURE
+}
+
+fn usage_error(message: String) -> ExitCode {
+    eprintln!("atlantic: {message}");
+    ExitCode::from(2)
+}

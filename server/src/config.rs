@@ -1,0 +1,384 @@
+//! The service's configuration: read once at start-up from flags and environment variables
+//! into a typed, validated [`Config`]. A bad value is one line naming the variable and why.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use url::Url;
+
+/// Paystack's API, the production default for `PAYSTACK_BASE_URL`.
+pub const PAYSTACK_API: &str = "https://api.paystack.co";
+
+/// `atlantic serve`'s flags. Every flag can also be set by the environment variable named.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ServeArgs {
+    /// Address of the dashboard, API, WebSocket, health and metrics endpoints.
+    #[arg(long, env = "ATLANTIC_LISTEN", value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Address of the HTTP proxy (plain HTTP and CONNECT).
+    #[arg(long = "http-proxy", env = "ATLANTIC_HTTP_PROXY", value_name = "ADDR")]
+    pub http_proxy: Option<String>,
+    /// Address of the SOCKS5 proxy.
+    #[arg(long = "socks-proxy", env = "ATLANTIC_SOCKS_PROXY", value_name = "ADDR")]
+    pub socks_proxy: Option<String>,
+    /// Where the dashboard's built assets are (default: `site/` next to the binary).
+    #[arg(long = "site-root", env = "ATLANTIC_SITE_ROOT", value_name = "DIR")]
+    pub site_root: Option<PathBuf>,
+}
+
+/// Settings shared by every subcommand.
+#[derive(Args, Debug, Clone, Default)]
+pub struct CommonArgs {
+    /// `sqlite://PATH` (created if missing) or `postgres://…`.
+    #[arg(long = "database-url", env = "DATABASE_URL", global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+}
+
+/// Which rules apply: development is forgiving and seeds demo data; production is strict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Environment {
+    /// Local use: a generated secret, the Paystack test double, demo data, pretty logs.
+    Development,
+    /// Real customers: every secret required, https only, JSON logs.
+    Production,
+}
+
+/// A secret value: never printed by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// The validated configuration of `atlantic serve`.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Development or production rules.
+    pub environment: Environment,
+    /// Dashboard/API listen address.
+    pub listen: SocketAddr,
+    /// HTTP proxy listen address.
+    pub http_proxy: SocketAddr,
+    /// SOCKS5 proxy listen address.
+    pub socks_proxy: SocketAddr,
+    /// Database URL (SQLite or PostgreSQL).
+    pub database_url: String,
+    /// Where the built site is.
+    pub site_root: PathBuf,
+    /// Key material for signed tokens; 32 bytes or more.
+    pub secret: Secret,
+    /// The public https URL customers reach the dashboard at (for Paystack callbacks).
+    pub public_url: Url,
+    /// Paystack secret key (`sk_test_…`/`sk_live_…`); the test double's key in development.
+    pub paystack_secret_key: Secret,
+    /// Paystack public key.
+    pub paystack_public_key: Option<String>,
+    /// Paystack's API base, or `None` for the built-in test double.
+    pub paystack_base_url: Option<Url>,
+    /// Whether the gateway may reach loopback/private destinations (tests and benchmarks).
+    pub allow_private_destinations: bool,
+    /// Bearer token that opens `/metrics` and `/health/detailed` to non-loopback clients.
+    pub metrics_token: Option<Secret>,
+    /// How long in-flight requests may take to finish after a shutdown signal.
+    pub shutdown_grace: Duration,
+}
+
+/// A configuration error: which variable, and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("{var}: {reason}")]
+pub struct ConfigError {
+    /// The environment variable (and flag) at fault.
+    pub var: &'static str,
+    /// What is wrong and what is expected.
+    pub reason: String,
+}
+
+fn err(var: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError { var, reason: reason.into() }
+}
+
+/// Reads the environment through a function, so tests need not touch the process environment.
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The process environment, with empty values treated as unset.
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl Config {
+    /// Validates flags and environment into a [`Config`].
+    pub fn resolve(serve: &ServeArgs, common: &CommonArgs, env: Env) -> Result<Config, ConfigError> {
+        let environment = match env("ATLANTIC_ENV").as_deref().map(str::trim) {
+            None | Some("development") | Some("dev") => Environment::Development,
+            Some("production") | Some("prod") => Environment::Production,
+            Some(other) => {
+                return Err(err(
+                    "ATLANTIC_ENV",
+                    format!("\"{other}\" is not an environment (use development or production)"),
+                ));
+            }
+        };
+        let production = environment == Environment::Production;
+
+        let listen = socket_addr("ATLANTIC_LISTEN", serve.listen.as_deref(), "127.0.0.1:3000")?;
+        let http_proxy =
+            socket_addr("ATLANTIC_HTTP_PROXY", serve.http_proxy.as_deref(), "127.0.0.1:8080")?;
+        let socks_proxy =
+            socket_addr("ATLANTIC_SOCKS_PROXY", serve.socks_proxy.as_deref(), "127.0.0.1:1080")?;
+        let database_url = database_url(common.database_url.as_deref())?;
+
+        let secret = match env("ATLANTIC_SECRET") {
+            Some(s) if s.len() >= 32 => Secret::new(s),
+            Some(s) if production => {
+                return Err(err(
+                    "ATLANTIC_SECRET",
+                    format!("is {} bytes; production needs at least 32 random bytes", s.len()),
+                ));
+            }
+            None if production => {
+                return Err(err("ATLANTIC_SECRET", "is required in production (32+ random bytes)"));
+            }
+            _ => Secret::new(random_secret()),
+        };
+
+        let public_url = match env("ATLANTIC_PUBLIC_URL") {
+            Some(raw) => Url::parse(&raw).map_err(|e| {
+                err("ATLANTIC_PUBLIC_URL", format!("\"{raw}\" is not a URL ({e})"))
+            })?,
+            None if production => {
+                return Err(err("ATLANTIC_PUBLIC_URL", "is required in production (https://…)"));
+            }
+            None => Url::parse(&format!("http://{listen}/"))
+                .map_err(|e| err("ATLANTIC_LISTEN", e.to_string()))?,
+        };
+        if production && public_url.scheme() != "https" {
+            return Err(err(
+                "ATLANTIC_PUBLIC_URL",
+                format!("\"{public_url}\" must be https in production"),
+            ));
+        }
+
+        let paystack_secret_key = match env("PAYSTACK_SECRET_KEY") {
+            Some(key) if key.starts_with("sk_") => Secret::new(key),
+            Some(_) => {
+                return Err(err("PAYSTACK_SECRET_KEY", "must start with sk_test_ or sk_live_"));
+            }
+            None if production => {
+                return Err(err("PAYSTACK_SECRET_KEY", "is required in production"));
+            }
+            None => Secret::new("sk_test_atlantic_double"),
+        };
+        let paystack_public_key = match env("PAYSTACK_PUBLIC_KEY") {
+            Some(key) if key.starts_with("pk_") => Some(key),
+            Some(_) => {
+                return Err(err("PAYSTACK_PUBLIC_KEY", "must start with pk_test_ or pk_live_"));
+            }
+            None if production => {
+                return Err(err("PAYSTACK_PUBLIC_KEY", "is required in production"));
+            }
+            None => None,
+        };
+        let paystack_base_url = match env("PAYSTACK_BASE_URL") {
+            Some(raw) => Some(Url::parse(&raw).map_err(|e| {
+                err("PAYSTACK_BASE_URL", format!("\"{raw}\" is not a URL ({e})"))
+            })?),
+            None if production => Some(Url::parse(PAYSTACK_API).map_err(|e| {
+                err("PAYSTACK_BASE_URL", e.to_string())
+            })?),
+            None => None,
+        };
+
+        let allow_private_destinations = flag(env, "ATLANTIC_ALLOW_PRIVATE_DESTINATIONS")?;
+        let metrics_token = match env("ATLANTIC_METRICS_TOKEN") {
+            Some(t) if t.len() < 16 => {
+                return Err(err("ATLANTIC_METRICS_TOKEN", "must be at least 16 characters"));
+            }
+            other => other.map(Secret::new),
+        };
+        let shutdown_grace = match env("ATLANTIC_SHUTDOWN_GRACE_SECS") {
+            Some(raw) => Duration::from_secs(raw.trim().parse::<u64>().map_err(|_| {
+                err("ATLANTIC_SHUTDOWN_GRACE_SECS", format!("\"{raw}\" is not a whole number"))
+            })?),
+            None => Duration::from_secs(20),
+        };
+        let site_root = serve.site_root.clone().unwrap_or_else(default_site_root);
+
+        Ok(Config {
+            environment,
+            listen,
+            http_proxy,
+            socks_proxy,
+            database_url,
+            site_root,
+            secret,
+            public_url,
+            paystack_secret_key,
+            paystack_public_key,
+            paystack_base_url,
+            allow_private_destinations,
+            metrics_token,
+            shutdown_grace,
+        })
+    }
+}
+
+/// The database URL from `--database-url`/`DATABASE_URL`, checked for a supported scheme.
+pub fn database_url(raw: Option<&str>) -> Result<String, ConfigError> {
+    let url = raw.unwrap_or("sqlite://data/atlantic.db").trim().to_string();
+    let scheme = url.split_once(':').map(|(s, _)| s).unwrap_or("");
+    match scheme {
+        "sqlite" | "postgres" | "postgresql" => Ok(url),
+        "" => Err(err("DATABASE_URL", format!("\"{url}\" has no scheme (use sqlite://PATH or postgres://…)"))),
+        other => Err(err(
+            "DATABASE_URL",
+            format!("unsupported scheme \"{other}\" (use sqlite://PATH or postgres://…)"),
+        )),
+    }
+}
+
+fn socket_addr(var: &'static str, raw: Option<&str>, default: &str) -> Result<SocketAddr, ConfigError> {
+    let raw = raw.unwrap_or(default).trim();
+    raw.parse().map_err(|_| {
+        err(var, format!("\"{raw}\" is not an IP:port address (for example {default})"))
+    })
+}
+
+fn flag(env: Env, var: &'static str) -> Result<bool, ConfigError> {
+    match env(var).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("0") | Some("false") | Some("no") | Some("off") => Ok(false),
+        Some("1") | Some("true") | Some("yes") | Some("on") => Ok(true),
+        Some(other) => Err(err(var, format!("\"{other}\" is not a boolean (use 1/0, true/false)"))),
+    }
+}
+
+/// `site/` next to the running binary, where `cargo xtask build` puts it.
+fn default_site_root() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("site")))
+        .unwrap_or_else(|| PathBuf::from("site"))
+}
+
+/// A development-only secret, different at every start: 32 random bytes, hex-encoded.
+fn random_secret() -> String {
+    use rand::Rng;
+    let bytes: [u8; 32] = rand::rng().random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn resolve(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env = move |name: &str| map.get(name).cloned();
+        Config::resolve(&ServeArgs::default(), &CommonArgs::default(), &env)
+    }
+
+    const PRODUCTION: [(&str, &str); 5] = [
+        ("ATLANTIC_ENV", "production"),
+        ("ATLANTIC_SECRET", "0123456789abcdef0123456789abcdef"),
+        ("ATLANTIC_PUBLIC_URL", "https://proxy.example.com"),
+        ("PAYSTACK_SECRET_KEY", "sk_live_abc"),
+        ("PAYSTACK_PUBLIC_KEY", "pk_live_abc"),
+    ];
+
+    fn production_without(var: &str) -> Vec<(&'static str, &'static str)> {
+        PRODUCTION.iter().copied().filter(|(k, _)| *k != var).collect()
+    }
+
+    #[test]
+    fn development_defaults_match_the_design() {
+        let c = resolve(&[]).expect("defaults are valid");
+        assert_eq!(c.environment, Environment::Development);
+        assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.http_proxy.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.socks_proxy.to_string(), "127.0.0.1:1080");
+        assert_eq!(c.database_url, "sqlite://data/atlantic.db");
+        assert!(c.paystack_base_url.is_none(), "development uses the built-in double");
+        assert!(!c.allow_private_destinations);
+        assert!(c.secret.expose().len() >= 32);
+    }
+
+    #[test]
+    fn production_accepts_a_complete_configuration() {
+        let c = resolve(&PRODUCTION).expect("complete production config");
+        assert_eq!(c.environment, Environment::Production);
+        assert_eq!(c.paystack_base_url.map(|u| u.to_string()).as_deref(), Some("https://api.paystack.co/"));
+    }
+
+    #[test]
+    fn production_refuses_missing_or_weak_settings_naming_the_variable() {
+        for var in ["ATLANTIC_SECRET", "ATLANTIC_PUBLIC_URL", "PAYSTACK_SECRET_KEY", "PAYSTACK_PUBLIC_KEY"] {
+            let e = resolve(&production_without(var)).expect_err(var);
+            assert_eq!(e.var, var);
+        }
+        let mut weak = production_without("ATLANTIC_SECRET");
+        weak.push(("ATLANTIC_SECRET", "short"));
+        let e = resolve(&weak).expect_err("weak secret");
+        assert_eq!(e.var, "ATLANTIC_SECRET");
+        assert!(e.to_string().contains("32"), "{e}");
+
+        let mut http = production_without("ATLANTIC_PUBLIC_URL");
+        http.push(("ATLANTIC_PUBLIC_URL", "http://proxy.example.com"));
+        let e = resolve(&http).expect_err("plain http");
+        assert_eq!(e.var, "ATLANTIC_PUBLIC_URL");
+        assert!(e.to_string().contains("https"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_are_one_line_naming_the_variable() {
+        let e = resolve(&[("ATLANTIC_ENV", "staging")]).expect_err("unknown env");
+        assert_eq!(e.var, "ATLANTIC_ENV");
+        let e = resolve(&[("ATLANTIC_ALLOW_PRIVATE_DESTINATIONS", "maybe")]).expect_err("bool");
+        assert_eq!(e.var, "ATLANTIC_ALLOW_PRIVATE_DESTINATIONS");
+        let e = resolve(&[("PAYSTACK_SECRET_KEY", "pk_test_x")]).expect_err("wrong key kind");
+        assert_eq!(e.var, "PAYSTACK_SECRET_KEY");
+        let e = resolve(&[("ATLANTIC_METRICS_TOKEN", "short")]).expect_err("short token");
+        assert_eq!(e.var, "ATLANTIC_METRICS_TOKEN");
+        assert!(!e.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn addresses_and_database_urls_are_checked() {
+        let serve = ServeArgs { listen: Some("localhost".into()), ..Default::default() };
+        let e = Config::resolve(&serve, &CommonArgs::default(), &|_| None).expect_err("no port");
+        assert_eq!(e.var, "ATLANTIC_LISTEN");
+        assert!(e.to_string().contains("localhost"), "{e}");
+
+        assert_eq!(database_url(Some("mysql://x")).expect_err("mysql").var, "DATABASE_URL");
+        assert!(database_url(Some("nonsense")).is_err());
+        assert!(database_url(Some("postgres://127.0.0.1/test")).is_ok());
+        assert!(database_url(Some("sqlite:///tmp/a.db")).is_ok());
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug_output() {
+        let c = resolve(&PRODUCTION).expect("valid");
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("0123456789abcdef"), "{shown}");
+        assert!(!shown.contains("sk_live_abc"), "{shown}");
+    }
+}

@@ -1,0 +1,98 @@
+//! Liveness, readiness and the detailed health report.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+use super::guard::Internal;
+use crate::state::AppState;
+
+/// How long a readiness probe waits for the database.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `/health`, `/live`, `/ready` and `/health/detailed`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/live", get(live))
+        .route("/ready", get(ready))
+        .route("/health/detailed", get(detailed))
+}
+
+/// Liveness as JSON: the process answers.
+async fn health() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+/// Liveness for orchestrators: plain `ok`.
+async fn live() -> &'static str {
+    "ok\n"
+}
+
+/// Ready when not shutting down, every migration has run, the database answers and the
+/// gateway's listeners are up; 503 with the reasons otherwise.
+async fn ready(State(state): State<AppState>) -> impl IntoResponse {
+    let mut reasons = Vec::new();
+    if state.shutdown.is_cancelled() {
+        reasons.push("shutting down".to_string());
+    }
+    if state.gateway.stopped.is_cancelled() {
+        reasons.push("proxy listeners stopped".to_string());
+    }
+    match tokio::time::timeout(PROBE_TIMEOUT, state.db.pending_migrations()).await {
+        Ok(Ok(0)) => {}
+        Ok(Ok(n)) => reasons.push(format!("{n} migration(s) pending")),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "readiness: database check failed");
+            reasons.push("database unavailable".to_string());
+        }
+        Err(_) => reasons.push("database did not answer in time".to_string()),
+    }
+    if reasons.is_empty() {
+        (StatusCode::OK, Json(json!({ "status": "ready" })))
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "not_ready", "reasons": reasons })),
+        )
+    }
+}
+
+/// Version, uptime, database engine and round trip, pool, and the proxy listeners.
+async fn detailed(_: Internal, State(state): State<AppState>) -> impl IntoResponse {
+    let ping = tokio::time::timeout(PROBE_TIMEOUT, state.db.ping()).await;
+    let (db_ok, latency_ms, db_error) = match ping {
+        Ok(Ok(rtt)) => (true, Some(rtt.as_secs_f64() * 1000.0), None),
+        Ok(Err(e)) => (false, None, Some(e.to_string())),
+        Err(_) => (false, None, Some("timed out".to_string())),
+    };
+    let pool = state.db.pool_stats();
+    let listening = !state.gateway.stopped.is_cancelled();
+    let status = if db_ok && listening { "ok" } else { "degraded" };
+    let code = if status == "ok" { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (
+        code,
+        Json(json!({
+            "status": status,
+            "version": env!("CARGO_PKG_VERSION"),
+            "environment": format!("{:?}", state.config.environment).to_lowercase(),
+            "uptime_seconds": state.started.elapsed().as_secs(),
+            "database": {
+                "engine": state.db.backend().to_string(),
+                "ok": db_ok,
+                "latency_ms": latency_ms,
+                "error": db_error,
+                "pool": { "size": pool.size, "idle": pool.idle, "max": pool.max },
+            },
+            "proxy": {
+                "http": { "addr": state.gateway.http_addr.to_string(), "listening": listening },
+                "socks5": { "addr": state.gateway.socks_addr.to_string(), "listening": listening },
+            },
+        })),
+    )
+}

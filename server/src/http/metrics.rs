@@ -1,0 +1,28 @@
+//! `/metrics` in Prometheus text format, for loopback clients or the metrics token.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+
+use super::guard::Internal;
+use crate::state::AppState;
+
+/// The `/metrics` route.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/metrics", get(render))
+}
+
+async fn render(_: Internal, State(state): State<AppState>) -> impl IntoResponse {
+    let pool = state.db.pool_stats();
+    metrics::gauge!("db_pool_connections").set(f64::from(pool.size));
+    metrics::gauge!("db_pool_idle_connections").set(f64::from(pool.idle));
+    metrics::gauge!("db_pool_max_connections").set(f64::from(pool.max));
+    metrics::gauge!("process_uptime_seconds").set(state.started.elapsed().as_secs_f64());
+    state.metrics.run_upkeep();
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        state.metrics.render(),
+    )
+}

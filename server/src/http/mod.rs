@@ -1,0 +1,71 @@
+//! The web router: plain routes (health, metrics, assets) and the Leptos dashboard, wrapped in
+//! the middleware every request passes through.
+
+mod assets;
+mod guard;
+mod health;
+mod metrics;
+mod observe;
+
+use std::time::Duration;
+
+use app::Assets;
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, header};
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::state::AppState;
+
+/// Largest request body accepted (413 beyond).
+const MAX_BODY: usize = 10 * 1024 * 1024;
+/// How long one request may take before the client gets 408.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Builds the whole web application.
+pub fn router(state: AppState, assets: Assets) -> Router {
+    let routes = generate_route_list(app::App);
+    let db = state.db.clone();
+    let context = move || provide_context(db.clone());
+    let page_assets = assets.clone();
+    let options = state.leptos_options.clone();
+    let pages = move || app::shell(options.clone(), page_assets.clone());
+    let fallback_shell = move |options| app::shell(options, assets.clone());
+
+    Router::new()
+        .merge(health::router())
+        .merge(metrics::router())
+        .nest("/pkg", assets::pkg_service(&state.config.site_root))
+        .leptos_routes_with_context(&state, routes, context.clone(), pages)
+        .fallback(file_and_error_handler_with_context::<AppState, _>(context, fallback_shell))
+        .layer(axum::middleware::from_fn(observe::record_metrics))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(observe::trace_layer())
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(CatchPanicLayer::custom(observe::panic_response))
+                .layer(RequestBodyLimitLayer::new(MAX_BODY))
+                .layer(CompressionLayer::new())
+                .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
+                .layer(header_layer(header::REFERRER_POLICY, "strict-origin-when-cross-origin"))
+                // Innermost: its response body must be the routes' own (it builds the 408).
+                .layer(TimeoutLayer::with_status_code(
+                    axum::http::StatusCode::REQUEST_TIMEOUT,
+                    REQUEST_TIMEOUT,
+                )),
+        )
+        .with_state(state)
+}
+
+fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+}

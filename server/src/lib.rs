@@ -1,0 +1,144 @@
+//! The AtlanticProxy service: configuration, the web application (dashboard, health, metrics),
+//! the in-process gateway wired to the store, and the `atlantic` command line.
+//!
+//! [`run`] takes bound listeners and a shutdown token, so tests start the whole service on
+//! port 0 and stop it deterministically.
+
+pub mod cli;
+pub mod config;
+mod gateway;
+mod http;
+mod seed;
+mod shutdown;
+mod site;
+mod state;
+pub mod telemetry;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use leptos::prelude::LeptosOptions;
+use store::Db;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use crate::config::{Config, Environment};
+use crate::state::AppState;
+
+/// The three sockets the service listens on.
+#[derive(Debug)]
+pub struct Listeners {
+    /// Dashboard, API, WebSocket, health and metrics.
+    pub web: TcpListener,
+    /// HTTP proxy (forward and CONNECT).
+    pub http_proxy: TcpListener,
+    /// SOCKS5 proxy.
+    pub socks_proxy: TcpListener,
+}
+
+impl Listeners {
+    /// Binds the configured addresses; the error names the variable whose address failed.
+    pub async fn bind(config: &Config) -> anyhow::Result<Listeners> {
+        async fn bind(var: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("{var}: cannot listen on {addr}"))
+        }
+        Ok(Listeners {
+            web: bind("ATLANTIC_LISTEN", config.listen).await?,
+            http_proxy: bind("ATLANTIC_HTTP_PROXY", config.http_proxy).await?,
+            socks_proxy: bind("ATLANTIC_SOCKS_PROXY", config.socks_proxy).await?,
+        })
+    }
+}
+
+/// Runs the service until `shutdown` is cancelled, then stops accepting, drains in-flight
+/// requests within the grace period, stops the gateway (which flushes buffered usage) and
+/// closes the database pool.
+pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let site = site::load(&config.site_root).map_err(anyhow::Error::msg)?;
+    let db = Db::connect(&config.database_url)
+        .await
+        .map_err(|e| anyhow::anyhow!("DATABASE_URL: {e}"))?;
+    db.migrate().await.context("running database migrations")?;
+    if config.environment == Environment::Development {
+        seed::demo_if_empty(&db).await.context("seeding demo data")?;
+    }
+
+    let web_addr = listeners.web.local_addr()?;
+    let gateway = gateway::start(&config, &db, listeners.http_proxy, listeners.socks_proxy);
+    let gateway_status = gateway.status.clone();
+    let gateway_task = tokio::spawn(gateway.run(shutdown.clone()));
+
+    let leptos_options = LeptosOptions::builder()
+        .output_name(site.output_name.clone())
+        .site_root(config.site_root.to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .site_addr(web_addr)
+        .build();
+    let config = Arc::new(config);
+    let state = AppState {
+        leptos_options,
+        db: db.clone(),
+        config: config.clone(),
+        metrics: telemetry::metrics(),
+        started,
+        gateway: gateway_status.clone(),
+        shutdown: shutdown.clone(),
+    };
+    let app = http::router(state, site.assets);
+
+    tracing::info!(
+        dashboard = %format!("http://{web_addr}"),
+        http_proxy = %gateway_status.http_addr,
+        socks5_proxy = %gateway_status.socks_addr,
+        database = %db.backend(),
+        "AtlanticProxy is running"
+    );
+
+    let serve = axum::serve(
+        listeners.web,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let mut web_task = tokio::spawn(async move { serve.await });
+
+    tokio::select! {
+        // Biased: the web task also ends *because of* the shutdown token; that is not a failure.
+        biased;
+        _ = shutdown.cancelled() => {}
+        result = &mut web_task => {
+            shutdown.cancel();
+            let _ = gateway_task.await;
+            db.close().await;
+            return match result {
+                Ok(Ok(())) => Err(anyhow::anyhow!("the web server stopped unexpectedly")),
+                Ok(Err(e)) => Err(anyhow::Error::new(e).context("web server failed")),
+                Err(e) => Err(anyhow::Error::new(e).context("web server task failed")),
+            };
+        }
+    }
+
+    tracing::info!(grace_secs = config.shutdown_grace.as_secs(), "draining in-flight requests");
+    if tokio::time::timeout(config.shutdown_grace, &mut web_task).await.is_err() {
+        tracing::warn!("drain deadline passed: closing the remaining web connections");
+        web_task.abort();
+    }
+    match gateway_task.await {
+        Ok(()) => tracing::info!("gateway stopped; buffered usage flushed"),
+        Err(error) => tracing::error!(%error, "gateway task failed"),
+    }
+    db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Runs `atlantic serve`: binds, then [`run`] until SIGINT or SIGTERM.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let listeners = Listeners::bind(&config).await?;
+    let shutdown = shutdown::on_signal();
+    run(config, listeners, shutdown).await
+}

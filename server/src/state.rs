@@ -1,0 +1,51 @@
+//! The state every handler shares.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::FromRef;
+use leptos::prelude::LeptosOptions;
+use metrics_exporter_prometheus::PrometheusHandle;
+use store::Db;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+
+/// Shared, cheaply cloned state of the running service.
+#[derive(Clone)]
+pub struct AppState {
+    /// Leptos' rendering options (site root, asset names).
+    pub leptos_options: LeptosOptions,
+    /// The database.
+    pub db: Db,
+    /// The validated configuration.
+    pub config: Arc<Config>,
+    /// Renders `/metrics`.
+    pub metrics: PrometheusHandle,
+    /// When the service started (for uptime).
+    pub started: Instant,
+    /// The gateway's listeners and live statistics.
+    pub gateway: GatewayStatus,
+    /// Cancelled when the service begins shutting down (then `/ready` answers 503).
+    pub shutdown: CancellationToken,
+}
+
+/// What the web side knows of the in-process gateway.
+#[derive(Clone)]
+pub struct GatewayStatus {
+    /// The HTTP proxy's bound address.
+    pub http_addr: SocketAddr,
+    /// The SOCKS5 proxy's bound address.
+    pub socks_addr: SocketAddr,
+    /// Live statistics (cheap snapshots).
+    pub stats: proxy::LiveStats,
+    /// Cancelled when the gateway's accept loops have stopped.
+    pub stopped: CancellationToken,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}

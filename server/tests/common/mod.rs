@@ -1,0 +1,149 @@
+//! Starts the whole service in-process on port 0, on a fresh database of either engine.
+
+#![allow(dead_code)] // each test binary uses a different part of this helper
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use server::config::{CommonArgs, Config, ServeArgs};
+use server::{Listeners, run};
+pub use store::test_support::{Engine, TestDb};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Generates a `sqlite` and a `postgres` test from one async story taking an [`Engine`].
+#[macro_export]
+macro_rules! on_both_engines {
+    ($story:ident) => {
+        mod $story {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$story($crate::common::Engine::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$story($crate::common::Engine::Postgres).await;
+            }
+        }
+    };
+}
+
+/// A running service and what a test needs to talk to it.
+pub struct Service {
+    pub base: String,
+    pub web: SocketAddr,
+    pub http_proxy: SocketAddr,
+    pub socks_proxy: SocketAddr,
+    pub database_url: String,
+    shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+    site: PathBuf,
+}
+
+impl Service {
+    /// Starts the service on `database_url` with a minimal built site.
+    pub async fn start(database_url: &str) -> Service {
+        let site = fake_site();
+        let env = |name: &str| match name {
+            "ATLANTIC_ALLOW_PRIVATE_DESTINATIONS" => Some("1".to_string()),
+            "ATLANTIC_SHUTDOWN_GRACE_SECS" => Some("5".to_string()),
+            _ => None,
+        };
+        let serve = ServeArgs {
+            listen: Some("127.0.0.1:0".into()),
+            http_proxy: Some("127.0.0.1:0".into()),
+            socks_proxy: Some("127.0.0.1:0".into()),
+            site_root: Some(site.clone()),
+        };
+        let common = CommonArgs { database_url: Some(database_url.to_string()) };
+        let config = Config::resolve(&serve, &common, &env).expect("test configuration is valid");
+        let listeners = Listeners {
+            web: bind().await,
+            http_proxy: bind().await,
+            socks_proxy: bind().await,
+        };
+        let web = listeners.web.local_addr().expect("bound");
+        let http_proxy = listeners.http_proxy.local_addr().expect("bound");
+        let socks_proxy = listeners.socks_proxy.local_addr().expect("bound");
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(run(config, listeners, shutdown.clone()));
+        let service = Service {
+            base: format!("http://{web}"),
+            web,
+            http_proxy,
+            socks_proxy,
+            database_url: database_url.to_string(),
+            shutdown,
+            task,
+            site,
+        };
+        service.wait_ready().await;
+        service
+    }
+
+    /// Polls `/ready` until 200, failing the test after 30 s.
+    async fn wait_ready(&self) {
+        let client = client();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = client.get(format!("{}/ready", self.base)).send().await {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            assert!(tokio::time::Instant::now() < deadline, "service not ready within 30 s");
+            assert!(!self.task.is_finished(), "service exited during start-up");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Sends the shutdown signal and returns what `run` returned.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        let result = tokio::time::timeout(Duration::from_secs(30), self.task)
+            .await
+            .expect("service stops within 30 s")
+            .expect("service task did not panic");
+        let _ = std::fs::remove_dir_all(&self.site);
+        result
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        client().get(format!("{}{path}", self.base)).send().await.expect("request")
+    }
+}
+
+/// A client that never uses a proxy from the environment.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client")
+}
+
+async fn bind() -> TcpListener {
+    TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0")
+}
+
+/// A site directory as `cargo xtask build` writes it, with tiny placeholder assets.
+fn fake_site() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("atlantic-site-{}", uuid_like()));
+    std::fs::create_dir_all(dir.join("pkg")).expect("site dir");
+    std::fs::write(
+        dir.join("assets.json"),
+        r#"{"output_name":"atlantic-test","css":"atlantic-test.css","echarts":"echarts-test.min.js"}"#,
+    )
+    .expect("manifest");
+    std::fs::write(dir.join("pkg/atlantic-test.css"), "body{color:#123}\n".repeat(64)).expect("css");
+    std::fs::write(dir.join("favicon.svg"), "<svg xmlns=\"http://www.w3.org/2000/svg\"/>").expect("icon");
+    dir
+}
+
+fn uuid_like() -> String {
+    use rand::Rng;
+    let n: u64 = rand::rng().random();
+    format!("{n:016x}")
+}
