@@ -47,6 +47,7 @@ test("hydration makes the page interactive: the theme toggle switches and persis
 test("every navigation link loads its page", async ({ page }) => {
   const errors = watchErrors(page);
   await page.goto("/");
+  await expect(page.locator("#nav-toggle"), "no menu button on a wide screen").toBeHidden();
   const nav = page.getByRole("navigation", { name: "Main" });
   for (const { href, heading } of PAGES) {
     await nav.locator(`a[href="${href}"]`).click();
@@ -88,6 +89,7 @@ test("an unknown address gets the 404 page with status 404", async ({ page }) =>
 test("at phone width the navigation is a drawer", async ({ page }) => {
   const errors = watchErrors(page);
   await page.setViewportSize({ width: 390, height: 844 });
+  await page.emulateMedia({ reducedMotion: "reduce" });
   await page.goto("/usage");
   const menu = page.locator("#nav-toggle");
   const sidebar = page.locator("#sidebar");

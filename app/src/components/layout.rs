@@ -2,7 +2,6 @@
 
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::use_location;
 
 use crate::components::theme_toggle::ThemeToggle;
 
@@ -20,16 +19,18 @@ pub const NAV: [(&str, &str); 6] = [
 #[component]
 pub fn Layout(children: Children) -> impl IntoView {
     let (nav_open, set_nav_open) = signal(false);
-    // Close the drawer after navigating on a phone.
-    let location = use_location();
-    Effect::new(move |_| {
-        location.pathname.track();
-        set_nav_open.set(false);
-    });
 
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
-        <div class="frame" class:nav-open=nav_open>
+        <div
+            class="frame"
+            class:nav-open=nav_open
+            on:keydown=move |ev| {
+                if ev.key() == "Escape" {
+                    set_nav_open.set(false);
+                }
+            }
+        >
             <header class="topbar">
                 <button
                     id="nav-toggle"
@@ -51,7 +52,8 @@ pub fn Layout(children: Children) -> impl IntoView {
                     <a class="button button-quiet" href="/login">"Sign in"</a>
                 </div>
             </header>
-            <nav id="sidebar" class="sidebar" aria-label="Main">
+            // Following a link closes the drawer (on a phone it covers the page).
+            <nav id="sidebar" class="sidebar" aria-label="Main" on:click=move |_| set_nav_open.set(false)>
                 <ul>
                     {NAV
                         .iter()
