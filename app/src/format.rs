@@ -33,7 +33,11 @@ pub fn money(minor: i64, currency: &str) -> String {
     let abs = minor.unsigned_abs();
     let (whole, cents) = (abs / 100, abs % 100);
     let whole = group_thousands(whole);
-    let body = if cents == 0 { whole } else { format!("{whole}.{cents:02}") };
+    let body = if cents == 0 {
+        whole
+    } else {
+        format!("{whole}.{cents:02}")
+    };
     if symbol.is_empty() {
         format!("{sign}{body} {currency}")
     } else {
@@ -51,7 +55,7 @@ fn group_thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -22,7 +22,11 @@ pub struct ServeArgs {
     #[arg(long = "http-proxy", env = "ATLANTIC_HTTP_PROXY", value_name = "ADDR")]
     pub http_proxy: Option<String>,
     /// Address of the SOCKS5 proxy.
-    #[arg(long = "socks-proxy", env = "ATLANTIC_SOCKS_PROXY", value_name = "ADDR")]
+    #[arg(
+        long = "socks-proxy",
+        env = "ATLANTIC_SOCKS_PROXY",
+        value_name = "ADDR"
+    )]
     pub socks_proxy: Option<String>,
     /// Where the dashboard's built assets are (default: `site/` next to the binary).
     #[arg(long = "site-root", env = "ATLANTIC_SITE_ROOT", value_name = "DIR")]
@@ -33,7 +37,12 @@ pub struct ServeArgs {
 #[derive(Args, Debug, Clone, Default)]
 pub struct CommonArgs {
     /// `sqlite://PATH` (created if missing) or `postgres://…`.
-    #[arg(long = "database-url", env = "DATABASE_URL", global = true, value_name = "URL")]
+    #[arg(
+        long = "database-url",
+        env = "DATABASE_URL",
+        global = true,
+        value_name = "URL"
+    )]
     pub database_url: Option<String>,
 }
 
@@ -112,7 +121,10 @@ pub struct ConfigError {
 }
 
 fn err(var: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError { var, reason: reason.into() }
+    ConfigError {
+        var,
+        reason: reason.into(),
+    }
 }
 
 /// Reads the environment through a function, so tests need not touch the process environment.
@@ -125,7 +137,11 @@ pub fn process_env(name: &str) -> Option<String> {
 
 impl Config {
     /// Validates flags and environment into a [`Config`].
-    pub fn resolve(serve: &ServeArgs, common: &CommonArgs, env: Env) -> Result<Config, ConfigError> {
+    pub fn resolve(
+        serve: &ServeArgs,
+        common: &CommonArgs,
+        env: Env,
+    ) -> Result<Config, ConfigError> {
         let environment = match env("ATLANTIC_ENV").as_deref().map(str::trim) {
             None | Some("development") | Some("dev") => Environment::Development,
             Some("production") | Some("prod") => Environment::Production,
@@ -139,10 +155,16 @@ impl Config {
         let production = environment == Environment::Production;
 
         let listen = socket_addr("ATLANTIC_LISTEN", serve.listen.as_deref(), "127.0.0.1:3000")?;
-        let http_proxy =
-            socket_addr("ATLANTIC_HTTP_PROXY", serve.http_proxy.as_deref(), "127.0.0.1:8080")?;
-        let socks_proxy =
-            socket_addr("ATLANTIC_SOCKS_PROXY", serve.socks_proxy.as_deref(), "127.0.0.1:1080")?;
+        let http_proxy = socket_addr(
+            "ATLANTIC_HTTP_PROXY",
+            serve.http_proxy.as_deref(),
+            "127.0.0.1:8080",
+        )?;
+        let socks_proxy = socket_addr(
+            "ATLANTIC_SOCKS_PROXY",
+            serve.socks_proxy.as_deref(),
+            "127.0.0.1:1080",
+        )?;
         let database_url = database_url(common.database_url.as_deref())?;
 
         let secret = match env("ATLANTIC_SECRET") {
@@ -150,21 +172,33 @@ impl Config {
             Some(s) if production => {
                 return Err(err(
                     "ATLANTIC_SECRET",
-                    format!("is {} bytes; production needs at least 32 random bytes", s.len()),
+                    format!(
+                        "is {} bytes; production needs at least 32 random bytes",
+                        s.len()
+                    ),
                 ));
             }
             None if production => {
-                return Err(err("ATLANTIC_SECRET", "is required in production (32+ random bytes)"));
+                return Err(err(
+                    "ATLANTIC_SECRET",
+                    "is required in production (32+ random bytes)",
+                ));
             }
             _ => Secret::new(random_secret()),
         };
 
         let public_url = match env("ATLANTIC_PUBLIC_URL") {
             Some(raw) => Url::parse(&raw).map_err(|e| {
-                err("ATLANTIC_PUBLIC_URL", format!("\"{raw}\" is not a URL ({e})"))
+                err(
+                    "ATLANTIC_PUBLIC_URL",
+                    format!("\"{raw}\" is not a URL ({e})"),
+                )
             })?,
             None if production => {
-                return Err(err("ATLANTIC_PUBLIC_URL", "is required in production (https://…)"));
+                return Err(err(
+                    "ATLANTIC_PUBLIC_URL",
+                    "is required in production (https://…)",
+                ));
             }
             None => Url::parse(&format!("http://{listen}/"))
                 .map_err(|e| err("ATLANTIC_LISTEN", e.to_string()))?,
@@ -179,7 +213,10 @@ impl Config {
         let paystack_secret_key = match env("PAYSTACK_SECRET_KEY") {
             Some(key) if key.starts_with("sk_") => Secret::new(key),
             Some(_) => {
-                return Err(err("PAYSTACK_SECRET_KEY", "must start with sk_test_ or sk_live_"));
+                return Err(err(
+                    "PAYSTACK_SECRET_KEY",
+                    "must start with sk_test_ or sk_live_",
+                ));
             }
             None if production => {
                 return Err(err("PAYSTACK_SECRET_KEY", "is required in production"));
@@ -189,7 +226,10 @@ impl Config {
         let paystack_public_key = match env("PAYSTACK_PUBLIC_KEY") {
             Some(key) if key.starts_with("pk_") => Some(key),
             Some(_) => {
-                return Err(err("PAYSTACK_PUBLIC_KEY", "must start with pk_test_ or pk_live_"));
+                return Err(err(
+                    "PAYSTACK_PUBLIC_KEY",
+                    "must start with pk_test_ or pk_live_",
+                ));
             }
             None if production => {
                 return Err(err("PAYSTACK_PUBLIC_KEY", "is required in production"));
@@ -197,25 +237,33 @@ impl Config {
             None => None,
         };
         let paystack_base_url = match env("PAYSTACK_BASE_URL") {
-            Some(raw) => Some(Url::parse(&raw).map_err(|e| {
-                err("PAYSTACK_BASE_URL", format!("\"{raw}\" is not a URL ({e})"))
-            })?),
-            None if production => Some(Url::parse(PAYSTACK_API).map_err(|e| {
-                err("PAYSTACK_BASE_URL", e.to_string())
-            })?),
+            Some(raw) => {
+                Some(Url::parse(&raw).map_err(|e| {
+                    err("PAYSTACK_BASE_URL", format!("\"{raw}\" is not a URL ({e})"))
+                })?)
+            }
+            None if production => Some(
+                Url::parse(PAYSTACK_API).map_err(|e| err("PAYSTACK_BASE_URL", e.to_string()))?,
+            ),
             None => None,
         };
 
         let allow_private_destinations = flag(env, "ATLANTIC_ALLOW_PRIVATE_DESTINATIONS")?;
         let metrics_token = match env("ATLANTIC_METRICS_TOKEN") {
             Some(t) if t.len() < 16 => {
-                return Err(err("ATLANTIC_METRICS_TOKEN", "must be at least 16 characters"));
+                return Err(err(
+                    "ATLANTIC_METRICS_TOKEN",
+                    "must be at least 16 characters",
+                ));
             }
             other => other.map(Secret::new),
         };
         let shutdown_grace = match env("ATLANTIC_SHUTDOWN_GRACE_SECS") {
             Some(raw) => Duration::from_secs(raw.trim().parse::<u64>().map_err(|_| {
-                err("ATLANTIC_SHUTDOWN_GRACE_SECS", format!("\"{raw}\" is not a whole number"))
+                err(
+                    "ATLANTIC_SHUTDOWN_GRACE_SECS",
+                    format!("\"{raw}\" is not a whole number"),
+                )
             })?),
             None => Duration::from_secs(20),
         };
@@ -242,11 +290,17 @@ impl Config {
 
 /// The database URL from `--database-url`/`DATABASE_URL`, checked for a supported scheme.
 pub fn database_url(raw: Option<&str>) -> Result<String, ConfigError> {
-    let url = raw.unwrap_or("sqlite://data/atlantic.db").trim().to_string();
+    let url = raw
+        .unwrap_or("sqlite://data/atlantic.db")
+        .trim()
+        .to_string();
     let scheme = url.split_once(':').map(|(s, _)| s).unwrap_or("");
     match scheme {
         "sqlite" | "postgres" | "postgresql" => Ok(url),
-        "" => Err(err("DATABASE_URL", format!("\"{url}\" has no scheme (use sqlite://PATH or postgres://…)"))),
+        "" => Err(err(
+            "DATABASE_URL",
+            format!("\"{url}\" has no scheme (use sqlite://PATH or postgres://…)"),
+        )),
         other => Err(err(
             "DATABASE_URL",
             format!("unsupported scheme \"{other}\" (use sqlite://PATH or postgres://…)"),
@@ -254,10 +308,17 @@ pub fn database_url(raw: Option<&str>) -> Result<String, ConfigError> {
     }
 }
 
-fn socket_addr(var: &'static str, raw: Option<&str>, default: &str) -> Result<SocketAddr, ConfigError> {
+fn socket_addr(
+    var: &'static str,
+    raw: Option<&str>,
+    default: &str,
+) -> Result<SocketAddr, ConfigError> {
     let raw = raw.unwrap_or(default).trim();
     raw.parse().map_err(|_| {
-        err(var, format!("\"{raw}\" is not an IP:port address (for example {default})"))
+        err(
+            var,
+            format!("\"{raw}\" is not an IP:port address (for example {default})"),
+        )
     })
 }
 
@@ -265,7 +326,10 @@ fn flag(env: Env, var: &'static str) -> Result<bool, ConfigError> {
     match env(var).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
         None | Some("0") | Some("false") | Some("no") | Some("off") => Ok(false),
         Some("1") | Some("true") | Some("yes") | Some("on") => Ok(true),
-        Some(other) => Err(err(var, format!("\"{other}\" is not a boolean (use 1/0, true/false)"))),
+        Some(other) => Err(err(
+            var,
+            format!("\"{other}\" is not a boolean (use 1/0, true/false)"),
+        )),
     }
 }
 
@@ -291,8 +355,10 @@ mod tests {
     use super::*;
 
     fn resolve(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let env = move |name: &str| map.get(name).cloned();
         Config::resolve(&ServeArgs::default(), &CommonArgs::default(), &env)
     }
@@ -306,7 +372,11 @@ mod tests {
     ];
 
     fn production_without(var: &str) -> Vec<(&'static str, &'static str)> {
-        PRODUCTION.iter().copied().filter(|(k, _)| *k != var).collect()
+        PRODUCTION
+            .iter()
+            .copied()
+            .filter(|(k, _)| *k != var)
+            .collect()
     }
 
     #[test]
@@ -317,7 +387,10 @@ mod tests {
         assert_eq!(c.http_proxy.to_string(), "127.0.0.1:8080");
         assert_eq!(c.socks_proxy.to_string(), "127.0.0.1:1080");
         assert_eq!(c.database_url, "sqlite://data/atlantic.db");
-        assert!(c.paystack_base_url.is_none(), "development uses the built-in double");
+        assert!(
+            c.paystack_base_url.is_none(),
+            "development uses the built-in double"
+        );
         assert!(!c.allow_private_destinations);
         assert!(c.secret.expose().len() >= 32);
     }
@@ -326,12 +399,20 @@ mod tests {
     fn production_accepts_a_complete_configuration() {
         let c = resolve(&PRODUCTION).expect("complete production config");
         assert_eq!(c.environment, Environment::Production);
-        assert_eq!(c.paystack_base_url.map(|u| u.to_string()).as_deref(), Some("https://api.paystack.co/"));
+        assert_eq!(
+            c.paystack_base_url.map(|u| u.to_string()).as_deref(),
+            Some("https://api.paystack.co/")
+        );
     }
 
     #[test]
     fn production_refuses_missing_or_weak_settings_naming_the_variable() {
-        for var in ["ATLANTIC_SECRET", "ATLANTIC_PUBLIC_URL", "PAYSTACK_SECRET_KEY", "PAYSTACK_PUBLIC_KEY"] {
+        for var in [
+            "ATLANTIC_SECRET",
+            "ATLANTIC_PUBLIC_URL",
+            "PAYSTACK_SECRET_KEY",
+            "PAYSTACK_PUBLIC_KEY",
+        ] {
             let e = resolve(&production_without(var)).expect_err(var);
             assert_eq!(e.var, var);
         }
@@ -363,12 +444,18 @@ mod tests {
 
     #[test]
     fn addresses_and_database_urls_are_checked() {
-        let serve = ServeArgs { listen: Some("localhost".into()), ..Default::default() };
+        let serve = ServeArgs {
+            listen: Some("localhost".into()),
+            ..Default::default()
+        };
         let e = Config::resolve(&serve, &CommonArgs::default(), &|_| None).expect_err("no port");
         assert_eq!(e.var, "ATLANTIC_LISTEN");
         assert!(e.to_string().contains("localhost"), "{e}");
 
-        assert_eq!(database_url(Some("mysql://x")).expect_err("mysql").var, "DATABASE_URL");
+        assert_eq!(
+            database_url(Some("mysql://x")).expect_err("mysql").var,
+            "DATABASE_URL"
+        );
         assert!(database_url(Some("nonsense")).is_err());
         assert!(database_url(Some("postgres://127.0.0.1/test")).is_ok());
         assert!(database_url(Some("sqlite:///tmp/a.db")).is_ok());

@@ -57,7 +57,11 @@ impl Listeners {
 /// Runs the service until `shutdown` is cancelled, then stops accepting, drains in-flight
 /// requests within the grace period, stops the gateway (which flushes buffered usage) and
 /// closes the database pool.
-pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    config: Config,
+    listeners: Listeners,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let started = Instant::now();
     let site = site::load(&config.site_root).map_err(anyhow::Error::msg)?;
     let db = Db::connect(&config.database_url)
@@ -65,7 +69,9 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
         .map_err(|e| anyhow::anyhow!("DATABASE_URL: {e}"))?;
     db.migrate().await.context("running database migrations")?;
     if config.environment == Environment::Development {
-        seed::demo_if_empty(&db).await.context("seeding demo data")?;
+        seed::demo_if_empty(&db)
+            .await
+            .context("seeding demo data")?;
     }
 
     let web_addr = listeners.web.local_addr()?;
@@ -122,8 +128,14 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
         }
     }
 
-    tracing::info!(grace_secs = config.shutdown_grace.as_secs(), "draining in-flight requests");
-    if tokio::time::timeout(config.shutdown_grace, &mut web_task).await.is_err() {
+    tracing::info!(
+        grace_secs = config.shutdown_grace.as_secs(),
+        "draining in-flight requests"
+    );
+    if tokio::time::timeout(config.shutdown_grace, &mut web_task)
+        .await
+        .is_err()
+    {
         tracing::warn!("drain deadline passed: closing the remaining web connections");
         web_task.abort();
     }

@@ -15,11 +15,20 @@ pub async fn demo_if_empty(db: &Db) -> anyhow::Result<()> {
     if accounts::count(db).await? > 0 {
         return Ok(());
     }
-    let password: String = rand::rng().sample_iter(&Alphanumeric).take(16).map(char::from).collect();
+    let password: String = rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(16)
+        .map(char::from)
+        .collect();
     let now = store::now_ms();
-    let account =
-        accounts::create(db, DEMO_EMAIL, &accounts::hash_password(&password)?, accounts::Role::Customer, now)
-            .await?;
+    let account = accounts::create(
+        db,
+        DEMO_EMAIL,
+        &accounts::hash_password(&password)?,
+        accounts::Role::Customer,
+        now,
+    )
+    .await?;
     let creds = credentials::create(db, account.id, now).await?;
     if let Some(plan) = plans::by_name(db, DEMO_PLAN).await? {
         subscriptions::grant(db, account.id, plan.id, 30, now).await?;

@@ -31,10 +31,17 @@ pub fn load(site_root: &Path) -> Result<Site, String> {
             path.display()
         )
     })?;
-    let manifest: Manifest = serde_json::from_str(&raw)
-        .map_err(|e| format!("ATLANTIC_SITE_ROOT: {} is not a site manifest ({e})", path.display()))?;
+    let manifest: Manifest = serde_json::from_str(&raw).map_err(|e| {
+        format!(
+            "ATLANTIC_SITE_ROOT: {} is not a site manifest ({e})",
+            path.display()
+        )
+    })?;
     Ok(Site {
         output_name: manifest.output_name,
-        assets: Assets { css: manifest.css, echarts: manifest.echarts },
+        assets: Assets {
+            css: manifest.css,
+            echarts: manifest.echarts,
+        },
     })
 }

@@ -27,8 +27,9 @@ pub fn init_tracing(environment: Environment) {
 }
 
 /// Seconds buckets for request latency: from 1 ms to 10 s.
-const LATENCY_BUCKETS: [f64; 14] =
-    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 7.5, 10.0];
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
 
 /// The process-wide Prometheus recorder, installed on first use. One per process: several
 /// services started by one test binary share it.
@@ -56,13 +57,19 @@ pub fn metrics() -> PrometheusHandle {
 }
 
 fn describe() {
-    metrics::describe_counter!("http_requests_total", "HTTP requests by method, route and status");
+    metrics::describe_counter!(
+        "http_requests_total",
+        "HTTP requests by method, route and status"
+    );
     metrics::describe_histogram!(
         "http_request_duration_seconds",
         metrics::Unit::Seconds,
         "HTTP request latency by method and route"
     );
     metrics::describe_gauge!("db_pool_connections", "Database pool connections (open)");
-    metrics::describe_gauge!("db_pool_idle_connections", "Database pool connections (idle)");
+    metrics::describe_gauge!(
+        "db_pool_idle_connections",
+        "Database pool connections (idle)"
+    );
     metrics::describe_gauge!("db_pool_max_connections", "Database pool size limit");
 }

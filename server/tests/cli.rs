@@ -25,47 +25,112 @@ fn stderr(o: &Output) -> String {
 }
 
 async fn user_add_prints_exactly_the_proxy_credentials(engine: Engine) {
-    let Some(db) = TestDb::unmigrated(engine).await else { return };
+    let Some(db) = TestDb::unmigrated(engine).await else {
+        return;
+    };
     let out = atlantic(
         db.url(),
-        &["user", "add", "--email", "Ada@Example.com", "--password", "correct horse battery", "--plan", "starter"],
+        &[
+            "user",
+            "add",
+            "--email",
+            "Ada@Example.com",
+            "--password",
+            "correct horse battery",
+            "--plan",
+            "starter",
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2, "exactly two lines on stdout: {text:?}");
-    let username = lines[0].strip_prefix("proxy_username=").expect("username line");
-    let password = lines[1].strip_prefix("proxy_password=").expect("password line");
-    assert!(!username.contains('-') && !username.is_empty(), "{username}");
+    let username = lines[0]
+        .strip_prefix("proxy_username=")
+        .expect("username line");
+    let password = lines[1]
+        .strip_prefix("proxy_password=")
+        .expect("password line");
+    assert!(
+        !username.contains('-') && !username.is_empty(),
+        "{username}"
+    );
     assert!(password.len() >= 20, "strong generated password");
 
-    let creds = store::credentials::by_username(db.db(), username).await.expect("query").expect("stored");
+    let creds = store::credentials::by_username(db.db(), username)
+        .await
+        .expect("query")
+        .expect("stored");
     assert_eq!(creds.secret, password);
-    let account = store::accounts::by_email(db.db(), "ada@example.com").await.expect("q").expect("account");
+    let account = store::accounts::by_email(db.db(), "ada@example.com")
+        .await
+        .expect("q")
+        .expect("account");
     let sub = store::subscriptions::current(db.db(), account.id, store::now_ms())
         .await
         .expect("query")
         .expect("the plan was granted");
-    let plan = store::plans::by_id(db.db(), sub.plan_id).await.expect("q").expect("plan");
+    let plan = store::plans::by_id(db.db(), sub.plan_id)
+        .await
+        .expect("q")
+        .expect("plan");
     assert_eq!(plan.name, "Starter");
     let days = (sub.period_end - sub.period_start) / 86_400_000;
     assert_eq!(days, 30);
 
-    let again = atlantic(db.url(), &["user", "add", "--email", "ada@example.com", "--password", "another long one"]);
+    let again = atlantic(
+        db.url(),
+        &[
+            "user",
+            "add",
+            "--email",
+            "ada@example.com",
+            "--password",
+            "another long one",
+        ],
+    );
     assert!(!again.status.success(), "an existing email is an error");
-    assert!(stdout(&again).is_empty(), "no credentials printed on failure");
-    assert_eq!(stderr(&again).trim().lines().count(), 1, "{}", stderr(&again));
+    assert!(
+        stdout(&again).is_empty(),
+        "no credentials printed on failure"
+    );
+    assert_eq!(
+        stderr(&again).trim().lines().count(),
+        1,
+        "{}",
+        stderr(&again)
+    );
 
-    let no_plan = atlantic(db.url(), &["user", "add", "--email", "b@example.com", "--password", "long enough pw", "--plan", "gold"]);
+    let no_plan = atlantic(
+        db.url(),
+        &[
+            "user",
+            "add",
+            "--email",
+            "b@example.com",
+            "--password",
+            "long enough pw",
+            "--plan",
+            "gold",
+        ],
+    );
     assert!(!no_plan.status.success());
     assert!(stderr(&no_plan).contains("--plan"), "{}", stderr(&no_plan));
-    assert!(store::accounts::by_email(db.db(), "b@example.com").await.expect("q").is_none(), "nothing half-created");
+    assert!(
+        store::accounts::by_email(db.db(), "b@example.com")
+            .await
+            .expect("q")
+            .is_none(),
+        "nothing half-created"
+    );
     db.close().await;
 }
 on_both_engines!(user_add_prints_exactly_the_proxy_credentials);
 
 async fn migrate_applies_and_reverts(engine: Engine) {
-    let Some(db) = TestDb::unmigrated(engine).await else { return };
+    let Some(db) = TestDb::unmigrated(engine).await else {
+        return;
+    };
     let up = atlantic(db.url(), &["migrate"]);
     assert!(up.status.success(), "{}", stderr(&up));
     assert_eq!(db.db().pending_migrations().await.expect("pending"), 0);
@@ -81,7 +146,11 @@ on_both_engines!(migrate_applies_and_reverts);
 
 #[test]
 fn a_bad_database_url_is_one_line_and_a_failure() {
-    for url in ["mysql://localhost/x", "nonsense", "postgres://nobody@127.0.0.1:1/nothing"] {
+    for url in [
+        "mysql://localhost/x",
+        "nonsense",
+        "postgres://nobody@127.0.0.1:1/nothing",
+    ] {
         let out = atlantic(url, &["migrate"]);
         assert!(!out.status.success(), "{url} must fail");
         let err = stderr(&out);

@@ -6,23 +6,40 @@ mod common;
 use common::{Engine, Service, TestDb};
 
 async fn health_and_readiness_report_the_real_state(engine: Engine) {
-    let Some(db) = TestDb::unmigrated(engine).await else { return };
+    let Some(db) = TestDb::unmigrated(engine).await else {
+        return;
+    };
     let service = Service::start(db.url()).await;
 
     let health: serde_json::Value = service.get("/health").await.json().await.expect("json");
     assert_eq!(health["status"], "ok");
-    assert_eq!(service.get("/live").await.text().await.expect("text"), "ok\n");
+    assert_eq!(
+        service.get("/live").await.text().await.expect("text"),
+        "ok\n"
+    );
     let ready = service.get("/ready").await;
     assert_eq!(ready.status(), 200);
 
-    let detailed: serde_json::Value =
-        service.get("/health/detailed").await.json().await.expect("json");
+    let detailed: serde_json::Value = service
+        .get("/health/detailed")
+        .await
+        .json()
+        .await
+        .expect("json");
     assert_eq!(detailed["status"], "ok");
     assert_eq!(detailed["database"]["engine"], engine.to_string());
     assert_eq!(detailed["database"]["ok"], true);
-    assert!(detailed["database"]["latency_ms"].as_f64().expect("latency") >= 0.0);
+    assert!(
+        detailed["database"]["latency_ms"]
+            .as_f64()
+            .expect("latency")
+            >= 0.0
+    );
     assert!(detailed["database"]["pool"]["max"].as_u64().expect("max") >= 1);
-    assert_eq!(detailed["proxy"]["http"]["addr"], service.http_proxy.to_string());
+    assert_eq!(
+        detailed["proxy"]["http"]["addr"],
+        service.http_proxy.to_string()
+    );
     assert_eq!(detailed["proxy"]["socks5"]["listening"], true);
 
     // Reverting a migration under the running service makes it unready, with the reason.
@@ -30,7 +47,13 @@ async fn health_and_readiness_report_the_real_state(engine: Engine) {
     let not_ready = service.get("/ready").await;
     assert_eq!(not_ready.status(), 503);
     let body: serde_json::Value = not_ready.json().await.expect("json");
-    assert!(body["reasons"][0].as_str().expect("reason").contains("pending"), "{body}");
+    assert!(
+        body["reasons"][0]
+            .as_str()
+            .expect("reason")
+            .contains("pending"),
+        "{body}"
+    );
     db.db().migrate().await.expect("migrate again");
     assert_eq!(service.get("/ready").await.status(), 200);
 
@@ -40,7 +63,9 @@ async fn health_and_readiness_report_the_real_state(engine: Engine) {
 on_both_engines!(health_and_readiness_report_the_real_state);
 
 async fn metrics_are_prometheus_text_labelled_by_route(engine: Engine) {
-    let Some(db) = TestDb::new(engine).await else { return };
+    let Some(db) = TestDb::new(engine).await else {
+        return;
+    };
     let service = Service::start(db.url()).await;
     for _ in 0..3 {
         service.get("/health").await;
@@ -49,7 +74,10 @@ async fn metrics_are_prometheus_text_labelled_by_route(engine: Engine) {
     let response = service.get("/metrics").await;
     assert_eq!(response.status(), 200);
     assert!(
-        response.headers()["content-type"].to_str().expect("ascii").starts_with("text/plain"),
+        response.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("text/plain"),
         "prometheus text format"
     );
     let text = response.text().await.expect("text");
@@ -61,9 +89,16 @@ async fn metrics_are_prometheus_text_labelled_by_route(engine: Engine) {
                 && l.contains("status=\"200\"")
         })
         .unwrap_or_else(|| panic!("no /health request counter in:\n{text}"));
-    let count: f64 = health_line.rsplit(' ').next().and_then(|n| n.parse().ok()).expect("value");
+    let count: f64 = health_line
+        .rsplit(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("value");
     assert!(count >= 3.0, "{health_line}");
-    assert!(text.contains("http_request_duration_seconds_bucket{"), "latency histogram");
+    assert!(
+        text.contains("http_request_duration_seconds_bucket{"),
+        "latency histogram"
+    );
     assert!(text.contains("db_pool_max_connections"), "pool gauges");
     // Unknown paths are one label value, not one series per path.
     assert!(!text.contains("12345"), "raw paths must not become labels");
@@ -73,7 +108,9 @@ async fn metrics_are_prometheus_text_labelled_by_route(engine: Engine) {
 on_both_engines!(metrics_are_prometheus_text_labelled_by_route);
 
 async fn internals_are_closed_to_relayed_clients(engine: Engine) {
-    let Some(db) = TestDb::new(engine).await else { return };
+    let Some(db) = TestDb::new(engine).await else {
+        return;
+    };
     let service = Service::start(db.url()).await;
     for path in ["/metrics", "/health/detailed"] {
         let relayed = common::client()
@@ -91,7 +128,9 @@ async fn internals_are_closed_to_relayed_clients(engine: Engine) {
 on_both_engines!(internals_are_closed_to_relayed_clients);
 
 async fn pages_render_on_the_server_with_hashed_assets(engine: Engine) {
-    let Some(db) = TestDb::new(engine).await else { return };
+    let Some(db) = TestDb::new(engine).await else {
+        return;
+    };
     let service = Service::start(db.url()).await;
 
     let home = service.get("/").await;
@@ -101,24 +140,39 @@ async fn pages_render_on_the_server_with_hashed_assets(engine: Engine) {
     assert_eq!(home.headers()["x-frame-options"], "DENY");
     let html = home.text().await.expect("html");
     assert!(html.contains("<h1>Statistics</h1>"), "{html}");
-    assert!(html.contains("/pkg/atlantic-test.css"), "hashed stylesheet linked");
-    assert!(html.contains("atlantic-test"), "hydration script names the hashed wasm");
+    assert!(
+        html.contains("/pkg/atlantic-test.css"),
+        "hashed stylesheet linked"
+    );
+    assert!(
+        html.contains("atlantic-test"),
+        "hydration script names the hashed wasm"
+    );
 
     let billing = service.get("/billing").await.text().await.expect("html");
     for text in ["Starter", "₦5,000", "Personal", "Team", "Enterprise"] {
         assert!(billing.contains(text), "billing lists {text}");
     }
-    assert!(!billing.contains("Unlimited</h3>"), "the internal plan is not for sale");
+    assert!(
+        !billing.contains("Unlimited</h3>"),
+        "the internal plan is not for sale"
+    );
 
     let missing = service.get("/definitely-not-a-page").await;
     assert_eq!(missing.status(), 404);
 
     let css = service.get("/pkg/atlantic-test.css").await;
     assert_eq!(css.status(), 200);
-    assert_eq!(css.headers()["cache-control"], "public, max-age=31536000, immutable");
+    assert_eq!(
+        css.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
     let absent = service.get("/pkg/atlantic-nope.css").await;
     assert_eq!(absent.status(), 404);
-    assert!(absent.headers().get("cache-control").is_none(), "404s are not cached forever");
+    assert!(
+        absent.headers().get("cache-control").is_none(),
+        "404s are not cached forever"
+    );
 
     let compressed = common::client()
         .get(format!("{}/pkg/atlantic-test.css", service.base))
@@ -134,35 +188,63 @@ async fn pages_render_on_the_server_with_hashed_assets(engine: Engine) {
 on_both_engines!(pages_render_on_the_server_with_hashed_assets);
 
 async fn data_survives_a_restart_and_the_demo_is_seeded_once(engine: Engine) {
-    let Some(db) = TestDb::unmigrated(engine).await else { return };
+    let Some(db) = TestDb::unmigrated(engine).await else {
+        return;
+    };
     let first = Service::start(db.url()).await;
     first.stop().await.expect("clean stop");
     let accounts = store::accounts::count(db.db()).await.expect("count");
-    assert_eq!(accounts, 1, "development seeds one demo account on an empty database");
+    assert_eq!(
+        accounts, 1,
+        "development seeds one demo account on an empty database"
+    );
 
     let now = store::now_ms();
     let hash = store::accounts::hash_password("a long enough password").expect("hash");
-    store::accounts::create(db.db(), "kept@example.com", &hash, store::accounts::Role::Customer, now)
-        .await
-        .expect("create");
+    store::accounts::create(
+        db.db(),
+        "kept@example.com",
+        &hash,
+        store::accounts::Role::Customer,
+        now,
+    )
+    .await
+    .expect("create");
 
     let second = Service::start(db.url()).await;
     second.stop().await.expect("clean stop");
-    assert_eq!(store::accounts::count(db.db()).await.expect("count"), 2, "no second seed");
-    assert!(store::accounts::by_email(db.db(), "kept@example.com").await.expect("query").is_some());
+    assert_eq!(
+        store::accounts::count(db.db()).await.expect("count"),
+        2,
+        "no second seed"
+    );
+    assert!(
+        store::accounts::by_email(db.db(), "kept@example.com")
+            .await
+            .expect("query")
+            .is_some()
+    );
     db.close().await;
 }
 on_both_engines!(data_survives_a_restart_and_the_demo_is_seeded_once);
 
 async fn shutdown_stops_accepting_and_returns_cleanly(engine: Engine) {
-    let Some(db) = TestDb::new(engine).await else { return };
+    let Some(db) = TestDb::new(engine).await else {
+        return;
+    };
     let service = Service::start(db.url()).await;
     let (web, http_proxy, socks_proxy) = (service.web, service.http_proxy, service.socks_proxy);
     let started = std::time::Instant::now();
     service.stop().await.expect("run returns Ok after shutdown");
-    assert!(started.elapsed() < std::time::Duration::from_secs(10), "stops promptly when idle");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "stops promptly when idle"
+    );
     for addr in [web, http_proxy, socks_proxy] {
-        assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "{addr} still accepts");
+        assert!(
+            tokio::net::TcpStream::connect(addr).await.is_err(),
+            "{addr} still accepts"
+        );
     }
     db.close().await;
 }

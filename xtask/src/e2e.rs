@@ -30,7 +30,9 @@ pub fn run_suite(binary: &Path, chromium: &Path) -> Result<(), String> {
     let web = free_port()?;
     let http_proxy = free_port()?;
     let socks_proxy = free_port()?;
-    step(&format!("starting atlantic for Playwright on {web} (log: end2end/artifacts/server.log)"));
+    step(&format!(
+        "starting atlantic for Playwright on {web} (log: end2end/artifacts/server.log)"
+    ));
     let log = File::create(artifacts.join("server.log")).map_err(|e| e.to_string())?;
     let log_err = log.try_clone().map_err(|e| e.to_string())?;
     let mut server = command(&binary.to_string_lossy())
@@ -38,7 +40,10 @@ pub fn run_suite(binary: &Path, chromium: &Path) -> Result<(), String> {
         .args(["--listen", &web.to_string()])
         .args(["--http-proxy", &http_proxy.to_string()])
         .args(["--socks-proxy", &socks_proxy.to_string()])
-        .args(["--database-url", &format!("sqlite://{}/e2e.db", data.display())])
+        .args([
+            "--database-url",
+            &format!("sqlite://{}/e2e.db", data.display()),
+        ])
         .env("ATLANTIC_ENV", "development")
         .env("ATLANTIC_ALLOW_PRIVATE_DESTINATIONS", "1")
         .env("RUST_LOG", "info")
@@ -68,7 +73,9 @@ fn wait_ready(addr: SocketAddr, server: &mut Child) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(120);
     while Instant::now() < deadline {
         if let Ok(Some(status)) = server.try_wait() {
-            return Err(format!("atlantic exited before it was ready ({status}); see end2end/artifacts/server.log"));
+            return Err(format!(
+                "atlantic exited before it was ready ({status}); see end2end/artifacts/server.log"
+            ));
         }
         if http_status(addr, "/ready") == Some(200) {
             return Ok(());
@@ -102,7 +109,11 @@ fn stop_gracefully(server: &mut Child) -> Result<(), String> {
 fn http_status(addr: SocketAddr, path: &str) -> Option<u16> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut head = [0u8; 64];
     let n = stream.read(&mut head).ok()?;
     let line = std::str::from_utf8(&head[..n]).ok()?;

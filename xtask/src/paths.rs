@@ -5,10 +5,7 @@ use std::path::PathBuf;
 /// The workspace root (the parent of this crate's manifest dir).
 pub fn workspace() -> PathBuf {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .parent()
-        .map(PathBuf::from)
-        .unwrap_or(manifest)
+    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
 }
 
 /// The cargo target dir: `CARGO_TARGET_DIR` if set, else `<workspace>/target`.
@@ -16,7 +13,11 @@ pub fn target_dir() -> PathBuf {
     match std::env::var_os("CARGO_TARGET_DIR") {
         Some(dir) if !dir.is_empty() => {
             let dir = PathBuf::from(dir);
-            if dir.is_absolute() { dir } else { workspace().join(dir) }
+            if dir.is_absolute() {
+                dir
+            } else {
+                workspace().join(dir)
+            }
         }
         _ => workspace().join("target"),
     }
@@ -42,6 +43,8 @@ pub fn tools() -> PathBuf {
     if let Some(dir) = std::env::var_os("ATLANTIC_TOOLS_DIR").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| "/tmp".into());
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "/tmp".into());
     home.join(".cache/atlantic/tools")
 }

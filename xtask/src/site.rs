@@ -39,9 +39,19 @@ pub fn build_site(release: bool) -> Result<PathBuf, String> {
     tools::ensure_npm_packages()?;
     let root = paths::workspace();
 
-    step(&format!("building the dashboard's wasm ({})", profile_label(release)));
+    step(&format!(
+        "building the dashboard's wasm ({})",
+        profile_label(release)
+    ));
     let mut wasm = cargo(&root);
-    wasm.args(["build", "--package", "frontend", "--lib", "--target", "wasm32-unknown-unknown"]);
+    wasm.args([
+        "build",
+        "--package",
+        "frontend",
+        "--lib",
+        "--target",
+        "wasm32-unknown-unknown",
+    ]);
     if release {
         wasm.args(["--profile", "wasm-release"]);
     }
@@ -59,14 +69,25 @@ pub fn build_site(release: bool) -> Result<PathBuf, String> {
 
     step("generating the JS bindings (wasm-bindgen)");
     run(command("wasm-bindgen")
-        .args(["--target", "web", "--no-typescript", "--out-name", NAME, "--out-dir"])
+        .args([
+            "--target",
+            "web",
+            "--no-typescript",
+            "--out-name",
+            NAME,
+            "--out-dir",
+        ])
         .arg(&pkg)
         .arg(&wasm_file))?;
     let bg_wasm = pkg.join(format!("{NAME}_bg.wasm"));
     if release {
         step("optimising the wasm (wasm-opt -Oz)");
         run(command("wasm-opt")
-            .args(["-Oz", "--enable-bulk-memory", "--enable-nontrapping-float-to-int"])
+            .args([
+                "-Oz",
+                "--enable-bulk-memory",
+                "--enable-nontrapping-float-to-int",
+            ])
             .arg(&bg_wasm)
             .arg("-o")
             .arg(&bg_wasm))?;
@@ -81,7 +102,10 @@ pub fn build_site(release: bool) -> Result<PathBuf, String> {
 
     let hash = format!("{:016x}", fnv1a(&[&js, &wasm_bytes, &css]));
     let output_name = format!("{NAME}-{hash}");
-    rename(&pkg.join(format!("{NAME}.js")), &pkg.join(format!("{output_name}.js")))?;
+    rename(
+        &pkg.join(format!("{NAME}.js")),
+        &pkg.join(format!("{output_name}.js")),
+    )?;
     rename(&bg_wasm, &pkg.join(format!("{output_name}_bg.wasm")))?;
     write(&pkg.join(format!("{output_name}.css")), &css)?;
     let echarts_name = format!("echarts-{:016x}.min.js", fnv1a(&[&echarts]));
@@ -168,5 +192,6 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
 }
 
 fn rename(from: &Path, to: &Path) -> Result<(), String> {
-    fs::rename(from, to).map_err(|e| format!("cannot move {} to {}: {e}", from.display(), to.display()))
+    fs::rename(from, to)
+        .map_err(|e| format!("cannot move {} to {}: {e}", from.display(), to.display()))
 }

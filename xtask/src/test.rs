@@ -24,19 +24,29 @@ pub fn all() -> Result<(), String> {
 
     step("lints, browser build (cargo clippy, app with `hydrate`, wasm32)");
     run(cargo(&root).args([
-        "clippy", "--package", "frontend", "--target", "wasm32-unknown-unknown", "--", "-D",
+        "clippy",
+        "--package",
+        "frontend",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--",
+        "-D",
         "warnings",
     ]))?;
 
     let pg_url = std::env::var("ATLANTIC_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| DEFAULT_TEST_POSTGRES.to_string());
-    step(&format!("checking PostgreSQL for the database tests ({pg_url})"));
+    step(&format!(
+        "checking PostgreSQL for the database tests ({pg_url})"
+    ));
     let reachable = output(command("psql").args([&pg_url, "-tAc", "select 1"]))
         .is_some_and(|o| o.trim() == "1");
     match (reachable, ci) {
         (true, _) => println!("    PostgreSQL answers: every database test runs on it too"),
         (false, true) => return Err(format!("PostgreSQL is not reachable at {pg_url} (CI=true)")),
-        (false, false) => println!("    WARNING: PostgreSQL unreachable; its tests will be skipped"),
+        (false, false) => {
+            println!("    WARNING: PostgreSQL unreachable; its tests will be skipped")
+        }
     }
 
     step("unit and integration tests (SQLite and PostgreSQL)");
@@ -62,6 +72,9 @@ pub fn all() -> Result<(), String> {
     tools::ensure_build_tools(true)?;
     site::build_all(true)?;
 
-    println!("\nall checks passed in {:.0} s", started.elapsed().as_secs_f64());
+    println!(
+        "\nall checks passed in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }

@@ -24,9 +24,12 @@ pub fn ensure_build_tools(release: bool) -> Result<(), String> {
 }
 
 fn ensure_wasm_target() -> Result<(), String> {
-    let installed = output(command("rustup").args(["target", "list", "--installed"]))
-        .unwrap_or_default();
-    if installed.lines().any(|l| l.trim() == "wasm32-unknown-unknown") {
+    let installed =
+        output(command("rustup").args(["target", "list", "--installed"])).unwrap_or_default();
+    if installed
+        .lines()
+        .any(|l| l.trim() == "wasm32-unknown-unknown")
+    {
         return Ok(());
     }
     step("installing the wasm32-unknown-unknown target (once)");
@@ -39,10 +42,12 @@ fn locked_wasm_bindgen() -> Result<String, String> {
         .map_err(|e| format!("cannot read Cargo.lock: {e}"))?;
     let mut lines = lock.lines();
     while let Some(line) = lines.next() {
-        if line.trim() == "name = \"wasm-bindgen\"" {
-            if let Some(v) = lines.next().and_then(|l| l.trim().strip_prefix("version = ")) {
-                return Ok(v.trim_matches('"').to_string());
-            }
+        if line.trim() == "name = \"wasm-bindgen\""
+            && let Some(v) = lines
+                .next()
+                .and_then(|l| l.trim().strip_prefix("version = "))
+        {
+            return Ok(v.trim_matches('"').to_string());
         }
     }
     Err("Cargo.lock has no wasm-bindgen entry".into())

@@ -12,7 +12,10 @@ pub async fn run(db: &Db, revert: bool) -> anyhow::Result<()> {
     } else {
         let pending = db.pending_migrations().await?;
         db.migrate().await?;
-        eprintln!("applied {pending} migration(s); the {} database is up to date", db.backend());
+        eprintln!(
+            "applied {pending} migration(s); the {} database is up to date",
+            db.backend()
+        );
     }
     Ok(())
 }

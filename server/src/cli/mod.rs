@@ -50,7 +50,10 @@ enum Command {
 /// configuration.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => return fail(format!("cannot start the async runtime: {e}")),
     };
@@ -74,7 +77,9 @@ pub fn main() -> ExitCode {
 }
 
 async fn run_command(command: Command, url: &str) -> anyhow::Result<()> {
-    let db = Db::connect(url).await.map_err(|e| anyhow::anyhow!("DATABASE_URL: {e}"))?;
+    let db = Db::connect(url)
+        .await
+        .map_err(|e| anyhow::anyhow!("DATABASE_URL: {e}"))?;
     let result = match command {
         Command::Migrate { revert } => migrate::run(&db, revert).await,
         Command::User(cmd) => {

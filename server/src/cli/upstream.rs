@@ -33,7 +33,12 @@ pub enum UpstreamCommand {
 /// Runs an `upstream` subcommand.
 pub async fn run(db: &Db, command: UpstreamCommand) -> anyhow::Result<()> {
     match command {
-        UpstreamCommand::Add { url, country, city, pool } => {
+        UpstreamCommand::Add {
+            url,
+            country,
+            city,
+            pool,
+        } => {
             let new = exits::NewExit {
                 city: city.as_deref(),
                 pool: pool.as_deref(),
@@ -41,10 +46,18 @@ pub async fn run(db: &Db, command: UpstreamCommand) -> anyhow::Result<()> {
             };
             let exit = exits::add(db, &new, store::now_ms()).await?;
             println!("{}", exit.id.get());
-            eprintln!("added upstream {} ({}, pool {})", exit.display_url(), exit.country, exit.pool);
+            eprintln!(
+                "added upstream {} ({}, pool {})",
+                exit.display_url(),
+                exit.country,
+                exit.pool
+            );
         }
         UpstreamCommand::List => {
-            println!("{:>4}  {:<44} {:<7} {:<14} {:<10} {:<8} {}", "id", "url", "country", "city", "pool", "enabled", "health");
+            println!(
+                "  id  {:<44} country city           pool       enabled  health",
+                "url"
+            );
             for e in exits::list(db).await? {
                 println!(
                     "{:>4}  {:<44} {:<7} {:<14} {:<10} {:<8} {}",

@@ -32,13 +32,22 @@ pub enum UserCommand {
 /// Runs a `user` subcommand.
 pub async fn run(db: &Db, command: UserCommand) -> anyhow::Result<()> {
     match command {
-        UserCommand::Add { email, password, plan, admin } => {
-            add(db, &email, &password, plan.as_deref(), admin).await
-        }
+        UserCommand::Add {
+            email,
+            password,
+            plan,
+            admin,
+        } => add(db, &email, &password, plan.as_deref(), admin).await,
     }
 }
 
-async fn add(db: &Db, email: &str, password: &str, plan: Option<&str>, admin: bool) -> anyhow::Result<()> {
+async fn add(
+    db: &Db,
+    email: &str,
+    password: &str,
+    plan: Option<&str>,
+    admin: bool,
+) -> anyhow::Result<()> {
     if password.chars().count() < MIN_PASSWORD_LEN {
         anyhow::bail!("--password: use at least {MIN_PASSWORD_LEN} characters");
     }
@@ -50,7 +59,11 @@ async fn add(db: &Db, email: &str, password: &str, plan: Option<&str>, admin: bo
         None => None,
     };
     let hash = accounts::hash_password(password)?;
-    let role = if admin { accounts::Role::Admin } else { accounts::Role::Customer };
+    let role = if admin {
+        accounts::Role::Admin
+    } else {
+        accounts::Role::Customer
+    };
     let now = store::now_ms();
     let account = accounts::create(db, email, &hash, role, now)
         .await
@@ -63,7 +76,10 @@ async fn add(db: &Db, email: &str, password: &str, plan: Option<&str>, admin: bo
         "created {} account {} ({})",
         role.as_str(),
         account.email,
-        plan.as_ref().map_or("no plan".to_string(), |p| format!("{} for {GRANT_DAYS} days", p.name))
+        plan.as_ref().map_or("no plan".to_string(), |p| format!(
+            "{} for {GRANT_DAYS} days",
+            p.name
+        ))
     );
     println!("proxy_username={}", creds.username);
     println!("proxy_password={}", creds.secret);

@@ -18,29 +18,46 @@ pub struct Internal;
 impl FromRequestParts<AppState> for Internal {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-        let token = state.config.metrics_token.as_ref().map(|t| t.expose().as_bytes());
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0);
+        let token = state
+            .config
+            .metrics_token
+            .as_ref()
+            .map(|t| t.expose().as_bytes());
         if allowed(peer, &parts.headers, token) {
             Ok(Internal)
         } else {
-            let mut response =
-                (StatusCode::UNAUTHORIZED, "internal endpoint: present the metrics token\n")
-                    .into_response();
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"atlantic\""));
+            let mut response = (
+                StatusCode::UNAUTHORIZED,
+                "internal endpoint: present the metrics token\n",
+            )
+                .into_response();
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"atlantic\""),
+            );
             Err(response)
         }
     }
 }
 
 /// The rule itself, separate from axum for testing.
-fn allowed(peer: Option<SocketAddr>, headers: &axum::http::HeaderMap, token: Option<&[u8]>) -> bool {
-    if let (Some(expected), Some(presented)) = (token, bearer(headers)) {
-        if bool::from(presented.as_bytes().ct_eq(expected)) {
-            return true;
-        }
+fn allowed(
+    peer: Option<SocketAddr>,
+    headers: &axum::http::HeaderMap,
+    token: Option<&[u8]>,
+) -> bool {
+    if let (Some(expected), Some(presented)) = (token, bearer(headers))
+        && bool::from(presented.as_bytes().ct_eq(expected))
+    {
+        return true;
     }
     // A reverse proxy on the same host makes every client look like loopback: a forwarded
     // request is treated as remote.
@@ -81,21 +98,37 @@ mod tests {
     fn loopback_is_allowed_unless_forwarded() {
         assert!(allowed(addr("127.0.0.1:5000"), &HeaderMap::new(), None));
         assert!(allowed(addr("[::1]:5000"), &HeaderMap::new(), None));
-        assert!(!allowed(addr("127.0.0.1:5000"), &headers(&[("x-forwarded-for", "203.0.113.9")]), None));
-        assert!(!allowed(addr("127.0.0.1:5000"), &headers(&[("forwarded", "for=203.0.113.9")]), None));
+        assert!(!allowed(
+            addr("127.0.0.1:5000"),
+            &headers(&[("x-forwarded-for", "203.0.113.9")]),
+            None
+        ));
+        assert!(!allowed(
+            addr("127.0.0.1:5000"),
+            &headers(&[("forwarded", "for=203.0.113.9")]),
+            None
+        ));
     }
 
     #[test]
     fn remote_needs_the_exact_token() {
         let token = Some(b"s3cret-token-0123456789".as_slice());
         assert!(!allowed(addr("203.0.113.9:5000"), &HeaderMap::new(), token));
-        assert!(!allowed(addr("203.0.113.9:5000"), &headers(&[("authorization", "Bearer wrong")]), token));
+        assert!(!allowed(
+            addr("203.0.113.9:5000"),
+            &headers(&[("authorization", "Bearer wrong")]),
+            token
+        ));
         assert!(allowed(
             addr("203.0.113.9:5000"),
             &headers(&[("authorization", "Bearer s3cret-token-0123456789")]),
             token
         ));
         // No token configured: a remote client can never get in, whatever it sends.
-        assert!(!allowed(addr("203.0.113.9:5000"), &headers(&[("authorization", "Bearer ")]), None));
+        assert!(!allowed(
+            addr("203.0.113.9:5000"),
+            &headers(&[("authorization", "Bearer ")]),
+            None
+        ));
     }
 }

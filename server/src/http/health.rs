@@ -74,7 +74,11 @@ async fn detailed(_: Internal, State(state): State<AppState>) -> impl IntoRespon
     let pool = state.db.pool_stats();
     let listening = !state.gateway.stopped.is_cancelled();
     let status = if db_ok && listening { "ok" } else { "degraded" };
-    let code = if status == "ok" { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if status == "ok" {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (
         code,
         Json(json!({

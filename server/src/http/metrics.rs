@@ -22,7 +22,10 @@ async fn render(_: Internal, State(state): State<AppState>) -> impl IntoResponse
     metrics::gauge!("process_uptime_seconds").set(state.started.elapsed().as_secs_f64());
     state.metrics.run_upkeep();
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(),
     )
 }

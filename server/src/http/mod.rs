@@ -44,7 +44,10 @@ pub fn router(state: AppState, assets: Assets) -> Router {
         .merge(metrics::router())
         .nest("/pkg", assets::pkg_service(&state.config.site_root))
         .leptos_routes_with_context(&state, routes, context.clone(), pages)
-        .fallback(file_and_error_handler_with_context::<AppState, _>(context, fallback_shell))
+        .fallback(file_and_error_handler_with_context::<AppState, _>(
+            context,
+            fallback_shell,
+        ))
         .layer(axum::middleware::from_fn(observe::record_metrics))
         .layer(
             ServiceBuilder::new()
@@ -56,7 +59,10 @@ pub fn router(state: AppState, assets: Assets) -> Router {
                 .layer(CompressionLayer::new())
                 .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
                 .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
-                .layer(header_layer(header::REFERRER_POLICY, "strict-origin-when-cross-origin"))
+                .layer(header_layer(
+                    header::REFERRER_POLICY,
+                    "strict-origin-when-cross-origin",
+                ))
                 // Innermost: its response body must be the routes' own (it builds the 408).
                 .layer(TimeoutLayer::with_status_code(
                     axum::http::StatusCode::REQUEST_TIMEOUT,

@@ -57,7 +57,9 @@ impl Service {
             socks_proxy: Some("127.0.0.1:0".into()),
             site_root: Some(site.clone()),
         };
-        let common = CommonArgs { database_url: Some(database_url.to_string()) };
+        let common = CommonArgs {
+            database_url: Some(database_url.to_string()),
+        };
         let config = Config::resolve(&serve, &common, &env).expect("test configuration is valid");
         let listeners = Listeners {
             web: bind().await,
@@ -88,12 +90,15 @@ impl Service {
         let client = client();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
-            if let Ok(r) = client.get(format!("{}/ready", self.base)).send().await {
-                if r.status() == 200 {
-                    return;
-                }
+            if let Ok(r) = client.get(format!("{}/ready", self.base)).send().await
+                && r.status() == 200
+            {
+                return;
             }
-            assert!(tokio::time::Instant::now() < deadline, "service not ready within 30 s");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "service not ready within 30 s"
+            );
             assert!(!self.task.is_finished(), "service exited during start-up");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -111,7 +116,11 @@ impl Service {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        client().get(format!("{}{path}", self.base)).send().await.expect("request")
+        client()
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request")
     }
 }
 
@@ -125,7 +134,9 @@ pub fn client() -> reqwest::Client {
 }
 
 async fn bind() -> TcpListener {
-    TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0")
+    TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0")
 }
 
 /// A site directory as `cargo xtask build` writes it, with tiny placeholder assets.
@@ -137,8 +148,16 @@ fn fake_site() -> PathBuf {
         r#"{"output_name":"atlantic-test","css":"atlantic-test.css","echarts":"echarts-test.min.js"}"#,
     )
     .expect("manifest");
-    std::fs::write(dir.join("pkg/atlantic-test.css"), "body{color:#123}\n".repeat(64)).expect("css");
-    std::fs::write(dir.join("favicon.svg"), "<svg xmlns=\"http://www.w3.org/2000/svg\"/>").expect("icon");
+    std::fs::write(
+        dir.join("pkg/atlantic-test.css"),
+        "body{color:#123}\n".repeat(64),
+    )
+    .expect("css");
+    std::fs::write(
+        dir.join("favicon.svg"),
+        "<svg xmlns=\"http://www.w3.org/2000/svg\"/>",
+    )
+    .expect("icon");
     dir
 }
 
