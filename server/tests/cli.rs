@@ -173,3 +173,82 @@ fn production_refuses_to_start_without_its_secrets() {
     assert_eq!(err.trim().lines().count(), 1, "{err:?}");
     assert!(err.contains("ATLANTIC_SECRET"), "{err}");
 }
+
+/// `atlantic` with no subcommand serves, configured by environment variables alone, and exits
+/// 0 on SIGTERM after a graceful shutdown.
+#[test]
+fn bare_atlantic_serves_from_the_environment_and_stops_on_sigterm() {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::time::{Duration, Instant};
+
+    let free = || {
+        TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port")
+    };
+    let (web, http, socks) = (free(), free(), free());
+    let dir = std::env::temp_dir().join(format!("atlantic-cli-serve-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("site/pkg")).expect("dir");
+    std::fs::write(
+        dir.join("site/assets.json"),
+        r#"{"output_name":"a","css":"a.css","echarts":"e.js"}"#,
+    )
+    .expect("manifest");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_atlantic"))
+        .env("ATLANTIC_LISTEN", web.to_string())
+        .env("ATLANTIC_HTTP_PROXY", http.to_string())
+        .env("ATLANTIC_SOCKS_PROXY", socks.to_string())
+        .env("ATLANTIC_SITE_ROOT", dir.join("site"))
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/db.sqlite", dir.display()),
+        )
+        .env_remove("ATLANTIC_ENV")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+
+    let ready = |addr| -> bool {
+        let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
+            return false;
+        };
+        let _ = write!(s, "GET /ready HTTP/1.0\r\n\r\n");
+        let mut reply = String::new();
+        let _ = s.read_to_string(&mut reply);
+        reply.starts_with("HTTP/1.1 200") || reply.starts_with("HTTP/1.0 200")
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ready(web) {
+        assert!(
+            Instant::now() < deadline,
+            "not ready on ATLANTIC_LISTEN={web}"
+        );
+        assert!(child.try_wait().expect("wait").is_none(), "exited early");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        TcpStream::connect(http).is_ok(),
+        "HTTP proxy on ATLANTIC_HTTP_PROXY"
+    );
+    assert!(
+        TcpStream::connect(socks).is_ok(),
+        "SOCKS5 on ATLANTIC_SOCKS_PROXY"
+    );
+
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(kill.expect("kill").success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "no exit within 20 s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "graceful exit code 0, got {status}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

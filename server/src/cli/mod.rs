@@ -19,6 +19,10 @@ use crate::config::{self, CommonArgs, Config, ServeArgs};
 pub struct Cli {
     #[command(flatten)]
     common: CommonArgs,
+    /// `serve`'s flags, also accepted without the subcommand (`atlantic` alone serves), so
+    /// their environment variables apply either way.
+    #[command(flatten)]
+    serve: ServeArgs,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -57,7 +61,7 @@ pub fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return fail(format!("cannot start the async runtime: {e}")),
     };
-    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+    match cli.command.unwrap_or(Command::Serve(cli.serve)) {
         Command::Serve(serve) => {
             let config = match Config::resolve(&serve, &cli.common, &config::process_env) {
                 Ok(config) => config,
