@@ -249,3 +249,89 @@ async fn shutdown_stops_accepting_and_returns_cleanly(engine: Engine) {
     db.close().await;
 }
 on_both_engines!(shutdown_stops_accepting_and_returns_cleanly);
+
+async fn gateway_traffic_reaches_metrics_and_the_usage_tables(engine: Engine) {
+    let Some(db) = TestDb::new(engine).await else {
+        return;
+    };
+    let origin = common::origin("hello from the origin").await;
+    let (user, pass) = common::customer(db.db(), "traffic@example.com", "Starter").await;
+    // Started after the account exists, so the gateway's first directory load includes it.
+    let service = Service::start(db.url()).await;
+
+    let proxied = reqwest::Client::builder()
+        .proxy(
+            reqwest::Proxy::all(format!("http://{user}:{pass}@{}", service.http_proxy))
+                .expect("proxy"),
+        )
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .expect("client");
+    for _ in 0..3 {
+        let body = proxied
+            .get(format!("http://{origin}/"))
+            .send()
+            .await
+            .expect("proxied")
+            .text()
+            .await
+            .expect("body");
+        assert_eq!(body, "hello from the origin");
+    }
+    let socks = reqwest::Client::builder()
+        .proxy(
+            reqwest::Proxy::all(format!("socks5h://{user}:{pass}@{}", service.socks_proxy))
+                .expect("proxy"),
+        )
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .expect("client");
+    let body = socks
+        .get(format!("http://{origin}/"))
+        .send()
+        .await
+        .expect("socks")
+        .text()
+        .await
+        .expect("body");
+    assert_eq!(body, "hello from the origin");
+
+    // The engine's counters appear in /metrics (published by its once-a-second tick).
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let text = service.get("/metrics").await.text().await.expect("text");
+        let requests = text
+            .lines()
+            .find(|l| l.starts_with("atlantic_proxy_requests_total"))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|n| n.parse::<f64>().ok())
+            .unwrap_or(0.0);
+        if requests >= 4.0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gateway counters missing:\n{text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+
+    // Shutdown flushes what is still buffered: everything is in the database afterwards.
+    service.stop().await.expect("clean stop");
+    let account = store::accounts::by_email(db.db(), "traffic@example.com")
+        .await
+        .expect("q")
+        .expect("account");
+    let totals = store::usage::totals(db.db(), account.id, 0, i64::MAX)
+        .await
+        .expect("totals");
+    assert_eq!(totals.requests, 4, "{totals:?}");
+    assert_eq!(totals.errors, 0, "{totals:?}");
+    assert!(
+        totals.bytes_down >= 4 * "hello from the origin".len() as i64,
+        "{totals:?}"
+    );
+    assert!(totals.bytes_up > 0, "{totals:?}");
+    db.close().await;
+}
+on_both_engines!(gateway_traffic_reaches_metrics_and_the_usage_tables);

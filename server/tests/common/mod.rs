@@ -166,3 +166,50 @@ fn uuid_like() -> String {
     let n: u64 = rand::rng().random();
     format!("{n:016x}")
 }
+
+/// A local origin answering every request with `body` (HTTP/1.1, keep-alive off).
+pub async fn origin(body: &'static str) -> SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = bind().await;
+    let addr = listener.local_addr().expect("bound");
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let mut head = Vec::new();
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    addr
+}
+
+/// Creates an account with proxy credentials and `plan`; returns (username, password).
+pub async fn customer(db: &store::Db, email: &str, plan: &str) -> (String, String) {
+    let now = store::now_ms();
+    let hash = store::accounts::hash_password("a long enough password").expect("hash");
+    let account = store::accounts::create(db, email, &hash, store::accounts::Role::Customer, now)
+        .await
+        .expect("account");
+    let creds = store::credentials::create(db, account.id, now)
+        .await
+        .expect("credentials");
+    let plan = store::plans::by_name(db, plan)
+        .await
+        .expect("query")
+        .expect("plan exists");
+    store::subscriptions::grant(db, account.id, plan.id, 30, now)
+        .await
+        .expect("grant");
+    (creds.username, creds.secret)
+}
