@@ -1,0 +1,406 @@
+//! HTTP front: reads request heads on a kept-alive client connection; CONNECT becomes a tunnel,
+//! absolute-form requests are forwarded with their bodies framed, reusing the upstream
+//! connection while the next request goes to the same origin for the same customer.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use super::pool::{Origin, PoolKey};
+use super::{Opened, admit, open, record_error, refuse};
+use crate::buffered::Buffered;
+use crate::catalog::Account;
+use crate::destination::Destination;
+use crate::error::{self, ErrorCode, ProxyError};
+use crate::gateway::Shared;
+use crate::http::{self, BodyLength, HeadError, RequestHead, RequestTarget, copy_body};
+use crate::limits::ConnectionPermit;
+use crate::relay::{self, Stops, TunnelEnds};
+use crate::username::Targeting;
+
+const ESTABLISHED: &[u8] = b"HTTP/1.1 200 Connection established\r\n\r\n";
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// What to do after one request.
+enum Next {
+    KeepAlive,
+    Close,
+    Tunnel(Box<Opened>, Arc<Account>),
+}
+
+/// State of one client connection across its requests.
+struct ClientConn<'a> {
+    shared: &'a Shared,
+    peer: SocketAddr,
+    permit: Option<ConnectionPermit>,
+    /// The origin connection of the last request, if it can serve another.
+    origin: Option<Origin>,
+}
+
+impl ClientConn<'_> {
+    /// Hands the kept origin connection to the shared pool.
+    fn park_origin(&mut self) {
+        if let Some(o) = self.origin.take() {
+            self.shared.origins.put(o);
+        }
+    }
+}
+
+impl Drop for ClientConn<'_> {
+    fn drop(&mut self) {
+        self.park_origin();
+    }
+}
+
+pub(super) async fn serve(shared: &Shared, stream: TcpStream, peer: SocketAddr) {
+    let cfg = &shared.config;
+    let mut client = Buffered::new(stream);
+    let mut conn = ClientConn {
+        shared,
+        peer,
+        permit: None,
+        origin: None,
+    };
+    let mut first = true;
+    loop {
+        let wait = if first {
+            cfg.head_timeout
+        } else {
+            cfg.keepalive_timeout
+        };
+        let read = tokio::time::timeout(wait, http::read_request(&mut client, cfg.max_head_bytes));
+        let head = tokio::select! {
+            r = read => r,
+            () = shared.drain.cancelled(), if !first => return,
+            () = shared.force.cancelled() => return,
+        };
+        let head = match head {
+            Ok(Ok(h)) => h,
+            Err(_) if first => {
+                let answer =
+                    error::protocol_error_response(408, "request head not received in time");
+                return refuse(shared, &mut client, &answer).await;
+            }
+            Err(_) | Ok(Err(HeadError::Closed | HeadError::Io(_))) => return,
+            Ok(Err(HeadError::TooLarge)) => {
+                let answer = error::protocol_error_response(431, "request head too large");
+                return refuse(shared, &mut client, &answer).await;
+            }
+            Ok(Err(HeadError::Malformed(why))) => {
+                return refuse(
+                    shared,
+                    &mut client,
+                    &error::protocol_error_response(400, why),
+                )
+                .await;
+            }
+        };
+        first = false;
+        match conn.handle(&mut client, &head).await {
+            Next::KeepAlive => {}
+            Next::Close => return,
+            Next::Tunnel(opened, account) => {
+                // this connection has no use for its origin connection any more
+                conn.park_origin();
+                return tunnel(shared, client, *opened, &account).await;
+            }
+        }
+    }
+}
+
+async fn tunnel(shared: &Shared, client: Buffered<TcpStream>, opened: Opened, account: &Account) {
+    let (mut stream, early) = client.into_parts();
+    let wrote =
+        tokio::time::timeout(shared.config.head_timeout, stream.write_all(ESTABLISHED)).await;
+    if !matches!(wrote, Ok(Ok(()))) {
+        return;
+    }
+    let Opened {
+        dialed,
+        tally,
+        _exit,
+    } = opened;
+    let ends = TunnelEnds {
+        client: stream,
+        client_early: early,
+        upstream: dialed.stream,
+        upstream_early: dialed.leftover,
+    };
+    let cut = account.state.cut_token();
+    let end = relay::tunnel(
+        ends,
+        &tally,
+        Stops {
+            idle: shared.config.idle_timeout,
+            shutdown: &shared.force,
+            cut: &cut,
+            splice: shared.config.splice,
+        },
+    )
+    .await;
+    tracing::trace!(?end, "tunnel closed");
+}
+
+impl ClientConn<'_> {
+    async fn reject(
+        &mut self,
+        client: &mut Buffered<TcpStream>,
+        err: ProxyError,
+        account: Option<&Account>,
+    ) -> Next {
+        record_error(self.shared, account, &err);
+        refuse(self.shared, client, &err.http_response()).await;
+        Next::Close
+    }
+
+    async fn handle(&mut self, client: &mut Buffered<TcpStream>, head: &RequestHead) -> Next {
+        let shared = self.shared;
+        let Some(accounts) = shared.catalog.current() else {
+            refuse(shared, client, &error::not_ready_response()).await;
+            return Next::Close;
+        };
+        let target = match head.target() {
+            Ok(t) => t,
+            Err(e) => {
+                let why = match e {
+                    HeadError::Malformed(why) => why,
+                    _ => "bad request target",
+                };
+                refuse(shared, client, &error::protocol_error_response(400, why)).await;
+                return Next::Close;
+            }
+        };
+        let credentials = match head.proxy_credentials() {
+            None => None,
+            Some(Some(c)) => Some(c),
+            Some(None) => {
+                let err = ProxyError::new(
+                    ErrorCode::BadCredentials,
+                    "unreadable Proxy-Authorization header",
+                );
+                return self.reject(client, err, None).await;
+            }
+        };
+        let creds = credentials.as_ref().map(|(u, p)| (u.as_str(), p.as_str()));
+        let (account, targeting) = match accounts.authenticate(creds, self.peer.ip()) {
+            Ok(found) => found,
+            Err(e) => return self.reject(client, e, None).await,
+        };
+        let targeting = match targeting {
+            Ok(t) => t,
+            Err(e) => return self.reject(client, e, Some(&account)).await,
+        };
+        if let Err(e) = admit(&account) {
+            return self.reject(client, e, Some(&account)).await;
+        }
+        if self.permit.as_ref().map(ConnectionPermit::account_id) != Some(account.id) {
+            self.permit = None;
+            self.park_origin();
+            match account
+                .state
+                .open_connection(account.connection_cap(shared.config.max_connections_per_account))
+            {
+                Ok(p) => self.permit = Some(p),
+                Err(e) => return self.reject(client, e, Some(&account)).await,
+            }
+        }
+        match target {
+            RequestTarget::Tunnel(dest) => match open(shared, &account, &targeting, &dest).await {
+                Ok(opened) => {
+                    opened.tally.request();
+                    Next::Tunnel(Box::new(opened), account)
+                }
+                Err(e) => self.reject(client, e, Some(&account)).await,
+            },
+            RequestTarget::Forward { dest, path } => {
+                self.forward(client, head, &account, targeting, dest, &path)
+                    .await
+            }
+        }
+    }
+
+    /// Sends one request to the origin and relays its response.
+    async fn forward(
+        &mut self,
+        client: &mut Buffered<TcpStream>,
+        head: &RequestHead,
+        account: &Account,
+        targeting: Targeting,
+        dest: Destination,
+        path: &str,
+    ) -> Next {
+        let shared = self.shared;
+        let idle = shared.config.idle_timeout;
+        let Ok(body) = BodyLength::of_request(head) else {
+            let answer = error::protocol_error_response(400, "unsupported request framing");
+            refuse(shared, client, &answer).await;
+            return Next::Close;
+        };
+        let expect = head.expects_continue() && body != BodyLength::Empty;
+        // a quota cut-off or the end of the drain stops a long body half-way
+        let cut = account.state.cut_token();
+        let mut attempt = 0;
+        let (mut origin, response) = loop {
+            attempt += 1;
+            // a bodiless request on a connection the origin closed meanwhile is simply retried;
+            // one with a body is only sent on a connection seen alive (costs a syscall)
+            let mut kept = None;
+            if let Some(o) = self.origin.take() {
+                if !o.key.matches(account.id, &dest, &targeting) {
+                    shared.origins.put(o);
+                } else if body == BodyLength::Empty || o.is_fresh() {
+                    kept = Some(o);
+                }
+            }
+            // built only when this connection had nothing for the request
+            let key = || PoolKey {
+                account_id: account.id,
+                dest: dest.clone(),
+                targeting: targeting.clone(),
+            };
+            if kept.is_none() && attempt == 1 {
+                kept = shared.origins.take(&key());
+            }
+            let reused = kept.is_some();
+            let mut origin = match kept {
+                Some(o) => o,
+                None => match open(shared, account, &targeting, &dest).await {
+                    Ok(opened) => Origin::new(opened, key()),
+                    Err(e) => return self.reject(client, e, Some(account)).await,
+                },
+            };
+            // a stale kept-alive connection fails before any response byte: retry once on a fresh
+            // one, as long as no request body has been consumed
+            let may_retry = reused && body == BodyLength::Empty && attempt == 1;
+            if expect && attempt == 1 {
+                if client.write_all(CONTINUE).await.is_err() {
+                    return Next::Close;
+                }
+                origin.tally.down(CONTINUE.len() as u64);
+            }
+            let tally = &origin.tally;
+            let count_up = |n: u64| tally.up(n);
+            let upload = copy_body(
+                client,
+                &mut origin.stream,
+                head.to_origin(&dest, path, expect),
+                body,
+                idle,
+                &count_up,
+            );
+            let res = tokio::select! {
+                r = upload => r,
+                () = shared.force.cancelled() => return Next::Close,
+                () = cut.cancelled() => return Next::Close,
+            };
+            if res.is_err() {
+                if may_retry {
+                    continue;
+                }
+                let err = ProxyError::new(
+                    ErrorCode::UpstreamFailed,
+                    format!("sending the request to {dest} failed"),
+                );
+                return self.reject(client, err, Some(account)).await;
+            }
+            match self.read_final_response(client, &mut origin).await {
+                Ok(r) => break (origin, r),
+                Err(Some(_)) if may_retry => continue,
+                Err(Some(err)) => return self.reject(client, err, Some(account)).await,
+                Err(None) => return Next::Close,
+            }
+        };
+        origin.tally.request();
+        let Ok(resp_body) = BodyLength::of_response(head.method(), &response) else {
+            let err = ProxyError::new(
+                ErrorCode::UpstreamFailed,
+                "origin sent an unframable response",
+            );
+            return self.reject(client, err, Some(account)).await;
+        };
+        let close = head.wants_close()
+            || resp_body == BodyLength::UntilClose
+            || shared.drain.is_cancelled();
+        let out = response.to_client(head.version, close);
+        let tally = &origin.tally;
+        let count_down = |n: u64| tally.down(n);
+        let download = copy_body(
+            &mut origin.stream,
+            client,
+            out,
+            resp_body,
+            idle,
+            &count_down,
+        );
+        let res = tokio::select! {
+            r = download => r,
+            () = shared.force.cancelled() => return Next::Close,
+            () = cut.cancelled() => return Next::Close,
+        };
+        if res.is_err() {
+            return Next::Close;
+        }
+        let origin_reusable =
+            response.version == 1 && !response.wants_close() && resp_body != BodyLength::UntilClose;
+        if origin_reusable {
+            if close {
+                shared.origins.put(origin);
+            } else {
+                self.origin = Some(origin);
+            }
+        }
+        if close {
+            let _ = client.get_mut().shutdown().await;
+            return Next::Close;
+        }
+        Next::KeepAlive
+    }
+
+    /// Reads the origin's final response head, relaying interim (1xx) ones. `Err(None)` when
+    /// the client went away meanwhile.
+    async fn read_final_response(
+        &self,
+        client: &mut Buffered<TcpStream>,
+        origin: &mut Origin,
+    ) -> Result<http::ResponseHead, Option<ProxyError>> {
+        let cfg = &self.shared.config;
+        loop {
+            let read = tokio::time::timeout(
+                cfg.idle_timeout,
+                http::read_response(&mut origin.stream, cfg.max_head_bytes),
+            )
+            .await;
+            let head = match read {
+                Err(_) => {
+                    return Err(Some(ProxyError::new(
+                        ErrorCode::ConnectTimeout,
+                        format!("{} sent no response in time", origin.key.dest),
+                    )));
+                }
+                Ok(Err(e)) => {
+                    return Err(Some(ProxyError::new(
+                        ErrorCode::UpstreamFailed,
+                        format!("reading the response of {}: {e}", origin.key.dest),
+                    )));
+                }
+                Ok(Ok(h)) => h,
+            };
+            if head.status == 101 {
+                return Err(Some(ProxyError::new(
+                    ErrorCode::UpstreamFailed,
+                    "origin switched protocols without being asked",
+                )));
+            }
+            if !(100..200).contains(&head.status) {
+                return Ok(head);
+            }
+            let interim = head.to_client(1, false);
+            if client.write_all(&interim).await.is_err() {
+                return Err(None);
+            }
+            origin.tally.down(interim.len() as u64);
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! What the gateway reads from the outside world (accounts, plans, exits) and the trait the
+//! `server` crate implements to provide it.
+
+use std::future::Future;
+use std::pin::Pin;
+
+/// Error type of the traits the embedding service implements.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// One customer account as the gateway needs it.
+#[derive(Debug, Clone)]
+pub struct AccountEntry {
+    /// Database id.
+    pub account_id: i64,
+    /// Generated proxy username: lower-case, no `-`.
+    pub username: String,
+    /// The proxy password (compared in constant time).
+    pub password: String,
+    /// Source networks that may use the account without a password.
+    pub allowlist: Vec<ipnet::IpNet>,
+    /// The active plan; `None` means no active plan, answered with `quota_exceeded`.
+    pub plan: Option<PlanLimits>,
+}
+
+/// The limits of an account's active plan, and its usage so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanLimits {
+    /// Requests (HTTP requests, CONNECTs, SOCKS5 connects) per second.
+    pub requests_per_second: u32,
+    /// Client connections open at once.
+    pub max_connections: u32,
+    /// Bytes (up + down) per period; `None` is unlimited.
+    pub bandwidth_bytes: Option<u64>,
+    /// Bytes (up + down) already flushed to the database in the current period.
+    pub bytes_used: u64,
+    /// Start of the current period; a change means the quota was reset.
+    pub period_start_ms: i64,
+}
+
+/// Protocol an upstream exit speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitKind {
+    /// An HTTP proxy reached with `CONNECT`.
+    Http,
+    /// A SOCKS5 proxy (username/password auth when the URL has credentials).
+    Socks5,
+}
+
+/// One upstream exit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExitEntry {
+    /// Database id (never 0: 0 stands for direct egress in usage records).
+    pub id: i64,
+    /// `http://[user:pass@]host:port` or `socks5://[user:pass@]host:port`.
+    pub url: url::Url,
+    /// Protocol spoken by the upstream.
+    pub kind: ExitKind,
+    /// ISO 3166-1 alpha-2 country of the exit's address, if known.
+    pub country: Option<String>,
+    /// City of the exit's address, if known.
+    pub city: Option<String>,
+    /// Pool name (reported in statistics).
+    pub pool: String,
+    /// Disabled exits are never chosen.
+    pub enabled: bool,
+    /// Relative weight for the weighted-random strategy.
+    pub weight: u32,
+}
+
+/// Everything the gateway caches, loaded at once.
+#[derive(Debug, Clone, Default)]
+pub struct DirectorySnapshot {
+    /// All accounts that may use the proxy.
+    pub accounts: Vec<AccountEntry>,
+    /// All upstream exits, enabled or not.
+    pub exits: Vec<ExitEntry>,
+}
+
+/// Source of accounts and exits, read every `refresh_interval` (never per connection).
+pub trait Directory: Send + Sync + 'static {
+    /// Loads a full, consistent snapshot.
+    fn snapshot(&self) -> impl Future<Output = Result<DirectorySnapshot, BoxError>> + Send;
+}
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Object-safe form of [`Directory`], so the gateway itself is not generic.
+pub(crate) trait DynDirectory: Send + Sync + 'static {
+    fn load(&self) -> BoxFuture<'_, Result<DirectorySnapshot, BoxError>>;
+}
+
+impl<D: Directory> DynDirectory for D {
+    fn load(&self) -> BoxFuture<'_, Result<DirectorySnapshot, BoxError>> {
+        Box::pin(self.snapshot())
+    }
+}

@@ -1,0 +1,45 @@
+//! AtlanticProxy gateway engine: HTTP (forward and CONNECT) and SOCKS5 listeners that
+//! authenticate customers from an in-memory copy of the [`Directory`], apply their plan's
+//! limits, pick an exit (direct egress or an upstream proxy), relay bytes, meter them into a
+//! [`UsageSink`] and report live statistics.
+//!
+//! The crate is a pure tokio library: it knows nothing of HTTP frameworks or databases. The
+//! `server` crate implements [`Directory`] and [`UsageSink`] over the store and drives
+//! [`Gateway::run`].
+//!
+//! Until the first directory snapshot has loaded, the gateway cannot tell a customer from a
+//! stranger: HTTP clients get `503 Service Unavailable` (`Proxy-Status: …
+//! error=proxy_internal_error; details="gateway starting: credentials not loaded yet"`) and
+//! SOCKS5 clients a failed sub-negotiation. [`Gateway::run`] tries to load that snapshot
+//! before it starts accepting, so this only shows while the directory is unreachable.
+
+mod buffered;
+mod catalog;
+mod config;
+mod connection;
+mod destination;
+mod directory;
+mod error;
+mod exits;
+mod gateway;
+mod http;
+mod limits;
+mod listener;
+mod locks;
+mod meter;
+mod policy;
+mod relay;
+mod socks5;
+mod stats;
+pub mod username;
+
+pub use config::{DirectEgress, GatewayConfig, Strategy};
+pub use destination::{Destination, Host};
+pub use directory::{
+    AccountEntry, BoxError, Directory, DirectorySnapshot, ExitEntry, ExitKind, PlanLimits,
+};
+pub use error::{ErrorCode, ProxyError, Side};
+pub use gateway::{Gateway, GatewayHandle};
+pub use meter::{UsageRecord, UsageSink};
+pub use stats::{AccountStats, ExitStats, LiveStats, StatsSnapshot, TrafficStats};
+pub use username::{ProxyUsername, Targeting, UsernameError};

@@ -1,0 +1,357 @@
+//! Usage metering: per (account, exit) atomic counters filled by the relays, drained into
+//! [`UsageRecord`]s and flushed to the [`UsageSink`] in batches. A failed flush keeps its batch
+//! and sends it again with the next one, so nothing counted is lost while the process lives.
+//!
+//! What is counted (exactly, per request):
+//! - `bytes_up`: bytes the gateway sent toward the destination on the customer's behalf;
+//!   `bytes_down`: bytes the gateway delivered to the customer.
+//! - CONNECT and SOCKS5 tunnels: the tunnel payload only (not the CONNECT request, the
+//!   `200 Connection established` line, or the SOCKS5 handshake).
+//! - Forward HTTP: the request head as rewritten for the origin plus the request body as framed
+//!   (chunk headers included), and the response head as relayed to the client plus its body.
+//!   A `100 Continue` the gateway writes to the client counts as down.
+//! - `requests`: every request that passed authentication (forward request, CONNECT, SOCKS5
+//!   CONNECT); `errors` (a subset) those refused or failed after authentication, by code.
+//!   Failures before a route was chosen are booked on exit 0 (the direct-egress row).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::directory::BoxError;
+use crate::error::ErrorCode;
+use crate::limits::AccountState;
+use crate::locks::lock;
+use crate::stats::Traffic;
+
+/// Usage of one account through one exit during one hour, as flushed to the sink.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageRecord {
+    /// The account.
+    pub account_id: i64,
+    /// The exit; 0 for direct egress (and failures before an exit was chosen).
+    pub exit_id: i64,
+    /// The exit's country, `""` when unknown.
+    pub country: String,
+    /// Start of the hour (epoch ms) the counts were drained in.
+    pub hour_start_ms: i64,
+    /// Bytes sent toward destinations.
+    pub bytes_up: u64,
+    /// Bytes delivered to the customer.
+    pub bytes_down: u64,
+    /// Requests that passed authentication.
+    pub requests: u64,
+    /// Of those, the ones refused or failed.
+    pub errors: u64,
+    /// Errors by code (only non-zero entries).
+    pub errors_by_code: Vec<(ErrorCode, u64)>,
+}
+
+/// Receives usage batches; implemented by the embedding service over its database.
+pub trait UsageSink: Send + Sync + 'static {
+    /// Stores a batch. An error makes the gateway keep the batch and retry it later.
+    fn flush(&self, batch: Vec<UsageRecord>) -> impl Future<Output = Result<(), BoxError>> + Send;
+}
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Object-safe form of [`UsageSink`].
+pub(crate) trait DynSink: Send + Sync + 'static {
+    fn send(&self, batch: Vec<UsageRecord>) -> BoxFuture<'_, Result<(), BoxError>>;
+}
+
+impl<U: UsageSink> DynSink for U {
+    fn send(&self, batch: Vec<UsageRecord>) -> BoxFuture<'_, Result<(), BoxError>> {
+        Box::pin(self.flush(batch))
+    }
+}
+
+/// Live counters of one (account, exit).
+#[derive(Debug, Default)]
+pub(crate) struct Cell {
+    country: String,
+    up: AtomicU64,
+    down: AtomicU64,
+    requests: AtomicU64,
+    errors: AtomicU64,
+    by_code: [AtomicU64; ErrorCode::ALL.len()],
+}
+
+impl Cell {
+    pub(crate) fn add_up(&self, n: u64) {
+        self.up.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_down(&self, n: u64) {
+        self.down.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_request(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_error(&self, code: ErrorCode) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        self.by_code[code.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn drain(&self, account_id: i64, exit_id: i64, hour_start_ms: i64) -> Option<UsageRecord> {
+        let take = |a: &AtomicU64| a.swap(0, Ordering::Relaxed);
+        let errors_by_code: Vec<(ErrorCode, u64)> = ErrorCode::ALL
+            .into_iter()
+            .map(|c| (c, take(&self.by_code[c.index()])))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        let r = UsageRecord {
+            account_id,
+            exit_id,
+            country: self.country.clone(),
+            hour_start_ms,
+            bytes_up: take(&self.up),
+            bytes_down: take(&self.down),
+            requests: take(&self.requests),
+            errors: take(&self.errors),
+            errors_by_code,
+        };
+        let empty = r.bytes_up == 0 && r.bytes_down == 0 && r.requests == 0 && r.errors == 0;
+        (!empty).then_some(r)
+    }
+}
+
+/// Where the counts of one request go: its (account, exit) cell, the account's quota and live
+/// totals, and the gateway's live totals.
+#[derive(Debug, Clone)]
+pub(crate) struct Tally {
+    cell: Arc<Cell>,
+    account: Arc<AccountState>,
+    global: Arc<Traffic>,
+}
+
+impl Tally {
+    pub(crate) fn new(cell: Arc<Cell>, account: Arc<AccountState>, global: Arc<Traffic>) -> Self {
+        Self {
+            cell,
+            account,
+            global,
+        }
+    }
+
+    /// Bytes sent toward the destination.
+    pub(crate) fn up(&self, n: u64) {
+        if n > 0 {
+            self.cell.add_up(n);
+            self.account.add_bytes(n);
+            self.account.traffic.up.fetch_add(n, Ordering::Relaxed);
+            self.global.up.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Bytes delivered to the customer.
+    pub(crate) fn down(&self, n: u64) {
+        if n > 0 {
+            self.cell.add_down(n);
+            self.account.add_bytes(n);
+            self.account.traffic.down.fetch_add(n, Ordering::Relaxed);
+            self.global.down.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// One request.
+    pub(crate) fn request(&self) {
+        self.cell.add_request();
+        self.account
+            .traffic
+            .requests
+            .fetch_add(1, Ordering::Relaxed);
+        self.global.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One failed request (counted as a request too).
+    pub(crate) fn error(&self, code: ErrorCode) {
+        self.request();
+        self.cell.add_error(code);
+        self.account.traffic.errors.fetch_add(1, Ordering::Relaxed);
+        self.global.errors.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// All cells, and the batch waiting to be flushed again.
+#[derive(Debug, Default)]
+pub(crate) struct Meter {
+    cells: Mutex<HashMap<(i64, i64), Arc<Cell>>>,
+    pending: Mutex<Vec<UsageRecord>>,
+}
+
+/// Start of the current hour in epoch milliseconds.
+pub(crate) fn hour_start_ms(now: SystemTime) -> i64 {
+    let ms = now
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    ms - ms.rem_euclid(3_600_000)
+}
+
+fn merge(into: &mut Vec<UsageRecord>, more: Vec<UsageRecord>) {
+    for r in more {
+        match into.iter_mut().find(|x| {
+            (x.account_id, x.exit_id, x.hour_start_ms) == (r.account_id, r.exit_id, r.hour_start_ms)
+                && x.country == r.country
+        }) {
+            None => into.push(r),
+            Some(x) => {
+                x.bytes_up += r.bytes_up;
+                x.bytes_down += r.bytes_down;
+                x.requests += r.requests;
+                x.errors += r.errors;
+                for (code, n) in r.errors_by_code {
+                    match x.errors_by_code.iter_mut().find(|(c, _)| *c == code) {
+                        Some((_, m)) => *m += n,
+                        None => x.errors_by_code.push((code, n)),
+                    }
+                }
+                x.errors_by_code.sort();
+            }
+        }
+    }
+}
+
+impl Meter {
+    /// The cell of (account, exit), created with `country` on first use.
+    pub(crate) fn cell(&self, account_id: i64, exit_id: i64, country: &str) -> Arc<Cell> {
+        let mut cells = lock(&self.cells);
+        cells
+            .entry((account_id, exit_id))
+            .or_insert_with(|| {
+                Arc::new(Cell {
+                    country: country.to_owned(),
+                    ..Cell::default()
+                })
+            })
+            .clone()
+    }
+
+    /// Takes every non-zero count, stamped with `hour_start_ms`; cells nobody holds are dropped.
+    pub(crate) fn drain(&self, hour_start_ms: i64) -> Vec<UsageRecord> {
+        let mut cells = lock(&self.cells);
+        let out = cells
+            .iter()
+            .filter_map(|((a, e), c)| c.drain(*a, *e, hour_start_ms))
+            .collect();
+        cells.retain(|_, c| Arc::strong_count(c) > 1);
+        out
+    }
+
+    /// Flushes pending and newly drained counts. On success returns the batch sent; on failure
+    /// the batch is kept for the next call.
+    pub(crate) async fn flush(
+        &self,
+        sink: &dyn DynSink,
+        timeout: Duration,
+    ) -> Result<Vec<UsageRecord>, BoxError> {
+        let fresh = self.drain(hour_start_ms(SystemTime::now()));
+        let mut batch = std::mem::take(&mut *lock(&self.pending));
+        merge(&mut batch, fresh);
+        if batch.is_empty() {
+            return Ok(batch);
+        }
+        let result = match tokio::time::timeout(timeout, sink.send(batch.clone())).await {
+            Ok(r) => r,
+            Err(_) => Err("usage flush timed out".into()),
+        };
+        match result {
+            Ok(()) => Ok(batch),
+            Err(e) => {
+                let mut pending = lock(&self.pending);
+                let newer = std::mem::take(&mut *pending);
+                *pending = batch;
+                merge(&mut pending, newer);
+                Err(e)
+            }
+        }
+    }
+
+    /// Number of records waiting for a retry.
+    pub(crate) fn pending_len(&self) -> usize {
+        lock(&self.pending).len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+
+    use super::*;
+
+    #[derive(Default)]
+    struct Sink {
+        fail: AtomicBool,
+        got: Mutex<Vec<UsageRecord>>,
+    }
+
+    impl UsageSink for Sink {
+        async fn flush(&self, batch: Vec<UsageRecord>) -> Result<(), BoxError> {
+            if self.fail.load(Ordering::SeqCst) {
+                return Err("database down".into());
+            }
+            self.got.lock().expect("lock").extend(batch);
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn failed_flush_keeps_counts_for_the_next_one() {
+        let meter = Meter::default();
+        let sink = Sink::default();
+        let cell = meter.cell(7, 0, "");
+        cell.add_up(100);
+        cell.add_request();
+        sink.fail.store(true, Ordering::SeqCst);
+        assert!(meter.flush(&sink, Duration::from_secs(1)).await.is_err());
+        assert_eq!(meter.pending_len(), 1);
+        cell.add_up(5);
+        cell.add_down(10);
+        cell.add_error(ErrorCode::UpstreamFailed);
+        sink.fail.store(false, Ordering::SeqCst);
+        let sent = meter
+            .flush(&sink, Duration::from_secs(1))
+            .await
+            .expect("flush");
+        assert_eq!(sent.len(), 1);
+        let got = sink.got.lock().expect("lock").clone();
+        assert_eq!(got.len(), 1);
+        let r = &got[0];
+        assert_eq!(
+            (r.bytes_up, r.bytes_down, r.requests, r.errors),
+            (105, 10, 1, 1)
+        );
+        assert_eq!(r.errors_by_code, vec![(ErrorCode::UpstreamFailed, 1)]);
+        assert_eq!(meter.pending_len(), 0);
+        assert!(
+            meter
+                .flush(&sink, Duration::from_secs(1))
+                .await
+                .expect("empty")
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn unused_cells_are_dropped_after_a_drain() {
+        let meter = Meter::default();
+        meter.cell(1, 2, "de").add_down(3);
+        let held = meter.cell(1, 3, "fr");
+        let out = meter.drain(0);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].country, "de");
+        assert_eq!(lock(&meter.cells).len(), 1);
+        drop(held);
+    }
+
+    #[test]
+    fn hours_are_aligned() {
+        let t = UNIX_EPOCH + Duration::from_millis(3_600_000 * 5 + 1234);
+        assert_eq!(hour_start_ms(t), 3_600_000 * 5);
+    }
+}

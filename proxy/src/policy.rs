@@ -1,0 +1,219 @@
+//! Destination policy: blocked ports, and addresses in loopback, private, link-local,
+//! unspecified and other non-public ranges — checked on the addresses a name resolves to, so a
+//! name pointing at the operator's network is refused like the literal would be.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use crate::destination::{Destination, Host};
+use crate::error::{ErrorCode, ProxyError, Side};
+
+/// What destinations customers may reach.
+#[derive(Debug, Clone)]
+pub(crate) struct DestinationPolicy {
+    pub(crate) allow_private: bool,
+    pub(crate) blocked_ports: Vec<u16>,
+}
+
+impl DestinationPolicy {
+    /// Checks what can be checked without DNS: the port, and the host when it is a literal.
+    pub(crate) fn check(&self, dest: &Destination) -> Result<(), ProxyError> {
+        if self.blocked_ports.contains(&dest.port) {
+            return Err(blocked(format!("port {} is blocked", dest.port)));
+        }
+        if let Host::Ip(ip) = dest.host {
+            self.check_ip(ip)?;
+        }
+        Ok(())
+    }
+
+    fn check_ip(&self, ip: IpAddr) -> Result<(), ProxyError> {
+        if !self.allow_private && !is_public(ip) {
+            return Err(blocked(format!("{ip} is not a public address")));
+        }
+        Ok(())
+    }
+
+    /// Resolves the destination (tokio's resolver, off the runtime threads) and returns the
+    /// addresses, refusing the whole name if any of them is not allowed.
+    pub(crate) async fn resolve(
+        &self,
+        dest: &Destination,
+        timeout: Duration,
+    ) -> Result<Vec<SocketAddr>, ProxyError> {
+        let addrs: Vec<SocketAddr> = match &dest.host {
+            Host::Ip(ip) => vec![SocketAddr::new(*ip, dest.port)],
+            Host::Name(name) => {
+                let lookup = tokio::net::lookup_host((name.as_str(), dest.port));
+                match tokio::time::timeout(timeout, lookup).await {
+                    Err(_) => {
+                        return Err(ProxyError::new(
+                            ErrorCode::ConnectTimeout,
+                            format!("DNS lookup of {name} timed out"),
+                        ));
+                    }
+                    Ok(Err(e)) => {
+                        return Err(ProxyError::new(
+                            ErrorCode::UpstreamFailed,
+                            format!("DNS lookup of {name} failed: {e}"),
+                        )
+                        .with_side(Side::Destination)
+                        .with_socks_reply(0x04));
+                    }
+                    Ok(Ok(found)) => found.collect(),
+                }
+            }
+        };
+        if addrs.is_empty() {
+            return Err(ProxyError::new(
+                ErrorCode::UpstreamFailed,
+                format!("{dest} has no address"),
+            )
+            .with_side(Side::Destination));
+        }
+        for a in &addrs {
+            self.check_ip(a.ip())?;
+        }
+        Ok(addrs)
+    }
+}
+
+fn blocked(detail: String) -> ProxyError {
+    ProxyError::new(ErrorCode::DestinationBlocked, detail)
+}
+
+/// Whether an address is on the public internet (not ours, not anybody's private network).
+pub(crate) fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => is_public_v6(v6),
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    !(ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_documentation()
+        || a == 0 // "this network"
+        || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
+        || (a == 192 && b == 0 && ip.octets()[2] == 0) // IETF protocol assignments
+        || (a == 198 && (18..20).contains(&b)) // benchmarking
+        || a >= 240) // reserved
+}
+
+fn is_public_v6(ip: Ipv6Addr) -> bool {
+    if let Some(v4) = embedded_v4(ip) {
+        return is_public_v4(v4);
+    }
+    let first = ip.segments()[0];
+    !(ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_multicast()
+        || (first & 0xfe00) == 0xfc00 // unique local
+        || (first & 0xffc0) == 0xfe80 // link-local
+        || (first & 0xffc0) == 0xfec0 // site-local (deprecated)
+        || (first == 0x2001 && ip.segments()[1] == 0x0db8)) // documentation
+}
+
+/// IPv4 carried inside IPv6: mapped (`::ffff:a.b.c.d`), NAT64 (`64:ff9b::/96`), 6to4
+/// (`2002::/16`) and the deprecated compatible form (`::a.b.c.d`).
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = ip.segments();
+    let o = ip.octets();
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return Some(v4);
+    }
+    if s[0] == 0x64 && s[1] == 0xff9b && s[2..6].iter().all(|x| *x == 0) {
+        return Some(Ipv4Addr::new(o[12], o[13], o[14], o[15]));
+    }
+    if s[0] == 0x2002 {
+        return Some(Ipv4Addr::new(o[2], o[3], o[4], o[5]));
+    }
+    if s[..6].iter().all(|x| *x == 0) && !ip.is_loopback() && !ip.is_unspecified() {
+        return Some(Ipv4Addr::new(o[12], o[13], o[14], o[15]));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(allow: bool) -> DestinationPolicy {
+        DestinationPolicy {
+            allow_private: allow,
+            blocked_ports: vec![25, 465, 587],
+        }
+    }
+
+    #[test]
+    fn non_public_ranges_are_refused() {
+        for s in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "255.255.255.255",
+            "224.0.0.1",
+            "::1",
+            "::",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "64:ff9b::a00:1",
+            "2002:c0a8:0101::1",
+            "::10.0.0.1",
+        ] {
+            let ip: IpAddr = s.parse().expect(s);
+            assert!(!is_public(ip), "{s}");
+        }
+        for s in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "2606:4700:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
+            assert!(is_public(s.parse().expect(s)), "{s}");
+        }
+    }
+
+    #[test]
+    fn ports_and_literals_are_checked_before_dns() {
+        let p = policy(false);
+        let d = |s: &str| Destination::parse_authority(s, None).expect(s);
+        assert_eq!(
+            p.check(&d("example.com:25")).map_err(|e| e.code),
+            Err(ErrorCode::DestinationBlocked)
+        );
+        assert_eq!(
+            p.check(&d("127.0.0.1:80")).map_err(|e| e.code),
+            Err(ErrorCode::DestinationBlocked)
+        );
+        assert!(p.check(&d("example.com:443")).is_ok());
+        assert!(policy(true).check(&d("127.0.0.1:80")).is_ok());
+        assert!(policy(true).check(&d("127.0.0.1:587")).is_err());
+    }
+
+    #[tokio::test]
+    async fn names_resolving_to_loopback_are_refused() {
+        let d = Destination::from_host("localhost", 80).expect("dest");
+        let err = policy(false)
+            .resolve(&d, Duration::from_secs(5))
+            .await
+            .expect_err("blocked");
+        assert_eq!(err.code, ErrorCode::DestinationBlocked);
+        let addrs = policy(true)
+            .resolve(&d, Duration::from_secs(5))
+            .await
+            .expect("allowed");
+        assert!(addrs.iter().all(|a| a.ip().is_loopback()));
+    }
+}

@@ -1,0 +1,330 @@
+//! Exits: chaining through upstream HTTP and SOCKS5 proxies (other gateways in direct mode),
+//! targeting, rotation, sticky sessions, failover and circuit breakers.
+
+use std::time::{Duration, Instant};
+
+use proxy::{GatewayConfig, Strategy};
+use tokio::net::TcpListener;
+
+use crate::support::*;
+
+fn alice() -> proxy::AccountEntry {
+    account(1, "alice", "s3cret", Some(unlimited()))
+}
+
+#[tokio::test]
+async fn chains_through_http_and_socks5_upstreams_by_country() {
+    bounded(30, async {
+        let origin = Origin::start().await;
+        let up_http = TestGateway::upstream().await;
+        let up_socks = TestGateway::upstream().await;
+        let exits = vec![
+            exit(10, &format!("http://up:uppw@{}", up_http.http), "de"),
+            exit(20, &format!("socks5://up:uppw@{}", up_socks.socks), "FR"),
+        ];
+        let gw = TestGateway::start(test_config(), MemDirectory::new(vec![alice()], exits)).await;
+        for (user, n) in [("alice-country-de", 3), ("alice-country-fr", 2)] {
+            for _ in 0..n {
+                let r =
+                    proxied_get(gw.http, &origin.url("/bytes/64"), Some((user, "s3cret"))).await;
+                assert_eq!((r.status, r.body.len()), (200, 64));
+            }
+            let (_, _, reply) =
+                socks_connect(gw.socks, "127.0.0.1", origin.addr.port(), user, "s3cret").await;
+            assert_eq!(reply, Some(0));
+        }
+        assert_eq!(up_http.requests_served(), 4);
+        assert_eq!(up_socks.requests_served(), 3);
+        let stats = gw.handle.stats().snapshot();
+        assert_eq!(stats.exits.len(), 2);
+        assert!(
+            stats
+                .exits
+                .iter()
+                .all(|e| e.healthy && e.successes > 0 && e.latency_ms.is_some())
+        );
+        assert!(
+            stats.exits.iter().all(|e| !e.address.contains("uppw")),
+            "no credentials in stats"
+        );
+        let sink = gw.stop().await;
+        let mut by_exit: Vec<(i64, String, u64)> = sink
+            .records()
+            .iter()
+            .map(|r| (r.exit_id, r.country.clone(), r.requests))
+            .collect();
+        by_exit.sort();
+        assert_eq!(by_exit, vec![(10, "de".into(), 4), (20, "fr".into(), 3)]);
+        up_http.stop().await;
+        up_socks.stop().await;
+    })
+    .await;
+}
+
+/// Three upstream gateways as exits 1..=3 (country `de`) behind a gateway using `strategy`;
+/// `pool` is its `forward_pool_max_idle`.
+async fn three_upstreams(strategy: Strategy, pool: usize) -> (Vec<TestGateway>, TestGateway) {
+    let mut ups = Vec::new();
+    for _ in 0..3 {
+        ups.push(TestGateway::upstream().await);
+    }
+    let exits = ups
+        .iter()
+        .enumerate()
+        .map(|(i, u)| exit(i as i64 + 1, &format!("http://up:uppw@{}", u.http), "de"))
+        .collect();
+    let config = GatewayConfig {
+        strategy,
+        forward_pool_max_idle: pool,
+        ..test_config()
+    };
+    let gw = TestGateway::start(config, MemDirectory::new(vec![alice()], exits)).await;
+    (ups, gw)
+}
+
+#[tokio::test]
+async fn rotation_spreads_requests_over_exits() {
+    bounded(30, async {
+        let origin = Origin::start().await;
+        for strategy in [Strategy::RoundRobin, Strategy::LeastConnections] {
+            let (ups, gw) = three_upstreams(strategy, 4096).await;
+            for _ in 0..9 {
+                let r =
+                    proxied_get(gw.http, &origin.url("/bytes/1"), Some(("alice", "s3cret"))).await;
+                assert_eq!(r.status, 200);
+            }
+            let served: Vec<u64> = ups.iter().map(TestGateway::requests_served).collect();
+            assert_eq!(served, vec![3, 3, 3], "{strategy:?}");
+            gw.stop().await;
+            for u in ups {
+                u.stop().await;
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sticky_session_keeps_exit_across_connections() {
+    bounded(30, async {
+        let origin = Origin::start().await;
+        // shared reuse off: each request must pick its exit, so the upstreams count requests
+        let (ups, gw) = three_upstreams(Strategy::RoundRobin, 0).await;
+        for _ in 0..6 {
+            let r = proxied_get(
+                gw.http,
+                &origin.url("/bytes/1"),
+                Some(("alice-session-abc123-ttl-5", "s3cret")),
+            )
+            .await;
+            assert_eq!(r.status, 200);
+        }
+        let served: Vec<u64> = ups.iter().map(TestGateway::requests_served).collect();
+        assert_eq!(
+            served.iter().filter(|n| **n == 6).count(),
+            1,
+            "one exit served the whole session: {served:?}"
+        );
+        // another session is free to land elsewhere; without a session, rotation resumes
+        for _ in 0..3 {
+            proxied_get(gw.http, &origin.url("/bytes/1"), Some(("alice", "s3cret"))).await;
+        }
+        let after: Vec<u64> = ups.iter().map(TestGateway::requests_served).collect();
+        assert_eq!(after.iter().sum::<u64>(), 9);
+        assert!(after.iter().all(|n| *n >= 1), "{after:?}");
+        gw.stop().await;
+        for u in ups {
+            u.stop().await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sticky_session_moves_only_when_its_exit_dies() {
+    bounded(30, async {
+        let origin = Origin::start().await;
+        let (mut ups, gw) = three_upstreams(Strategy::RoundRobin, 0).await;
+        let user = ("alice-session-moving", "s3cret");
+        assert_eq!(
+            proxied_get(gw.http, &origin.url("/bytes/1"), Some(user))
+                .await
+                .status,
+            200
+        );
+        let idx = ups
+            .iter()
+            .position(|u| u.requests_served() == 1)
+            .expect("one exit used");
+        ups.remove(idx).stop().await;
+        for _ in 0..4 {
+            assert_eq!(
+                proxied_get(gw.http, &origin.url("/bytes/1"), Some(user))
+                    .await
+                    .status,
+                200
+            );
+        }
+        let served: Vec<u64> = ups.iter().map(TestGateway::requests_served).collect();
+        assert!(
+            served.contains(&4),
+            "the session moved to one surviving exit and stayed: {served:?}"
+        );
+        gw.stop().await;
+        for u in ups {
+            u.stop().await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn failover_when_an_upstream_is_killed_is_fast() {
+    bounded(30, async {
+        let origin = Origin::start().await;
+        let (mut ups, gw) = three_upstreams(Strategy::RoundRobin, 0).await;
+        ups.remove(0).stop().await;
+        let mut worst = Duration::ZERO;
+        for _ in 0..12 {
+            let started = Instant::now();
+            let r = proxied_get(gw.http, &origin.url("/bytes/1"), Some(("alice", "s3cret"))).await;
+            worst = worst.max(started.elapsed());
+            assert_eq!(r.status, 200, "failover hides the dead exit");
+        }
+        assert!(
+            worst < Duration::from_millis(500),
+            "a refusing upstream adds little: {worst:?}"
+        );
+        let dead = gw
+            .handle
+            .stats()
+            .snapshot()
+            .exits
+            .into_iter()
+            .find(|e| e.id == 1)
+            .expect("exit 1");
+        assert_eq!(dead.breaker, "open", "{dead:?}");
+        gw.stop().await;
+        for u in ups {
+            u.stop().await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn breaker_opens_then_half_open_probe_closes_it() {
+    bounded(30, async {
+        let origin = Origin::start().await;
+        // reserve a port, close it: the exit refuses until an upstream appears there
+        let port = closed_port().await.port();
+        let config = GatewayConfig {
+            breaker_failures: 2,
+            breaker_cooldown: Duration::from_millis(300),
+            ..test_config()
+        };
+        let dir = MemDirectory::new(
+            vec![alice()],
+            vec![exit(7, &format!("http://up:uppw@127.0.0.1:{port}"), "de")],
+        );
+        let gw = TestGateway::start(config, dir).await;
+        for _ in 0..2 {
+            let r = proxied_get(gw.http, &origin.url("/bytes/1"), Some(("alice", "s3cret"))).await;
+            assert_eq!(r.error_code(), Some("upstream_failed"));
+        }
+        let r = proxied_get(gw.http, &origin.url("/bytes/1"), Some(("alice", "s3cret"))).await;
+        assert_eq!(
+            r.error_code(),
+            Some("no_exit"),
+            "breaker open: no healthy exit"
+        );
+        assert_eq!(gw.handle.stats().snapshot().exits[0].breaker, "open");
+
+        let http = TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("rebind the exit's port");
+        let socks = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let up_dir = MemDirectory::new(vec![account(1, "up", "uppw", Some(unlimited()))], vec![]);
+        let up = TestGateway::start_on(test_config(), up_dir, http, socks).await;
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        let r = proxied_get(gw.http, &origin.url("/bytes/1"), Some(("alice", "s3cret"))).await;
+        assert_eq!(r.status, 200, "the half-open probe went through");
+        assert_eq!(gw.handle.stats().snapshot().exits[0].breaker, "closed");
+        gw.stop().await;
+        up.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn active_health_probe_marks_dead_exits() {
+    bounded(30, async {
+        let port = closed_port().await.port();
+        let config = GatewayConfig {
+            breaker_failures: 1,
+            breaker_cooldown: Duration::from_secs(60),
+            health_interval: Some(Duration::from_millis(100)),
+            ..test_config()
+        };
+        let dir = MemDirectory::new(
+            vec![alice()],
+            vec![exit(7, &format!("http://127.0.0.1:{port}"), "de")],
+        );
+        let gw = TestGateway::start(config, dir).await;
+        eventually(5, || {
+            gw.handle
+                .stats()
+                .snapshot()
+                .exits
+                .first()
+                .is_some_and(|e| e.breaker == "open")
+        })
+        .await;
+        assert!(!gw.handle.stats().snapshot().exits[0].healthy);
+        gw.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn session_requests_share_pooled_connections_but_rotating_ones_do_not() {
+    bounded(30, async {
+        let origin = Origin::start().await;
+        let (ups, gw) = three_upstreams(Strategy::RoundRobin, 4096).await;
+        for _ in 0..3 {
+            let user = Some(("alice-session-pooled", "s3cret"));
+            assert_eq!(
+                proxied_get(gw.http, &origin.url("/bytes/1"), user)
+                    .await
+                    .status,
+                200
+            );
+        }
+        let served: Vec<u64> = ups.iter().map(TestGateway::requests_served).collect();
+        assert_eq!(
+            served.iter().sum::<u64>(),
+            1,
+            "one tunnel through the session's exit: {served:?}"
+        );
+        for _ in 0..3 {
+            let user = Some(("alice", "s3cret"));
+            assert_eq!(
+                proxied_get(gw.http, &origin.url("/bytes/1"), user)
+                    .await
+                    .status,
+                200
+            );
+        }
+        let served: Vec<u64> = ups.iter().map(TestGateway::requests_served).collect();
+        assert_eq!(
+            served.iter().sum::<u64>(),
+            4,
+            "each rotating request opened its own: {served:?}"
+        );
+        gw.stop().await;
+        for u in ups {
+            u.stop().await;
+        }
+    })
+    .await;
+}
