@@ -4,6 +4,7 @@
 //! [`run`] takes bound listeners and a shutdown token, so tests start the whole service on
 //! port 0 and stop it deterministically.
 
+mod auth;
 pub mod cli;
 pub mod config;
 mod gateway;
@@ -94,8 +95,12 @@ pub async fn run(
         started,
         gateway: gateway_status.clone(),
         shutdown: shutdown.clone(),
+        sign_in_limiter: auth::limiter::AttemptLimiter::default(),
+        register_limiter: auth::limiter::AttemptLimiter::default(),
     };
-    let app = http::router(state, site.assets);
+    let sessions = auth::DbSessionStore::new(&db);
+    let housekeeping = tokio::spawn(housekeeping(state.clone(), sessions.clone()));
+    let app = http::router(state, site.assets, sessions);
 
     tracing::info!(
         dashboard = %format!("http://{web_addr}"),
@@ -143,9 +148,26 @@ pub async fn run(
         Ok(()) => tracing::info!("gateway stopped; buffered usage flushed"),
         Err(error) => tracing::error!(%error, "gateway task failed"),
     }
+    let _ = housekeeping.await;
     db.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Periodic clean-up: expired sessions, and sign-in limiter keys whose budget refilled.
+async fn housekeeping(state: AppState, sessions: auth::DbSessionStore) {
+    let forget = async {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            state.sign_in_limiter.forget_idle();
+            state.register_limiter.forget_idle();
+        }
+    };
+    tokio::select! {
+        _ = auth::cleanup_expired(sessions, std::time::Duration::from_secs(600), state.shutdown.clone()) => {}
+        _ = forget => {}
+    }
 }
 
 /// Runs `atlantic serve`: binds, then [`run`] until SIGINT or SIGTERM.

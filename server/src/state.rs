@@ -10,6 +10,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use store::Db;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::limiter::AttemptLimiter;
 use crate::config::Config;
 
 /// Shared, cheaply cloned state of the running service.
@@ -29,6 +30,10 @@ pub struct AppState {
     pub gateway: GatewayStatus,
     /// Cancelled when the service begins shutting down (then `/ready` answers 503).
     pub shutdown: CancellationToken,
+    /// Brute-force limits on sign-in.
+    pub sign_in_limiter: AttemptLimiter,
+    /// Brute-force limits on registration.
+    pub register_limiter: AttemptLimiter,
 }
 
 /// What the web side knows of the in-process gateway.

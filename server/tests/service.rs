@@ -131,9 +131,16 @@ async fn pages_render_on_the_server_with_hashed_assets(engine: Engine) {
     let Some(db) = TestDb::new(engine).await else {
         return;
     };
+    common::customer(db.db(), "pages@example.com", "Starter").await;
     let service = Service::start(db.url()).await;
+    let browser = common::Browser::new(&service);
+    let form = [
+        ("email", "pages@example.com"),
+        ("password", "a long enough password"),
+    ];
+    assert_eq!(common::location(&browser.post("/login", &form).await), "/");
 
-    let home = service.get("/").await;
+    let home = browser.get("/").await;
     assert_eq!(home.status(), 200);
     assert!(home.headers().contains_key("x-request-id"));
     assert_eq!(home.headers()["x-content-type-options"], "nosniff");
@@ -149,7 +156,7 @@ async fn pages_render_on_the_server_with_hashed_assets(engine: Engine) {
         "hydration script names the hashed wasm"
     );
 
-    let billing = service.get("/billing").await.text().await.expect("html");
+    let billing = browser.get("/billing").await.text().await.expect("html");
     for text in ["Starter", "₦5,000", "Personal", "Team", "Enterprise"] {
         assert!(billing.contains(text), "billing lists {text}");
     }
@@ -158,7 +165,7 @@ async fn pages_render_on_the_server_with_hashed_assets(engine: Engine) {
         "the internal plan is not for sale"
     );
 
-    let missing = service.get("/definitely-not-a-page").await;
+    let missing = browser.get("/definitely-not-a-page").await;
     assert_eq!(missing.status(), 404);
 
     let css = service.get("/pkg/atlantic-test.css").await;

@@ -2,3 +2,4 @@
 //! `store::Db` that the server provides as context.
 
 pub mod plans;
+pub mod session;

@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+use crate::components::account_menu::AccountMenu;
 use crate::components::theme_toggle::ThemeToggle;
 
 /// The navigation entries, in order: (href, label).
@@ -49,7 +50,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                 </a>
                 <div class="topbar-actions">
                     <ThemeToggle />
-                    <a class="button button-quiet" href="/login">"Sign in"</a>
+                    <AccountMenu />
                 </div>
             </header>
             // Following a link closes the drawer (on a phone it covers the page).

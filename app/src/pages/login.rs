@@ -1,15 +1,48 @@
-//! `/login`: sign-in.
+//! `/login`: sign-in, a plain form post that works without JavaScript.
 
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
-use crate::components::empty_state::EmptyState;
 use crate::components::page_header::PageHeader;
 
-/// sign-in.
+/// The sign-in page. Outcomes of `POST /login` come back as query parameters.
 #[component]
 pub fn LoginPage() -> impl IntoView {
+    let query = use_query_map();
+    let notice = move || {
+        query.with(|q| {
+            if let Some(error) = q.get("error") {
+                let text = match error.as_str() {
+                    "code" => "Enter the code from your authenticator app.",
+                    _ => "Email or password is incorrect.",
+                };
+                Some(view! { <p class="notice notice-error" role="alert">{text}</p> }.into_any())
+            } else if q.get("registered").is_some() {
+                Some(
+                    view! {
+                        <p class="notice notice-ok" role="status">
+                            "Your account is ready if this email was new. Sign in to continue."
+                        </p>
+                    }
+                    .into_any(),
+                )
+            } else if q.get("signed_out").is_some() {
+                Some(view! { <p class="notice" role="status">"You are signed out."</p> }.into_any())
+            } else {
+                None
+            }
+        })
+    };
     view! {
         <PageHeader title="Sign in" subtitle="Access your AtlanticProxy dashboard." />
-        <EmptyState heading="Sign-in is not open yet" body="Accounts are created by the operator with atlantic user add for now; dashboard sign-in arrives with the accounts release." />
+        <form class="card auth-form" method="post" action="/login">
+            {notice}
+            <label for="email">"Email"</label>
+            <input id="email" name="email" type="email" autocomplete="username" required />
+            <label for="password">"Password"</label>
+            <input id="password" name="password" type="password" autocomplete="current-password" required />
+            <button class="button" type="submit">"Sign in"</button>
+            <p class="muted">"No account yet? " <a href="/register">"Create one"</a></p>
+        </form>
     }
 }

@@ -2,6 +2,9 @@
 //! the middleware every request passes through.
 
 mod assets;
+mod auth;
+mod csrf;
+mod gate;
 mod guard;
 mod health;
 mod metrics;
@@ -30,7 +33,7 @@ const MAX_BODY: usize = 10 * 1024 * 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Builds the whole web application.
-pub fn router(state: AppState, assets: Assets) -> Router {
+pub fn router(state: AppState, assets: Assets, sessions: crate::auth::DbSessionStore) -> Router {
     let routes = generate_route_list(app::App);
     let db = state.db.clone();
     let context = move || provide_context(db.clone());
@@ -39,15 +42,29 @@ pub fn router(state: AppState, assets: Assets) -> Router {
     let pages = move || app::shell(options.clone(), page_assets.clone());
     let fallback_shell = move |options| app::shell(options, assets.clone());
 
-    Router::new()
-        .merge(health::router())
-        .merge(metrics::router())
-        .nest("/pkg", assets::pkg_service(&state.config.site_root))
+    let secure_cookies = state.config.environment == crate::config::Environment::Production;
+    // Pages and server functions: signed-in only (but for sign-in and registration), with
+    // sessions; every state-changing request must come from our own origin.
+    let dashboard = Router::new()
         .leptos_routes_with_context(&state, routes, context.clone(), pages)
+        .merge(auth::router())
+        .route_layer(axum::middleware::from_fn(gate::require_sign_in))
         .fallback(file_and_error_handler_with_context::<AppState, _>(
             context,
             fallback_shell,
         ))
+        .layer(axum::middleware::from_fn(gate::identify))
+        .layer(crate::auth::session_layer(sessions, secure_cookies))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            csrf::same_origin,
+        ));
+
+    Router::new()
+        .merge(health::router())
+        .merge(metrics::router())
+        .nest("/pkg", assets::pkg_service(&state.config.site_root))
+        .merge(dashboard)
         .layer(axum::middleware::from_fn(observe::record_metrics))
         .layer(
             ServiceBuilder::new()

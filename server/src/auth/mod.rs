@@ -1,0 +1,55 @@
+//! Sign-in state: server-side sessions in our database, the signed-in identity, and the
+//! brute-force limiter for sign-in attempts.
+
+pub mod identity;
+pub mod limiter;
+pub mod session_store;
+
+use std::time::Duration;
+
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+pub use self::identity::{Identity, sign_in, sign_out};
+pub use self::session_store::DbSessionStore;
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "atlantic_session";
+/// A session ends after this long without a request.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(2 * 60 * 60);
+/// A session ends this long after sign-in, however active it is.
+pub const ABSOLUTE_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The session middleware: an `HttpOnly`, `SameSite=Lax` cookie, `Secure` when `secure`
+/// (production), expiring after [`IDLE_TIMEOUT`] of inactivity.
+pub fn session_layer(store: DbSessionStore, secure: bool) -> SessionManagerLayer<DbSessionStore> {
+    SessionManagerLayer::new(store)
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(secure)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(
+            tower_sessions::cookie::time::Duration::seconds(IDLE_TIMEOUT.as_secs() as i64),
+        ))
+}
+
+/// Deletes expired sessions every `every` until `shutdown`.
+pub async fn cleanup_expired(
+    store: DbSessionStore,
+    every: Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    use tower_sessions::ExpiredDeletion;
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {
+                if let Err(error) = store.delete_expired().await {
+                    tracing::warn!(%error, "deleting expired sessions failed");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! Sign-in, registration and sign-out as plain HTML form posts, so they work without
+//! JavaScript. Outcomes are 303 redirects back to the pages, which show the message; the
+//! messages never reveal whether an email has an account.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::post;
+use axum::{Form, Router};
+use serde::Deserialize;
+use store::{Db, accounts, activity, credentials};
+use tower_sessions::Session;
+
+use crate::auth::{self, Identity};
+use crate::state::AppState;
+
+/// Shortest password accepted at registration.
+pub const MIN_PASSWORD_LEN: usize = 10;
+/// zxcvbn's score (0–4) a new password must reach: 3 is "safely unguessable".
+const MIN_PASSWORD_SCORE: zxcvbn::Score = zxcvbn::Score::Three;
+
+/// `POST /login`, `POST /register`, `POST /logout`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/login", post(sign_in))
+        .route("/register", post(register))
+        .route("/logout", post(sign_out))
+}
+
+#[derive(Deserialize)]
+struct SignInForm {
+    email: String,
+    password: String,
+    #[serde(default)]
+    code: Option<String>,
+}
+
+async fn sign_in(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    session: Session,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    if let Err(wait) = state.sign_in_limiter.check(peer.ip(), &form.email) {
+        return too_many_attempts(wait);
+    }
+    let now = store::now_ms();
+    let account = accounts::by_email(&state.db, &form.email)
+        .await
+        .ok()
+        .flatten();
+    let verified = verify(
+        account.as_ref().map(|a| a.password_hash.clone()),
+        form.password.clone(),
+    )
+    .await;
+    let client = Client::of(&headers, peer);
+    let account = match account {
+        Some(account) if verified => account,
+        other => {
+            log(&state.db, other.map(|a| a.id), "sign_in.failed", &client).await;
+            return Redirect::to("/login?error=credentials").into_response();
+        }
+    };
+    if account.totp_enabled && form.code.as_deref().is_none_or(str::is_empty) {
+        // Two-factor sign-in is not available yet; an account that has it on must not get in
+        // with the password alone.
+        log(&state.db, Some(account.id), "sign_in.failed", &client).await;
+        return Redirect::to("/login?error=code").into_response();
+    }
+    if let Err(error) = auth::sign_in(&session, account.id, now).await {
+        tracing::error!(%error, "storing the session failed");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "sign-in is unavailable, try again\n",
+        )
+            .into_response();
+    }
+    if accounts::needs_rehash(&account.password_hash) {
+        rehash(&state.db, account.id, form.password).await;
+    }
+    log(&state.db, Some(account.id), "sign_in.succeeded", &client).await;
+    Redirect::to("/").into_response()
+}
+
+#[derive(Deserialize)]
+struct RegisterForm {
+    email: String,
+    password: String,
+}
+
+async fn register(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<RegisterForm>,
+) -> Response {
+    if let Err(wait) = state.register_limiter.check(peer.ip(), &form.email) {
+        return too_many_attempts(wait);
+    }
+    let Ok(email) = accounts::normalize_email(&form.email) else {
+        return Redirect::to("/register?error=email").into_response();
+    };
+    if let Err(reason) = password_policy(&form.password, &email) {
+        return Redirect::to(&format!("/register?error={reason}")).into_response();
+    }
+    let password = form.password;
+    let hash = match tokio::task::spawn_blocking(move || accounts::hash_password(&password)).await {
+        Ok(Ok(hash)) => hash,
+        _ => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "registration is unavailable\n",
+            )
+                .into_response();
+        }
+    };
+    let now = store::now_ms();
+    match accounts::create(&state.db, &email, &hash, accounts::Role::Customer, now).await {
+        Ok(account) => {
+            if let Err(error) = credentials::create(&state.db, account.id, now).await {
+                tracing::error!(%error, "creating proxy credentials failed");
+            }
+            log(
+                &state.db,
+                Some(account.id),
+                "account.registered",
+                &Client::of(&headers, peer),
+            )
+            .await;
+        }
+        // Same answer as success: registration must not reveal which emails have accounts.
+        Err(store::StoreError::Conflict(_)) => {}
+        Err(error) => {
+            tracing::error!(%error, "registration failed");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "registration is unavailable\n",
+            )
+                .into_response();
+        }
+    }
+    Redirect::to("/login?registered=1").into_response()
+}
+
+async fn sign_out(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    session: Session,
+) -> Response {
+    let identity = Identity::current(&session, store::now_ms()).await;
+    if let Err(error) = auth::sign_out(&session).await {
+        tracing::warn!(%error, "ending the session failed");
+    }
+    if let Some(identity) = identity {
+        log(
+            &state.db,
+            Some(identity.account_id),
+            "sign_out",
+            &Client::of(&headers, peer),
+        )
+        .await;
+    }
+    Redirect::to("/login?signed_out=1").into_response()
+}
+
+/// Checks a new password: long enough, and not guessable (zxcvbn, with the email as context).
+/// Returns the page's error key.
+pub fn password_policy(password: &str, email: &str) -> Result<(), &'static str> {
+    if password.chars().count() < MIN_PASSWORD_LEN {
+        return Err("short");
+    }
+    let local = email.split('@').next().unwrap_or(email);
+    if zxcvbn::zxcvbn(password, &[email, local]).score() < MIN_PASSWORD_SCORE {
+        return Err("weak");
+    }
+    Ok(())
+}
+
+/// Verifies on the blocking pool (argon2 is deliberately slow); an unknown account still
+/// spends the same time, so timing does not reveal which emails exist.
+async fn verify(hash: Option<String>, password: String) -> bool {
+    tokio::task::spawn_blocking(move || match hash {
+        Some(hash) => accounts::verify_password(&password, &hash),
+        None => {
+            accounts::dummy_verify(&password);
+            false
+        }
+    })
+    .await
+    .unwrap_or(false)
+}
+
+async fn rehash(db: &Db, account: store::AccountId, password: String) {
+    let Ok(Ok(hash)) =
+        tokio::task::spawn_blocking(move || accounts::hash_password(&password)).await
+    else {
+        return;
+    };
+    if let Err(error) = accounts::set_password_hash(db, account, &hash, store::now_ms()).await {
+        tracing::warn!(%error, "re-hashing the password failed");
+    }
+}
+
+fn too_many_attempts(wait: std::time::Duration) -> Response {
+    let secs = wait.as_secs().max(1);
+    let body = format!(
+        "<!DOCTYPE html><title>Too many attempts</title><p>Too many attempts. Try again in {secs} seconds.</p><p><a href=\"/login\">Back to sign-in</a></p>"
+    );
+    let mut response = (StatusCode::TOO_MANY_REQUESTS, axum::response::Html(body)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&secs.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+/// The client details an activity event records.
+struct Client {
+    ip: String,
+    user_agent: Option<String>,
+}
+
+impl Client {
+    fn of(headers: &HeaderMap, peer: SocketAddr) -> Client {
+        Client {
+            ip: peer.ip().to_string(),
+            user_agent: headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        }
+    }
+}
+
+async fn log(db: &Db, account: Option<store::AccountId>, kind: &str, client: &Client) {
+    let event = activity::NewActivity {
+        ip: Some(&client.ip),
+        user_agent: client.user_agent.as_deref(),
+        ..activity::NewActivity::new(account, kind)
+    };
+    if let Err(error) = activity::record(db, &event, store::now_ms()).await {
+        tracing::warn!(%error, kind, "recording activity failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_must_be_long_and_unguessable() {
+        assert_eq!(password_policy("short", "a@example.com"), Err("short"));
+        assert_eq!(password_policy("password123", "a@example.com"), Err("weak"));
+        assert_eq!(
+            password_policy("aaaaaaaaaaaa", "a@example.com"),
+            Err("weak")
+        );
+        assert_eq!(
+            password_policy("alice.smith2024", "alice.smith@example.com"),
+            Err("weak")
+        );
+        assert_eq!(
+            password_policy("violet-kettle-orbit-91", "a@example.com"),
+            Ok(())
+        );
+    }
+}
