@@ -4,6 +4,7 @@ import { defineConfig } from "@playwright/test";
 
 export default defineConfig({
   testDir: "./tests",
+  globalSetup: "./global-setup.ts",
   outputDir: "./artifacts/test-results",
   timeout: 30_000,
   expect: { timeout: 10_000 },
@@ -14,6 +15,7 @@ export default defineConfig({
   reporter: [["list"]],
   use: {
     baseURL: process.env.BASE_URL ?? "http://127.0.0.1:3000",
+    storageState: "artifacts/.auth/state.json",
     screenshot: "only-on-failure",
     trace: "retain-on-failure",
     launchOptions: {

@@ -13,7 +13,10 @@ const PAGES = [
 ];
 
 test("the dashboard is rendered on the server before any script runs", async ({ browser }) => {
-  const context = await browser.newContext({ javaScriptEnabled: false });
+  const context = await browser.newContext({
+    javaScriptEnabled: false,
+    storageState: "artifacts/.auth/state.json",
+  });
   const page = await context.newPage();
   const response = await page.goto("/");
   expect(response?.status()).toBe(200);
@@ -78,6 +81,12 @@ test("the billing page lists the plans from the database", async ({ page }) => {
   await expect(page.locator("[data-plan=unlimited]")).toHaveCount(0);
   await snap(page, "billing-plans");
   errors.assertClean();
+});
+
+test("the top bar shows who is signed in", async ({ page }) => {
+  await page.goto("/");
+  await expect(page.locator(".whoami")).toContainText("@example.com");
+  await expect(page.getByRole("button", { name: "Sign out" })).toBeVisible();
 });
 
 test("an unknown address gets the 404 page with status 404", async ({ page }) => {
