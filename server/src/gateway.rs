@@ -47,7 +47,7 @@ pub fn start(config: &Config, db: &Db, http: TcpListener, socks: TcpListener) ->
     let status = GatewayStatus {
         http_addr: gateway.http_addr(),
         socks_addr: gateway.socks_addr(),
-        stats: gateway.stats(),
+        handle: gateway.handle(),
         stopped: CancellationToken::new(),
     };
     StartedGateway { gateway, status }

@@ -43,8 +43,8 @@ pub struct GatewayStatus {
     pub http_addr: SocketAddr,
     /// The SOCKS5 proxy's bound address.
     pub socks_addr: SocketAddr,
-    /// Live statistics (cheap snapshots).
-    pub stats: proxy::LiveStats,
+    /// Live statistics (cheap snapshots) and on-demand directory refresh.
+    pub handle: proxy::GatewayHandle,
     /// Cancelled when the gateway's accept loops have stopped.
     pub stopped: CancellationToken,
 }

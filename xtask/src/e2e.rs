@@ -12,6 +12,11 @@ use std::time::{Duration, Instant};
 use crate::cmd::{command, run, step};
 use crate::{paths, site, tools};
 
+/// The customer the journeys sign in as.
+const E2E_EMAIL: &str = "e2e@example.com";
+/// Its password (a throwaway database; never a real account).
+const E2E_PASSWORD: &str = "e2e-violet-kettle-orbit";
+
 /// Builds everything and runs the Playwright suite.
 pub fn build_and_run(release: bool) -> Result<(), String> {
     let chromium = tools::ensure_chromium()?;
@@ -26,6 +31,24 @@ pub fn run_suite(binary: &Path, chromium: &Path) -> Result<(), String> {
     let _ = fs::remove_dir_all(&artifacts);
     fs::create_dir_all(&artifacts).map_err(|e| e.to_string())?;
     let data = tempdir("atlantic-e2e")?;
+
+    // The journeys need a customer with a plan (a fresh registration has none, so the gateway
+    // would answer quota_exceeded): provisioned as an operator would, with the CLI.
+    let database_url = format!("sqlite://{}/e2e.db", data.display());
+    step("provisioning the e2e customer (atlantic user add --plan Starter)");
+    run(command(&binary.to_string_lossy())
+        .args([
+            "user",
+            "add",
+            "--email",
+            E2E_EMAIL,
+            "--password",
+            E2E_PASSWORD,
+            "--plan",
+            "Starter",
+        ])
+        .env("DATABASE_URL", &database_url)
+        .stdout(Stdio::null()))?;
 
     let web = free_port()?;
     let http_proxy = free_port()?;
@@ -58,6 +81,8 @@ pub fn run_suite(binary: &Path, chromium: &Path) -> Result<(), String> {
             .args(["playwright", "test"])
             .current_dir(root.join("end2end"))
             .env("BASE_URL", format!("http://{web}"))
+            .env("E2E_EMAIL", E2E_EMAIL)
+            .env("E2E_PASSWORD", E2E_PASSWORD)
             .env("ATLANTIC_HTTP_PROXY", http_proxy.to_string())
             .env("ATLANTIC_SOCKS_PROXY", socks_proxy.to_string())
             .env("CHROMIUM_PATH", chromium))

@@ -44,6 +44,19 @@ pub mod ssr {
         pub account_id: i64,
     }
 
+    /// Where customers reach the gateway, as `host:port`, for connection instructions.
+    #[derive(Clone, Debug, Default)]
+    pub struct ProxyEndpoints {
+        /// The HTTP proxy.
+        pub http: String,
+        /// The SOCKS5 proxy.
+        pub socks: String,
+    }
+
+    /// Asks the running gateway to reload accounts now (after a credential change).
+    #[derive(Clone)]
+    pub struct GatewayRefresh(pub std::sync::Arc<dyn Fn() + Send + Sync>);
+
     /// The viewer of the request being rendered or served, if signed in.
     pub fn viewer() -> Option<Viewer> {
         use_context::<http::request::Parts>()?

@@ -13,6 +13,7 @@ mod observe;
 use std::time::Duration;
 
 use app::Assets;
+use app::api::session::ssr::{GatewayRefresh, ProxyEndpoints};
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
 use leptos::prelude::provide_context;
@@ -36,7 +37,23 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub fn router(state: AppState, assets: Assets, sessions: crate::auth::DbSessionStore) -> Router {
     let routes = generate_route_list(app::App);
     let db = state.db.clone();
-    let context = move || provide_context(db.clone());
+    let host = state
+        .config
+        .public_url
+        .host_str()
+        .unwrap_or("127.0.0.1")
+        .to_string();
+    let endpoints = ProxyEndpoints {
+        http: format!("{host}:{}", state.gateway.http_addr.port()),
+        socks: format!("{host}:{}", state.gateway.socks_addr.port()),
+    };
+    let handle = state.gateway.handle.clone();
+    let refresh = GatewayRefresh(std::sync::Arc::new(move || handle.refresh_now()));
+    let context = move || {
+        provide_context(db.clone());
+        provide_context(endpoints.clone());
+        provide_context(refresh.clone());
+    };
     let page_assets = assets.clone();
     let options = state.leptos_options.clone();
     let pages = move || app::shell(options.clone(), page_assets.clone());

@@ -1,0 +1,109 @@
+//! Proxy credentials on the web: the settings server functions, and regeneration reaching the
+//! running gateway within seconds, on SQLite and PostgreSQL.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Browser, Engine, Service, TestDb};
+
+async fn regenerating_the_password_takes_effect_in_the_gateway(engine: Engine) {
+    let Some(db) = TestDb::new(engine).await else {
+        return;
+    };
+    let (user, old_password) = common::customer(db.db(), "rotate@example.com", "Starter").await;
+    let origin = common::origin("through the gateway").await;
+    let service = Service::start(db.url()).await;
+    let browser = Browser::new(&service);
+    let form = [
+        ("email", "rotate@example.com"),
+        ("password", "a long enough password"),
+    ];
+    assert_eq!(common::location(&browser.post("/login", &form).await), "/");
+
+    let shown: serde_json::Value = browser
+        .post("/api/credentials", &[])
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(shown["username"], user.as_str());
+    assert_eq!(shown["password"], old_password.as_str());
+    assert_eq!(
+        shown["http_proxy"],
+        format!("127.0.0.1:{}", service.http_proxy.port())
+    );
+
+    let fetch = |password: String| {
+        let proxy = format!("http://{user}:{password}@{}", service.http_proxy);
+        async move {
+            let client = reqwest::Client::builder()
+                .proxy(reqwest::Proxy::http(proxy).expect("proxy"))
+                .timeout(Duration::from_secs(5))
+                .build()
+                .expect("client");
+            client
+                .get(format!("http://{origin}/"))
+                .send()
+                .await
+                .expect("request")
+                .status()
+        }
+    };
+    assert_eq!(fetch(old_password.clone()).await, 200);
+
+    let rotated: serde_json::Value = browser
+        .post("/api/credentials/regenerate", &[])
+        .await
+        .json()
+        .await
+        .expect("json");
+    let new_password = rotated["password"].as_str().expect("password").to_string();
+    assert_ne!(new_password, old_password);
+    assert_eq!(rotated["username"], user.as_str(), "the username stays");
+
+    // The server asks the gateway to reload at once: sooner than its 2-second refresh cycle.
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(1500);
+    while fetch(old_password.clone()).await != 407 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "old password still accepted"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(fetch(new_password).await, 200);
+
+    let account = store::accounts::by_email(db.db(), "rotate@example.com")
+        .await
+        .expect("q")
+        .expect("account");
+    let kinds: Vec<String> =
+        store::activity::list(db.db(), account.id, None, store::Page::first(10))
+            .await
+            .expect("activity")
+            .into_iter()
+            .map(|a| a.kind)
+            .collect();
+    assert!(
+        kinds.contains(&"credentials.regenerated".to_string()),
+        "{kinds:?}"
+    );
+    service.stop().await.expect("clean stop");
+    db.close().await;
+}
+on_both_engines!(regenerating_the_password_takes_effect_in_the_gateway);
+
+async fn credentials_are_only_for_the_signed_in_account(engine: Engine) {
+    let Some(db) = TestDb::new(engine).await else {
+        return;
+    };
+    let service = Service::start(db.url()).await;
+    let anonymous = Browser::new(&service);
+    let response = anonymous.post("/api/credentials", &[]).await;
+    assert_eq!(response.status(), 401);
+    let regenerate = anonymous.post("/api/credentials/regenerate", &[]).await;
+    assert_eq!(regenerate.status(), 401);
+    service.stop().await.expect("clean stop");
+    db.close().await;
+}
+on_both_engines!(credentials_are_only_for_the_signed_in_account);
