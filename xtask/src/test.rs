@@ -9,12 +9,17 @@ use crate::{e2e, paths, site, tools};
 const DEFAULT_TEST_POSTGRES: &str = "postgres://root@127.0.0.1:5432/test";
 
 /// Runs fmt, clippy (server and browser builds), the tests on SQLite and PostgreSQL, the
-/// Playwright suite and the release build.
+/// release build, and the Playwright suite against it.
 pub fn all() -> Result<(), String> {
     let started = Instant::now();
     let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
     let root = paths::workspace();
     tools::ensure_build_tools(false)?;
+    // Checked (and installed) first, so a machine without a browser fails in seconds.
+    let chromium = tools::ensure_chromium();
+    if let (Err(e), true) = (&chromium, ci) {
+        return Err(format!("{e} (CI=true)"));
+    }
 
     step("formatting (cargo fmt --check)");
     run(cargo(&root).args(["fmt", "--all", "--", "--check"]))?;
@@ -54,23 +59,16 @@ pub fn all() -> Result<(), String> {
         .args(["test", "--all-targets"])
         .env("ATLANTIC_TEST_POSTGRES_URL", &pg_url))?;
 
-    step("end-to-end tests (Playwright, Debian Chromium, the real service)");
-    let chromium = match tools::ensure_chromium() {
-        Ok(path) => Some(path),
-        Err(e) if ci => return Err(format!("{e} (CI=true)")),
-        Err(e) => {
-            println!("    WARNING: {e}; skipping the Playwright suite");
-            None
-        }
-    };
-    if let Some(chromium) = chromium {
-        let binary = site::build_all(false)?;
-        e2e::run_suite(&binary, &chromium)?;
-    }
-
+    // Playwright runs against the release build: the wasm-opt'd bundle is what ships.
     step("release build (wasm-opt, server with LTO)");
     tools::ensure_build_tools(true)?;
-    site::build_all(true)?;
+    let binary = site::build_all(true)?;
+
+    step("end-to-end tests (Playwright, Debian Chromium, the real release build)");
+    match chromium {
+        Ok(chromium) => e2e::run_suite(&binary, &chromium)?,
+        Err(e) => println!("    WARNING: {e}; skipping the Playwright suite"),
+    }
 
     println!(
         "\nall checks passed in {:.0} s",
