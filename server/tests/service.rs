@@ -142,6 +142,11 @@ async fn pages_render_on_the_server_with_hashed_assets(engine: Engine) {
 
     let home = browser.get("/").await;
     assert_eq!(home.status(), 200);
+    assert_eq!(
+        home.headers()["cache-control"],
+        "no-store",
+        "account pages are never cached"
+    );
     assert!(home.headers().contains_key("x-request-id"));
     assert_eq!(home.headers()["x-content-type-options"], "nosniff");
     assert_eq!(home.headers()["x-frame-options"], "DENY");

@@ -71,6 +71,8 @@ pub fn router(state: AppState, assets: Assets, sessions: crate::auth::DbSessionS
             fallback_shell,
         ))
         .layer(axum::middleware::from_fn(gate::identify))
+        // Signed-in pages carry account data (Settings shows the proxy password): never cached.
+        .layer(header_layer(header::CACHE_CONTROL, "no-store"))
         .layer(crate::auth::session_layer(sessions, secure_cookies))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
