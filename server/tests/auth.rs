@@ -63,13 +63,7 @@ async fn register_sign_in_and_sign_out(engine: Engine) {
         "the top bar shows who is signed in"
     );
 
-    let kinds: Vec<String> =
-        store::activity::list(db.db(), account.id, None, store::Page::first(10))
-            .await
-            .expect("activity")
-            .into_iter()
-            .map(|a| a.kind)
-            .collect();
+    let kinds = common::activity_kinds(db.db(), "grace@example.com").await;
     assert!(
         kinds.contains(&"sign_in.succeeded".to_string()),
         "{kinds:?}"
@@ -146,7 +140,7 @@ async fn failures_do_not_reveal_which_emails_exist(engine: Engine) {
         .expect("q")
         .expect("kept");
     assert!(
-        store::accounts::verify_password("a long enough password", &known.password_hash),
+        store::accounts::verify_password(common::CUSTOMER_PASSWORD, &known.password_hash),
         "not overwritten"
     );
 
@@ -213,7 +207,7 @@ async fn cross_site_posts_are_refused(engine: Engine) {
     let browser = Browser::new(&service);
     let form = [
         ("email", "victim@example.com"),
-        ("password", "a long enough password"),
+        ("password", common::CUSTOMER_PASSWORD),
     ];
 
     let forged = browser
@@ -266,7 +260,7 @@ async fn each_sign_in_gets_a_new_session_id(engine: Engine) {
     let browser = Browser::new(&service);
     let form = [
         ("email", "fixation@example.com"),
-        ("password", "a long enough password"),
+        ("password", common::CUSTOMER_PASSWORD),
     ];
     let first = session_cookie(&browser.post("/login", &form).await).expect("cookie");
     let second = session_cookie(&browser.post("/login", &form).await).expect("cookie");

@@ -15,11 +15,7 @@ async fn regenerating_the_password_takes_effect_in_the_gateway(engine: Engine) {
     let origin = common::origin("through the gateway").await;
     let service = Service::start(db.url()).await;
     let browser = Browser::new(&service);
-    let form = [
-        ("email", "rotate@example.com"),
-        ("password", "a long enough password"),
-    ];
-    assert_eq!(common::location(&browser.post("/login", &form).await), "/");
+    browser.sign_in_customer("rotate@example.com").await;
 
     let shown: serde_json::Value = browser
         .post("/api/credentials", &[])
@@ -73,17 +69,7 @@ async fn regenerating_the_password_takes_effect_in_the_gateway(engine: Engine) {
     }
     assert_eq!(fetch(new_password).await, 200);
 
-    let account = store::accounts::by_email(db.db(), "rotate@example.com")
-        .await
-        .expect("q")
-        .expect("account");
-    let kinds: Vec<String> =
-        store::activity::list(db.db(), account.id, None, store::Page::first(10))
-            .await
-            .expect("activity")
-            .into_iter()
-            .map(|a| a.kind)
-            .collect();
+    let kinds = common::activity_kinds(db.db(), "rotate@example.com").await;
     assert!(
         kinds.contains(&"credentials.regenerated".to_string()),
         "{kinds:?}"

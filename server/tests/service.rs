@@ -134,11 +134,7 @@ async fn pages_render_on_the_server_with_hashed_assets(engine: Engine) {
     common::customer(db.db(), "pages@example.com", "Starter").await;
     let service = Service::start(db.url()).await;
     let browser = common::Browser::new(&service);
-    let form = [
-        ("email", "pages@example.com"),
-        ("password", "a long enough password"),
-    ];
-    assert_eq!(common::location(&browser.post("/login", &form).await), "/");
+    browser.sign_in_customer("pages@example.com").await;
 
     let home = browser.get("/").await;
     assert_eq!(home.status(), 200);

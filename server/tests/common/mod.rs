@@ -194,10 +194,27 @@ pub async fn origin(body: &'static str) -> SocketAddr {
     addr
 }
 
+/// The sign-in password of accounts made by [`customer`].
+pub const CUSTOMER_PASSWORD: &str = "a long enough password";
+
+/// The kinds of the account's latest activity events, newest first.
+pub async fn activity_kinds(db: &store::Db, email: &str) -> Vec<String> {
+    let account = store::accounts::by_email(db, email)
+        .await
+        .expect("query")
+        .expect("account");
+    store::activity::list(db, account.id, None, store::Page::first(20))
+        .await
+        .expect("activity")
+        .into_iter()
+        .map(|a| a.kind)
+        .collect()
+}
+
 /// Creates an account with proxy credentials and `plan`; returns (username, password).
 pub async fn customer(db: &store::Db, email: &str, plan: &str) -> (String, String) {
     let now = store::now_ms();
-    let hash = store::accounts::hash_password("a long enough password").expect("hash");
+    let hash = store::accounts::hash_password(CUSTOMER_PASSWORD).expect("hash");
     let account = store::accounts::create(db, email, &hash, store::accounts::Role::Customer, now)
         .await
         .expect("account");
@@ -240,6 +257,16 @@ impl Browser {
             .send()
             .await
             .expect("GET")
+    }
+
+    /// Signs in as a customer made by [`customer`], failing the test if it does not work.
+    pub async fn sign_in_customer(&self, email: &str) {
+        let form = [("email", email), ("password", CUSTOMER_PASSWORD)];
+        assert_eq!(
+            location(&self.post("/login", &form).await),
+            "/",
+            "sign-in as {email}"
+        );
     }
 
     /// A form post from our own pages (Origin = the site).
