@@ -108,6 +108,8 @@ pub struct Config {
     pub metrics_token: Option<Secret>,
     /// How long in-flight requests may take to finish after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` names the real client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// A configuration error: which variable, and what is wrong with it.
@@ -268,6 +270,24 @@ impl Config {
             None => Duration::from_secs(20),
         };
         let site_root = serve.site_root.clone().unwrap_or_else(default_site_root);
+        let trusted_proxies = match env("ATLANTIC_TRUSTED_PROXIES") {
+            Some(raw) => raw
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    s.parse::<ipnet::IpNet>()
+                        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                        .map_err(|_| {
+                            err(
+                                "ATLANTIC_TRUSTED_PROXIES",
+                                format!("\"{s}\" is not an IP address or CIDR"),
+                            )
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            None => Vec::new(),
+        };
 
         Ok(Config {
             environment,
@@ -284,6 +304,7 @@ impl Config {
             allow_private_destinations,
             metrics_token,
             shutdown_grace,
+            trusted_proxies,
         })
     }
 }
@@ -437,6 +458,10 @@ mod tests {
         assert_eq!(e.var, "ATLANTIC_ALLOW_PRIVATE_DESTINATIONS");
         let e = resolve(&[("PAYSTACK_SECRET_KEY", "pk_test_x")]).expect_err("wrong key kind");
         assert_eq!(e.var, "PAYSTACK_SECRET_KEY");
+        let e = resolve(&[("ATLANTIC_TRUSTED_PROXIES", "10.0.0.0/8, nope")]).expect_err("cidr");
+        assert_eq!(e.var, "ATLANTIC_TRUSTED_PROXIES");
+        let c = resolve(&[("ATLANTIC_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8")]).expect("valid");
+        assert_eq!(c.trusted_proxies.len(), 2);
         let e = resolve(&[("ATLANTIC_METRICS_TOKEN", "short")]).expect_err("short token");
         assert_eq!(e.var, "ATLANTIC_METRICS_TOKEN");
         assert!(!e.to_string().contains('\n'));

@@ -274,3 +274,64 @@ async fn each_sign_in_gets_a_new_session_id(engine: Engine) {
     db.close().await;
 }
 on_both_engines!(each_sign_in_gets_a_new_session_id);
+
+async fn behind_a_trusted_proxy_each_client_has_its_own_budget(engine: Engine) {
+    let Some(db) = TestDb::new(engine).await else {
+        return;
+    };
+    let service = Service::start_with(db.url(), &[("ATLANTIC_TRUSTED_PROXIES", "127.0.0.1")]).await;
+    let browser = Browser::new(&service);
+    let attempt = |client: &'static str, n: u32| {
+        let request = browser
+            .client
+            .post(format!("{}/login", service.base))
+            .header("origin", &service.base)
+            .header("x-forwarded-for", format!("6.6.6.6, {client}"))
+            .form(&[
+                ("email", format!("user{n}@example.com")),
+                ("password", "wrong password".into()),
+            ]);
+        async move { request.send().await.expect("post").status() }
+    };
+    for n in 0..5 {
+        assert_eq!(attempt("203.0.113.1", n).await, 303);
+    }
+    assert_eq!(
+        attempt("203.0.113.1", 5).await,
+        429,
+        "the first client is over its budget"
+    );
+    assert_eq!(
+        attempt("203.0.113.2", 6).await,
+        303,
+        "a second client behind the proxy is not"
+    );
+    service.stop().await.expect("clean stop");
+
+    // Without the setting, X-Forwarded-For is the client's claim and is ignored.
+    let service = Service::start(db.url()).await;
+    let browser = Browser::new(&service);
+    for n in 0..6 {
+        let status = browser
+            .client
+            .post(format!("{}/login", service.base))
+            .header("origin", &service.base)
+            .header("x-forwarded-for", format!("198.51.100.{n}"))
+            .form(&[
+                ("email", format!("other{n}@example.com")),
+                ("password", "wrong password".to_string()),
+            ])
+            .send()
+            .await
+            .expect("post")
+            .status();
+        assert_eq!(
+            status,
+            if n < 5 { 303 } else { 429 },
+            "attempt {n}: forged headers change nothing"
+        );
+    }
+    service.stop().await.expect("clean stop");
+    db.close().await;
+}
+on_both_engines!(behind_a_trusted_proxy_each_client_has_its_own_budget);

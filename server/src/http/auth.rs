@@ -13,6 +13,7 @@ use serde::Deserialize;
 use store::{Db, accounts, activity, credentials};
 use tower_sessions::Session;
 
+use super::client_ip::client_ip;
 use crate::auth::{self, Identity};
 use crate::state::AppState;
 
@@ -44,7 +45,8 @@ async fn sign_in(
     session: Session,
     Form(form): Form<SignInForm>,
 ) -> Response {
-    if let Err(wait) = state.sign_in_limiter.check(peer.ip(), &form.email) {
+    let ip = client_ip(peer, &headers, &state.config.trusted_proxies);
+    if let Err(wait) = state.sign_in_limiter.check(ip, &form.email) {
         return too_many_attempts(wait);
     }
     let now = store::now_ms();
@@ -57,7 +59,7 @@ async fn sign_in(
         form.password.clone(),
     )
     .await;
-    let client = Client::of(&headers, peer);
+    let client = Client::of(&headers, ip);
     let account = match account {
         Some(account) if verified => account,
         other => {
@@ -98,7 +100,8 @@ async fn register(
     headers: HeaderMap,
     Form(form): Form<RegisterForm>,
 ) -> Response {
-    if let Err(wait) = state.register_limiter.check(peer.ip(), &form.email) {
+    let ip = client_ip(peer, &headers, &state.config.trusted_proxies);
+    if let Err(wait) = state.register_limiter.check(ip, &form.email) {
         return too_many_attempts(wait);
     }
     let Ok(email) = accounts::normalize_email(&form.email) else {
@@ -128,7 +131,7 @@ async fn register(
                 &state.db,
                 Some(account.id),
                 "account.registered",
-                &Client::of(&headers, peer),
+                &Client::of(&headers, ip),
             )
             .await;
         }
@@ -161,7 +164,10 @@ async fn sign_out(
             &state.db,
             Some(identity.account_id),
             "sign_out",
-            &Client::of(&headers, peer),
+            &Client::of(
+                &headers,
+                client_ip(peer, &headers, &state.config.trusted_proxies),
+            ),
         )
         .await;
     }
@@ -225,9 +231,9 @@ struct Client {
 }
 
 impl Client {
-    fn of(headers: &HeaderMap, peer: SocketAddr) -> Client {
+    fn of(headers: &HeaderMap, ip: std::net::IpAddr) -> Client {
         Client {
-            ip: peer.ip().to_string(),
+            ip: ip.to_string(),
             user_agent: headers
                 .get(header::USER_AGENT)
                 .and_then(|v| v.to_str().ok())

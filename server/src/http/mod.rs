@@ -3,6 +3,7 @@
 
 mod assets;
 mod auth;
+mod client_ip;
 mod csrf;
 mod gate;
 mod guard;

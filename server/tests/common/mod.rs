@@ -45,11 +45,23 @@ pub struct Service {
 impl Service {
     /// Starts the service on `database_url` with a minimal built site.
     pub async fn start(database_url: &str) -> Service {
+        Self::start_with(database_url, &[]).await
+    }
+
+    /// Like [`Service::start`], with extra environment variables for the configuration.
+    pub async fn start_with(database_url: &str, extra: &[(&str, &str)]) -> Service {
         let site = fake_site();
-        let env = |name: &str| match name {
+        let extra: Vec<(String, String)> = extra
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let env = move |name: &str| match name {
             "ATLANTIC_ALLOW_PRIVATE_DESTINATIONS" => Some("1".to_string()),
             "ATLANTIC_SHUTDOWN_GRACE_SECS" => Some("5".to_string()),
-            _ => None,
+            _ => extra
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone()),
         };
         let serve = ServeArgs {
             listen: Some("127.0.0.1:0".into()),
