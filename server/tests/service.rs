@@ -146,6 +146,17 @@ async fn pages_render_on_the_server_with_hashed_assets(engine: Engine) {
     assert!(home.headers().contains_key("x-request-id"));
     assert_eq!(home.headers()["x-content-type-options"], "nosniff");
     assert_eq!(home.headers()["x-frame-options"], "DENY");
+    assert_eq!(home.headers()["cross-origin-opener-policy"], "same-origin");
+    let permissions = home.headers()["permissions-policy"]
+        .to_str()
+        .expect("ascii");
+    for feature in ["geolocation=()", "camera=()", "microphone=()"] {
+        assert!(permissions.contains(feature), "{permissions}");
+    }
+    assert!(
+        home.headers().get("strict-transport-security").is_none(),
+        "no HSTS on plain-http development"
+    );
     let html = home.text().await.expect("html");
     assert!(html.contains("<h1>Statistics</h1>"), "{html}");
     assert!(
@@ -343,3 +354,30 @@ async fn gateway_traffic_reaches_metrics_and_the_usage_tables(engine: Engine) {
     db.close().await;
 }
 on_both_engines!(gateway_traffic_reaches_metrics_and_the_usage_tables);
+
+async fn production_adds_strict_transport_security(engine: Engine) {
+    let Some(db) = TestDb::new(engine).await else {
+        return;
+    };
+    let production = [
+        ("ATLANTIC_ENV", "production"),
+        ("ATLANTIC_SECRET", "0123456789abcdef0123456789abcdef"),
+        ("ATLANTIC_PUBLIC_URL", "https://proxy.example.com"),
+        ("PAYSTACK_SECRET_KEY", "sk_test_x"),
+        ("PAYSTACK_PUBLIC_KEY", "pk_test_x"),
+    ];
+    let service = Service::start_with(db.url(), &production).await;
+    let response = service.get("/health").await;
+    assert_eq!(
+        response.headers()["strict-transport-security"],
+        "max-age=63072000; includeSubDomains"
+    );
+    assert_eq!(
+        store::accounts::count(db.db()).await.expect("count"),
+        0,
+        "production seeds no demo account"
+    );
+    service.stop().await.expect("clean stop");
+    db.close().await;
+}
+on_both_engines!(production_adds_strict_transport_security);

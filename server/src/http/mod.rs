@@ -97,6 +97,14 @@ pub fn router(state: AppState, assets: Assets, sessions: crate::auth::DbSessionS
                 .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
                 .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
                 .layer(header_layer(
+                    HeaderName::from_static("permissions-policy"),
+                    "geolocation=(), camera=(), microphone=(), payment=(), usb=()",
+                ))
+                .layer(header_layer(
+                    HeaderName::from_static("cross-origin-opener-policy"),
+                    "same-origin",
+                ))
+                .layer(header_layer(
                     header::REFERRER_POLICY,
                     "strict-origin-when-cross-origin",
                 ))
@@ -106,7 +114,28 @@ pub fn router(state: AppState, assets: Assets, sessions: crate::auth::DbSessionS
                     REQUEST_TIMEOUT,
                 )),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            strict_transport_security,
+        ))
         .with_state(state)
+}
+
+/// `Strict-Transport-Security` in production, where the public URL must be https; never in
+/// development, where it would pin a plain-http localhost to https in the browser.
+async fn strict_transport_security(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let mut response = next.run(request).await;
+    if state.config.environment == crate::config::Environment::Production {
+        response.headers_mut().insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+        );
+    }
+    response
 }
 
 fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
