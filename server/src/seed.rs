@@ -3,7 +3,9 @@
 
 use rand::Rng;
 use rand::distr::Alphanumeric;
-use store::{Db, accounts, credentials, plans, subscriptions};
+use store::{Db, accounts, plans};
+
+use crate::provision::{self, GRANT_DAYS};
 
 /// The demo account's sign-in email.
 pub const DEMO_EMAIL: &str = "demo@atlanticproxy.test";
@@ -20,26 +22,22 @@ pub async fn demo_if_empty(db: &Db) -> anyhow::Result<()> {
         .take(16)
         .map(char::from)
         .collect();
-    let now = store::now_ms();
-    let account = accounts::create(
+    let plan = plans::by_name(db, DEMO_PLAN).await?;
+    let (_, creds) = provision::account(
         db,
         DEMO_EMAIL,
-        &accounts::hash_password(&password)?,
+        &password,
         accounts::Role::Customer,
-        now,
+        plan.as_ref(),
     )
     .await?;
-    let creds = credentials::create(db, account.id, now).await?;
-    if let Some(plan) = plans::by_name(db, DEMO_PLAN).await? {
-        subscriptions::grant(db, account.id, plan.id, 30, now).await?;
-    }
     // Printed, not logged: this is for the person who just started the service.
     println!(
         "\n  Demo account (development only)\n\
          \x20   dashboard sign-in: {DEMO_EMAIL} / {password}\n\
          \x20   proxy_username={}\n\
          \x20   proxy_password={}\n\
-         \x20   plan: {DEMO_PLAN}, 30 days\n",
+         \x20   plan: {DEMO_PLAN}, {GRANT_DAYS} days\n",
         creds.username, creds.secret
     );
     Ok(())

@@ -13,6 +13,9 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 pub use self::identity::{Identity, sign_in, sign_out};
 pub use self::session_store::DbSessionStore;
 
+/// Shortest password accepted, at registration and from `atlantic user add` alike.
+pub const MIN_PASSWORD_LEN: usize = 10;
+
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "atlantic_session";
 /// A session ends after this long without a request.

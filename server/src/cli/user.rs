@@ -1,12 +1,10 @@
 //! `atlantic user add`: create an account from the command line.
 
 use clap::Subcommand;
-use store::{Db, accounts, credentials, plans, subscriptions};
+use store::{Db, accounts, plans};
 
-/// Shortest password accepted, as for registration in the dashboard.
-pub const MIN_PASSWORD_LEN: usize = 10;
-/// How long a plan granted here lasts.
-const GRANT_DAYS: i64 = 30;
+use crate::auth::MIN_PASSWORD_LEN;
+use crate::provision::{self, GRANT_DAYS};
 
 /// `atlantic user …`
 #[derive(Subcommand, Debug)]
@@ -58,20 +56,19 @@ async fn add(
         })?),
         None => None,
     };
-    let hash = accounts::hash_password(password)?;
     let role = if admin {
         accounts::Role::Admin
     } else {
         accounts::Role::Customer
     };
-    let now = store::now_ms();
-    let account = accounts::create(db, email, &hash, role, now)
+    let (account, creds) = provision::account(db, email, password, role, plan.as_ref())
         .await
-        .map_err(|e| anyhow::anyhow!("--email: {e}"))?;
-    let creds = credentials::create(db, account.id, now).await?;
-    if let Some(plan) = &plan {
-        subscriptions::grant(db, account.id, plan.id, GRANT_DAYS, now).await?;
-    }
+        .map_err(|e| match e {
+            store::StoreError::Conflict(_) | store::StoreError::Invalid(_) => {
+                anyhow::anyhow!("--email: {e}")
+            }
+            other => other.into(),
+        })?;
     eprintln!(
         "created {} account {} ({})",
         role.as_str(),

@@ -14,11 +14,9 @@ use store::{Db, accounts, activity, credentials};
 use tower_sessions::Session;
 
 use super::client_ip::client_ip;
-use crate::auth::{self, Identity};
+use crate::auth::{self, Identity, MIN_PASSWORD_LEN};
 use crate::state::AppState;
 
-/// Shortest password accepted at registration.
-pub const MIN_PASSWORD_LEN: usize = 10;
 /// zxcvbn's score (0–4) a new password must reach: 3 is "safely unguessable".
 const MIN_PASSWORD_SCORE: zxcvbn::Score = zxcvbn::Score::Three;
 
