@@ -7,9 +7,9 @@ use leptos_router::path;
 
 use crate::components::layout::Layout;
 use crate::pages::{
-    activity::ActivityPage, billing::BillingPage, login::LoginPage, not_found::NotFoundPage,
-    register::RegisterPage, servers::ServersPage, settings::SettingsPage,
-    statistics::StatisticsPage, usage::UsagePage,
+    activity::ActivityPage, admin::AdminPage, billing::BillingPage, login::LoginPage,
+    login_code::LoginCodePage, not_found::NotFoundPage, register::RegisterPage,
+    servers::ServersPage, settings::SettingsPage, statistics::StatisticsPage, usage::UsagePage,
 };
 
 /// The whole dashboard. Pages render inside the shared [`Layout`].
@@ -29,7 +29,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/activity") view=ActivityPage />
                     <Route path=path!("/settings") view=SettingsPage />
                     <Route path=path!("/billing") view=BillingPage />
+                    <Route path=path!("/admin") view=AdminPage />
                     <Route path=path!("/login") view=LoginPage />
+                    <Route path=path!("/login/code") view=LoginCodePage />
                     <Route path=path!("/register") view=RegisterPage />
                 </Routes>
             </Layout>

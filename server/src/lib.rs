@@ -98,6 +98,8 @@ pub async fn run(
         shutdown: shutdown.clone(),
         sign_in_limiter: auth::limiter::AttemptLimiter::default(),
         register_limiter: auth::limiter::AttemptLimiter::default(),
+        reauth_limiter: auth::limiter::AttemptLimiter::default(),
+        endpoint_limits: http::rate_limit::EndpointLimits::default(),
     };
     let sessions = auth::DbSessionStore::new(&db);
     let housekeeping = tokio::spawn(housekeeping(state.clone(), sessions.clone()));
@@ -155,7 +157,7 @@ pub async fn run(
     Ok(())
 }
 
-/// Periodic clean-up: expired sessions, and sign-in limiter keys whose budget refilled.
+/// Periodic clean-up: expired sessions, and limiter keys whose budget refilled.
 async fn housekeeping(state: AppState, sessions: auth::DbSessionStore) {
     let forget = async {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
@@ -163,6 +165,8 @@ async fn housekeeping(state: AppState, sessions: auth::DbSessionStore) {
             tick.tick().await;
             state.sign_in_limiter.forget_idle();
             state.register_limiter.forget_idle();
+            state.reauth_limiter.forget_idle();
+            state.endpoint_limits.forget_idle();
         }
     };
     tokio::select! {

@@ -34,6 +34,11 @@ pub struct AppState {
     pub sign_in_limiter: AttemptLimiter,
     /// Brute-force limits on registration.
     pub register_limiter: AttemptLimiter,
+    /// Brute-force limits on codes and passwords proving it is still the owner: the second
+    /// sign-in step, turning 2FA off, the current password on a password change.
+    pub reauth_limiter: AttemptLimiter,
+    /// Per-endpoint request limits (sign-in, API, webhooks).
+    pub endpoint_limits: crate::http::rate_limit::EndpointLimits,
 }
 
 /// What the web side knows of the in-process gateway.

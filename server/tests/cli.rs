@@ -127,6 +127,89 @@ async fn user_add_prints_exactly_the_proxy_credentials(engine: Engine) {
 }
 on_both_engines!(user_add_prints_exactly_the_proxy_credentials);
 
+async fn user_grant_gives_an_existing_account_a_plan(engine: Engine) {
+    let Some(db) = TestDb::unmigrated(engine).await else {
+        return;
+    };
+    let added = atlantic(
+        db.url(),
+        &[
+            "user",
+            "add",
+            "--email",
+            "cy@example.com",
+            "--password",
+            "long enough pw",
+        ],
+    );
+    assert!(added.status.success(), "{}", stderr(&added));
+    let account = store::accounts::by_email(db.db(), "cy@example.com")
+        .await
+        .expect("q")
+        .expect("account");
+    let now = store::now_ms();
+    assert!(
+        store::subscriptions::current(db.db(), account.id, now)
+            .await
+            .expect("q")
+            .is_none()
+    );
+
+    let granted = atlantic(
+        db.url(),
+        &[
+            "user",
+            "grant",
+            "--email",
+            "CY@example.com",
+            "--plan",
+            "personal",
+        ],
+    );
+    assert!(granted.status.success(), "{}", stderr(&granted));
+    assert!(stdout(&granted).is_empty());
+    let sub = store::subscriptions::current(db.db(), account.id, store::now_ms())
+        .await
+        .expect("q")
+        .expect("granted");
+    let plan = store::plans::by_id(db.db(), sub.plan_id)
+        .await
+        .expect("q")
+        .expect("plan");
+    assert_eq!(plan.name, "Personal");
+
+    for (args, variable) in [
+        (
+            [
+                "user",
+                "grant",
+                "--email",
+                "nobody@example.com",
+                "--plan",
+                "Starter",
+            ],
+            "--email",
+        ),
+        (
+            [
+                "user",
+                "grant",
+                "--email",
+                "cy@example.com",
+                "--plan",
+                "gold",
+            ],
+            "--plan",
+        ),
+    ] {
+        let failed = atlantic(db.url(), &args);
+        assert_eq!(failed.status.code(), Some(1), "{}", stderr(&failed));
+        assert!(stderr(&failed).contains(variable), "{}", stderr(&failed));
+    }
+    db.close().await;
+}
+on_both_engines!(user_grant_gives_an_existing_account_a_plan);
+
 async fn migrate_applies_and_reverts(engine: Engine) {
     let Some(db) = TestDb::unmigrated(engine).await else {
         return;

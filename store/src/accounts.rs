@@ -40,6 +40,9 @@ pub struct Account {
     pub time_zone: String,
     /// Warn the customer when this share of the plan's bandwidth is used (0–100).
     pub quota_warning_percent: i64,
+    /// Sessions signed in under an older epoch are no longer valid: raising it signs the
+    /// account out everywhere (see [`bump_session_epoch`]).
+    pub session_epoch: i64,
     /// Epoch milliseconds.
     pub created_at: i64,
     /// Epoch milliseconds.
@@ -55,6 +58,7 @@ impl std::fmt::Debug for Account {
             .field("totp_enabled", &self.totp_enabled)
             .field("time_zone", &self.time_zone)
             .field("quota_warning_percent", &self.quota_warning_percent)
+            .field("session_epoch", &self.session_epoch)
             .field("created_at", &self.created_at)
             .field("updated_at", &self.updated_at)
             .finish_non_exhaustive()
@@ -72,6 +76,7 @@ impl FromRow<'_, AnyRow> for Account {
             totp_enabled: get_flag(row, "totp_enabled")?,
             time_zone: row.try_get("time_zone")?,
             quota_warning_percent: row.try_get("quota_warning_percent")?,
+            session_epoch: row.try_get("session_epoch")?,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
         })
@@ -79,7 +84,7 @@ impl FromRow<'_, AnyRow> for Account {
 }
 
 const COLUMNS: &str = "id, email, password_hash, role, totp_secret, totp_enabled, time_zone, \
-                       quota_warning_percent, created_at, updated_at";
+                       quota_warning_percent, session_epoch, created_at, updated_at";
 
 /// Trims and lower-cases an email and checks its shape (one `@`, both sides non-empty, no
 /// spaces, at most 254 characters). Deliverability is the mailer's problem, not ours.
@@ -171,6 +176,35 @@ pub async fn set_password_hash(db: &Db, id: AccountId, hash: &str, now_ms: i64) 
     found(done.rows_affected())
 }
 
+/// Sets a new password and ends every other session in one step: the session epoch goes up.
+/// Returns the new epoch, which the caller's own session adopts to stay signed in.
+pub async fn change_password(db: &Db, id: AccountId, hash: &str, now_ms: i64) -> Result<i64> {
+    sqlx::query_scalar::<_, i64>(
+        "UPDATE accounts SET password_hash = $1, session_epoch = session_epoch + 1, \
+         updated_at = $2 WHERE id = $3 RETURNING session_epoch",
+    )
+    .bind(hash)
+    .bind(now_ms)
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or(StoreError::NotFound)
+}
+
+/// Ends every session of the account signed in under the current epoch ("sign out
+/// everywhere"). Returns the new epoch.
+pub async fn bump_session_epoch(db: &Db, id: AccountId, now_ms: i64) -> Result<i64> {
+    sqlx::query_scalar::<_, i64>(
+        "UPDATE accounts SET session_epoch = session_epoch + 1, updated_at = $1 WHERE id = $2 \
+         RETURNING session_epoch",
+    )
+    .bind(now_ms)
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or(StoreError::NotFound)
+}
+
 /// Makes the account a customer or an admin.
 pub async fn set_role(db: &Db, id: AccountId, role: Role, now_ms: i64) -> Result<()> {
     let done = sqlx::query("UPDATE accounts SET role = $1, updated_at = $2 WHERE id = $3")
@@ -205,6 +239,62 @@ pub async fn set_totp(
     .execute(db.pool())
     .await?;
     found(done.rows_affected())
+}
+
+/// Accepts TOTP time step `step` for the account if no later or equal step was accepted
+/// before: a code works once, even for two sign-ins racing with the same code (RFC 6238
+/// §5.2). Returns whether it was accepted.
+pub async fn accept_totp_step(db: &Db, id: AccountId, step: i64) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE accounts SET totp_last_step = $1 \
+         WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+    )
+    .bind(step)
+    .bind(id)
+    .execute(db.pool())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Turns 2FA on for an account whose secret is set, and replaces its recovery codes with
+/// `code_hashes`, in one transaction.
+pub async fn enable_totp(
+    db: &Db,
+    id: AccountId,
+    code_hashes: &[String],
+    now_ms: i64,
+) -> Result<()> {
+    let mut tx = db.pool().begin().await?;
+    let done = sqlx::query(
+        "UPDATE accounts SET totp_enabled = 1, updated_at = $1 \
+         WHERE id = $2 AND totp_secret IS NOT NULL",
+    )
+    .bind(now_ms)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    found(done.rows_affected())?;
+    insert_recovery_codes(&mut tx, id, code_hashes, now_ms).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Turns 2FA off: the secret, the last accepted step and every recovery code are removed, in
+/// one transaction.
+pub async fn disable_totp(db: &Db, id: AccountId, now_ms: i64) -> Result<()> {
+    let mut tx = db.pool().begin().await?;
+    let done = sqlx::query(
+        "UPDATE accounts SET totp_secret = NULL, totp_enabled = 0, totp_last_step = NULL, \
+         updated_at = $1 WHERE id = $2",
+    )
+    .bind(now_ms)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    found(done.rows_affected())?;
+    insert_recovery_codes(&mut tx, id, &[], now_ms).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Updates the dashboard preferences: time zone (an IANA name, checked only for shape) and
@@ -278,9 +368,21 @@ pub async fn replace_recovery_codes(
     now_ms: i64,
 ) -> Result<()> {
     let mut tx = db.pool().begin().await?;
+    insert_recovery_codes(&mut tx, account, code_hashes, now_ms).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Deletes the account's recovery codes and inserts `code_hashes`, inside `tx`.
+async fn insert_recovery_codes(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    account: AccountId,
+    code_hashes: &[String],
+    now_ms: i64,
+) -> Result<()> {
     sqlx::query("DELETE FROM recovery_codes WHERE account_id = $1")
         .bind(account)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     for hash in code_hashes {
         sqlx::query(
@@ -289,10 +391,9 @@ pub async fn replace_recovery_codes(
         .bind(account)
         .bind(hash)
         .bind(now_ms)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     }
-    tx.commit().await?;
     Ok(())
 }
 

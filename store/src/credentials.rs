@@ -185,8 +185,29 @@ pub fn parse_cidr(input: &str) -> Result<IpNet> {
     Ok(net.trunc())
 }
 
-/// Allows a network (see [`parse_cidr`]) for the account. `Invalid` on a bad CIDR, a note over
-/// 200 characters or a full list; `Conflict` if the network is listed already.
+/// Narrowest prefix an allowlist entry may have: a /24 of IPv4, a /48 of IPv6. Anything wider
+/// would let whole providers' customers use the account (an open proxy in all but name).
+pub const WIDEST_IPV4_PREFIX: u8 = 24;
+/// See [`WIDEST_IPV4_PREFIX`].
+pub const WIDEST_IPV6_PREFIX: u8 = 48;
+
+/// Refuses networks wider than [`WIDEST_IPV4_PREFIX`] / [`WIDEST_IPV6_PREFIX`].
+pub fn check_allowlist_width(net: &IpNet) -> Result<()> {
+    let widest = match net {
+        IpNet::V4(_) => WIDEST_IPV4_PREFIX,
+        IpNet::V6(_) => WIDEST_IPV6_PREFIX,
+    };
+    if net.prefix_len() < widest {
+        return Err(StoreError::Invalid(format!(
+            "{net} is too wide: allow at most a /{widest}"
+        )));
+    }
+    Ok(())
+}
+
+/// Allows a network (see [`parse_cidr`]) for the account. `Invalid` on a bad CIDR, a network
+/// wider than [`check_allowlist_width`] allows, a note over 200 characters or a full list;
+/// `Conflict` if the network is listed already.
 pub async fn allowlist_add(
     db: &Db,
     account: AccountId,
@@ -195,6 +216,7 @@ pub async fn allowlist_add(
     now_ms: i64,
 ) -> Result<AllowlistEntry> {
     let net = parse_cidr(cidr)?;
+    check_allowlist_width(&net)?;
     let note = note.trim();
     if note.chars().count() > 200 {
         return Err(StoreError::Invalid(
@@ -239,7 +261,8 @@ pub async fn allowlist_remove(db: &Db, account: AccountId, id: AllowlistEntryId)
     Ok(())
 }
 
-/// The account's allowlist, oldest first. Empty means any source address may connect.
+/// The account's allowlist, oldest first: source addresses that may use the proxy without
+/// the password. Empty means only the username and password authenticate.
 pub async fn allowlist(db: &Db, account: AccountId) -> Result<Vec<AllowlistEntry>> {
     Ok(sqlx::query_as::<_, AllowlistEntry>(
         "SELECT id, account_id, cidr, note, created_at FROM ip_allowlist WHERE account_id = $1 \

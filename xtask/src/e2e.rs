@@ -69,6 +69,9 @@ pub fn run_suite(binary: &Path, chromium: &Path) -> Result<(), String> {
         ])
         .env("ATLANTIC_ENV", "development")
         .env("ATLANTIC_ALLOW_PRIVATE_DESTINATIONS", "1")
+        // As behind a local reverse proxy: journeys that need their own sign-in budget
+        // come "from" their own address with X-Forwarded-For.
+        .env("ATLANTIC_TRUSTED_PROXIES", "127.0.0.1/32")
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(log)
@@ -85,7 +88,10 @@ pub fn run_suite(binary: &Path, chromium: &Path) -> Result<(), String> {
             .env("E2E_PASSWORD", E2E_PASSWORD)
             .env("ATLANTIC_HTTP_PROXY", http_proxy.to_string())
             .env("ATLANTIC_SOCKS_PROXY", socks_proxy.to_string())
-            .env("CHROMIUM_PATH", chromium))
+            .env("CHROMIUM_PATH", chromium)
+            // The operator's tools, for journeys that grant a plan like support would.
+            .env("ATLANTIC_BINARY", binary)
+            .env("ATLANTIC_DATABASE_URL", &database_url))
     });
     let stopped = stop_gracefully(&mut server);
     let _ = fs::remove_dir_all(&data);

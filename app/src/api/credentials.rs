@@ -19,7 +19,7 @@ pub struct ProxyAccess {
 /// The signed-in account's proxy credentials.
 #[server(endpoint = "credentials")]
 pub async fn my_credentials() -> Result<ProxyAccess, ServerFnError> {
-    let (db, account) = ssr::signed_in()?;
+    let (db, account) = crate::api::guard::signed_in()?;
     let creds = match store::credentials::by_account(&db, account).await {
         Ok(Some(creds)) => creds,
         // Accounts made before credentials existed get theirs on first view.
@@ -34,7 +34,7 @@ pub async fn my_credentials() -> Result<ProxyAccess, ServerFnError> {
 /// Replaces the proxy password; the gateway stops accepting the old one within a second.
 #[server(endpoint = "credentials/regenerate")]
 pub async fn regenerate_credentials() -> Result<ProxyAccess, ServerFnError> {
-    let (db, account) = ssr::signed_in()?;
+    let (db, account) = crate::api::guard::signed_in()?;
     let creds = store::credentials::regenerate(&db, account, store::now_ms())
         .await
         .map_err(ssr::internal)?;
@@ -53,19 +53,7 @@ mod ssr {
     use leptos::prelude::*;
 
     use super::ProxyAccess;
-    use crate::api::session::ssr::{ProxyEndpoints, viewer};
-
-    /// The database and the signed-in account, or a 401.
-    pub fn signed_in() -> Result<(store::Db, store::AccountId), ServerFnError> {
-        let Some(viewer) = viewer() else {
-            if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-                response.set_status(http::StatusCode::UNAUTHORIZED);
-            }
-            return Err(ServerFnError::new("sign in first"));
-        };
-        let db = use_context::<store::Db>().ok_or_else(|| ServerFnError::new("no database"))?;
-        Ok((db, store::AccountId(viewer.account_id)))
-    }
+    use crate::api::session::ssr::ProxyEndpoints;
 
     /// Logs the detail, tells the client only that it failed.
     pub fn internal(error: store::StoreError) -> ServerFnError {

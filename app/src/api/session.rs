@@ -42,6 +42,9 @@ pub mod ssr {
     pub struct Viewer {
         /// The signed-in account's id.
         pub account_id: i64,
+        /// Whether the account is an administrator (checked against the database on every
+        /// request, so a demotion takes effect at once).
+        pub admin: bool,
     }
 
     /// Where customers reach the gateway, as `host:port`, for connection instructions.

@@ -13,6 +13,7 @@ pub fn AccountMenu() -> impl IntoView {
             {move || Suspend::new(async move {
                 match me.await {
                     Ok(Some(me)) => view! {
+                        {me.admin.then(|| view! { <a class="button button-quiet" href="/admin" id="admin-link">"Admin"</a> })}
                         <span class="whoami" title="Signed in">{me.email}</span>
                         <form method="post" action="/logout" class="inline-form">
                             <button class="button button-quiet" type="submit">"Sign out"</button>

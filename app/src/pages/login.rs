@@ -13,7 +13,7 @@ pub fn LoginPage() -> impl IntoView {
         query.with(|q| {
             if let Some(error) = q.get("error") {
                 let text = match error.as_str() {
-                    "code" => "Enter the code from your authenticator app.",
+                    "expired" => "That sign-in took too long. Start again.",
                     _ => "Email or password is incorrect.",
                 };
                 Some(view! { <p class="notice notice-error" role="alert">{text}</p> }.into_any())

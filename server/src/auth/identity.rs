@@ -1,5 +1,7 @@
-//! Who is signed in: the account id and sign-in time kept in the session, enforced against
-//! the absolute lifetime on every read.
+//! Who is signed in: the account id, sign-in time and session epoch kept in the session,
+//! enforced against the absolute lifetime on every read (the epoch is compared with the
+//! account's by [`crate::http`]'s gate), and the half-signed-in state between a correct
+//! password and the second factor.
 
 use serde::{Deserialize, Serialize};
 use store::AccountId;
@@ -16,6 +18,10 @@ pub struct Identity {
     pub account_id: AccountId,
     /// When the sign-in happened (epoch ms).
     pub signed_in_at: i64,
+    /// The account's session epoch at sign-in; the session ends when the account's moves on
+    /// (password change, "sign out everywhere else").
+    #[serde(default)]
+    pub epoch: i64,
 }
 
 impl Identity {
@@ -32,22 +38,77 @@ impl Identity {
     }
 }
 
-/// Signs `account` in: a fresh session id first (no fixation), then the identity.
+/// Signs `account` in: a fresh session id first (no fixation), then the identity. Any
+/// half-finished two-factor sign-in in this session is dropped.
 pub async fn sign_in(
     session: &Session,
     account: AccountId,
+    epoch: i64,
     now_ms: i64,
 ) -> Result<(), tower_sessions::session::Error> {
     session.cycle_id().await?;
+    session.remove_value(PENDING_KEY).await?;
     session
         .insert(
             KEY,
             Identity {
                 account_id: account,
                 signed_in_at: now_ms,
+                epoch,
             },
         )
         .await
+}
+
+/// Keeps this session signed in after the account's epoch moved on because of something done
+/// in this very session (a password change, signing out the others).
+pub async fn adopt_epoch(
+    session: &Session,
+    identity: Identity,
+    epoch: i64,
+) -> Result<(), tower_sessions::session::Error> {
+    session.cycle_id().await?;
+    session.insert(KEY, Identity { epoch, ..identity }).await
+}
+
+const PENDING_KEY: &str = "pending_second_factor";
+/// How long the second-factor step may take after the password was accepted.
+const PENDING_LIFETIME_MS: i64 = 5 * 60 * 1000;
+
+/// A sign-in whose password was right and whose second factor is still to come.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingSecondFactor {
+    /// The account the password was for.
+    pub account_id: AccountId,
+    /// When the password was accepted (epoch ms).
+    pub since: i64,
+}
+
+impl PendingSecondFactor {
+    /// Starts the second-factor step: a fresh session id, no identity, the pending account.
+    pub async fn start(
+        session: &Session,
+        account: AccountId,
+        now_ms: i64,
+    ) -> Result<(), tower_sessions::session::Error> {
+        session.cycle_id().await?;
+        session.remove_value(KEY).await?;
+        session
+            .insert(
+                PENDING_KEY,
+                PendingSecondFactor {
+                    account_id: account,
+                    since: now_ms,
+                },
+            )
+            .await
+    }
+
+    /// The pending sign-in, if there is one and it is less than five minutes old.
+    pub async fn current(session: &Session, now_ms: i64) -> Option<PendingSecondFactor> {
+        let pending: PendingSecondFactor = session.get(PENDING_KEY).await.ok().flatten()?;
+        (now_ms.saturating_sub(pending.since) <= PENDING_LIFETIME_MS).then_some(pending)
+    }
 }
 
 /// Ends the session: its record is deleted and the cookie cleared.

@@ -3,6 +3,7 @@
 
 pub mod identity;
 pub mod limiter;
+pub mod second_factor;
 pub mod session_store;
 
 use std::time::Duration;
@@ -10,7 +11,7 @@ use std::time::Duration;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
-pub use self::identity::{Identity, sign_in, sign_out};
+pub use self::identity::{Identity, PendingSecondFactor, adopt_epoch, sign_in, sign_out};
 pub use self::session_store::DbSessionStore;
 
 /// Shortest password accepted, at registration and from `atlantic user add` alike.

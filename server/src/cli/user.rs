@@ -25,6 +25,15 @@ pub enum UserCommand {
         #[arg(long)]
         admin: bool,
     },
+    /// Give an existing account a plan for 30 days without payment (support, trials).
+    Grant {
+        /// The account's sign-in email.
+        #[arg(long)]
+        email: String,
+        /// The plan (Starter, Personal, Team, Enterprise, Unlimited).
+        #[arg(long)]
+        plan: String,
+    },
 }
 
 /// Runs a `user` subcommand.
@@ -36,7 +45,34 @@ pub async fn run(db: &Db, command: UserCommand) -> anyhow::Result<()> {
             plan,
             admin,
         } => add(db, &email, &password, plan.as_deref(), admin).await,
+        UserCommand::Grant { email, plan } => grant(db, &email, &plan).await,
     }
+}
+
+async fn grant(db: &Db, email: &str, plan: &str) -> anyhow::Result<()> {
+    let account = accounts::by_email(db, email)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("--email: no account with this email"))?;
+    let plan = find_plan(db, plan).await?;
+    store::subscriptions::grant(db, account.id, plan.id, GRANT_DAYS, store::now_ms()).await?;
+    let event = store::activity::NewActivity {
+        detail: serde_json::json!({ "plan": plan.name, "days": GRANT_DAYS, "by": "cli" }),
+        ..store::activity::NewActivity::new(Some(account.id), "plan.granted")
+    };
+    store::activity::record(db, &event, store::now_ms()).await?;
+    eprintln!(
+        "granted {} to {} for {GRANT_DAYS} days",
+        plan.name, account.email
+    );
+    Ok(())
+}
+
+async fn find_plan(db: &Db, name: &str) -> anyhow::Result<plans::Plan> {
+    plans::by_name(db, name).await?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "--plan: no plan named \"{name}\" (try Starter, Personal, Team, Enterprise or Unlimited)"
+        )
+    })
 }
 
 async fn add(
@@ -51,9 +87,7 @@ async fn add(
     }
     // Resolve the plan before creating anything, so a typo creates no account.
     let plan = match plan {
-        Some(name) => Some(plans::by_name(db, name).await?.ok_or_else(|| {
-            anyhow::anyhow!("--plan: no plan named \"{name}\" (try Starter, Personal, Team, Enterprise or Unlimited)")
-        })?),
+        Some(name) => Some(find_plan(db, name).await?),
         None => None,
     };
     let role = if admin {

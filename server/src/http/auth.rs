@@ -14,16 +14,17 @@ use store::{Db, accounts, activity, credentials};
 use tower_sessions::Session;
 
 use super::client_ip::client_ip;
-use crate::auth::{self, Identity, MIN_PASSWORD_LEN};
+use crate::auth::{self, Identity, MIN_PASSWORD_LEN, PendingSecondFactor};
 use crate::state::AppState;
 
 /// zxcvbn's score (0–4) a new password must reach: 3 is "safely unguessable".
 const MIN_PASSWORD_SCORE: zxcvbn::Score = zxcvbn::Score::Three;
 
-/// `POST /login`, `POST /register`, `POST /logout`.
+/// `POST /login`, `POST /login/code`, `POST /register`, `POST /logout`.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/login", post(sign_in))
+        .route("/login/code", post(second_factor))
         .route("/register", post(register))
         .route("/logout", post(sign_out))
 }
@@ -32,8 +33,6 @@ pub fn router() -> Router<AppState> {
 struct SignInForm {
     email: String,
     password: String,
-    #[serde(default)]
-    code: Option<String>,
 }
 
 async fn sign_in(
@@ -65,25 +64,98 @@ async fn sign_in(
             return Redirect::to("/login?error=credentials").into_response();
         }
     };
-    if account.totp_enabled && form.code.as_deref().is_none_or(str::is_empty) {
-        // Two-factor sign-in is not available yet; an account that has it on must not get in
-        // with the password alone.
-        log(&state.db, Some(account.id), "sign_in.failed", &client).await;
-        return Redirect::to("/login?error=code").into_response();
-    }
-    if let Err(error) = auth::sign_in(&session, account.id, now).await {
-        tracing::error!(%error, "storing the session failed");
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "sign-in is unavailable, try again\n",
-        )
-            .into_response();
-    }
     if accounts::needs_rehash(&account.password_hash) {
         rehash(&state.db, account.id, form.password).await;
     }
+    if account.totp_enabled {
+        // The password alone is not enough: the code comes on the next page.
+        if let Err(error) = PendingSecondFactor::start(&session, account.id, now).await {
+            return session_unavailable(&error);
+        }
+        return Redirect::to("/login/code").into_response();
+    }
+    if let Err(error) = auth::sign_in(&session, account.id, account.session_epoch, now).await {
+        return session_unavailable(&error);
+    }
     log(&state.db, Some(account.id), "sign_in.succeeded", &client).await;
     Redirect::to("/").into_response()
+}
+
+#[derive(Deserialize)]
+struct CodeForm {
+    code: String,
+}
+
+/// `POST /login/code`: the second step for accounts with 2FA, after a correct password in
+/// this session within five minutes. Limited like the password step, per IP and account.
+async fn second_factor(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    session: Session,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    let now = store::now_ms();
+    let Some(pending) = PendingSecondFactor::current(&session, now).await else {
+        return Redirect::to("/login?error=expired").into_response();
+    };
+    let ip = client_ip(peer, &headers, &state.config.trusted_proxies);
+    let client = Client::of(&headers, ip);
+    let limiter_key = format!("account:{}", pending.account_id);
+    if let Err(wait) = state.reauth_limiter.check(ip, &limiter_key) {
+        return too_many_attempts(wait);
+    }
+    let account = match accounts::by_id(&state.db, pending.account_id).await {
+        Ok(Some(account)) if account.totp_enabled => account,
+        Ok(_) => return Redirect::to("/login?error=expired").into_response(),
+        Err(error) => return unavailable(&error),
+    };
+    match auth::second_factor::verify(&state.db, &account, &form.code, now).await {
+        Ok(Some(factor)) => {
+            if let Err(error) =
+                auth::sign_in(&session, account.id, account.session_epoch, now).await
+            {
+                return session_unavailable(&error);
+            }
+            let event = activity::NewActivity {
+                detail: serde_json::json!({ "factor": factor.as_str() }),
+                ip: Some(&client.ip),
+                user_agent: client.user_agent.as_deref(),
+                ..activity::NewActivity::new(Some(account.id), "sign_in.succeeded")
+            };
+            record(&state.db, &event).await;
+            Redirect::to("/").into_response()
+        }
+        Ok(None) => {
+            let event = activity::NewActivity {
+                detail: serde_json::json!({ "step": "second_factor" }),
+                ip: Some(&client.ip),
+                user_agent: client.user_agent.as_deref(),
+                ..activity::NewActivity::new(Some(account.id), "sign_in.failed")
+            };
+            record(&state.db, &event).await;
+            Redirect::to("/login/code?error=code").into_response()
+        }
+        Err(error) => unavailable(&error),
+    }
+}
+
+fn session_unavailable(error: &tower_sessions::session::Error) -> Response {
+    tracing::error!(%error, "storing the session failed");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "sign-in is unavailable, try again\n",
+    )
+        .into_response()
+}
+
+fn unavailable(error: &store::StoreError) -> Response {
+    tracing::error!(%error, "sign-in failed");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "sign-in is unavailable, try again\n",
+    )
+        .into_response()
 }
 
 #[derive(Deserialize)]
@@ -187,7 +259,7 @@ pub fn password_policy(password: &str, email: &str) -> Result<(), &'static str> 
 
 /// Verifies on the blocking pool (argon2 is deliberately slow); an unknown account still
 /// spends the same time, so timing does not reveal which emails exist.
-async fn verify(hash: Option<String>, password: String) -> bool {
+pub async fn verify(hash: Option<String>, password: String) -> bool {
     tokio::task::spawn_blocking(move || match hash {
         Some(hash) => accounts::verify_password(&password, &hash),
         None => {
@@ -210,7 +282,7 @@ async fn rehash(db: &Db, account: store::AccountId, password: String) {
     }
 }
 
-fn too_many_attempts(wait: std::time::Duration) -> Response {
+pub fn too_many_attempts(wait: std::time::Duration) -> Response {
     let secs = wait.as_secs().max(1);
     let body = format!(
         "<!DOCTYPE html><title>Too many attempts</title><p>Too many attempts. Try again in {secs} seconds.</p><p><a href=\"/login\">Back to sign-in</a></p>"
@@ -223,13 +295,16 @@ fn too_many_attempts(wait: std::time::Duration) -> Response {
 }
 
 /// The client details an activity event records.
-struct Client {
-    ip: String,
-    user_agent: Option<String>,
+pub struct Client {
+    /// The client's address (behind trusted proxies, the forwarded one).
+    pub ip: String,
+    /// Its `User-Agent`, if any.
+    pub user_agent: Option<String>,
 }
 
 impl Client {
-    fn of(headers: &HeaderMap, ip: std::net::IpAddr) -> Client {
+    /// Reads the details from the request.
+    pub fn of(headers: &HeaderMap, ip: std::net::IpAddr) -> Client {
         Client {
             ip: ip.to_string(),
             user_agent: headers
@@ -240,14 +315,20 @@ impl Client {
     }
 }
 
-async fn log(db: &Db, account: Option<store::AccountId>, kind: &str, client: &Client) {
+/// Records an activity event with the client's address and agent.
+pub async fn log(db: &Db, account: Option<store::AccountId>, kind: &str, client: &Client) {
     let event = activity::NewActivity {
         ip: Some(&client.ip),
         user_agent: client.user_agent.as_deref(),
         ..activity::NewActivity::new(account, kind)
     };
-    if let Err(error) = activity::record(db, &event, store::now_ms()).await {
-        tracing::warn!(%error, kind, "recording activity failed");
+    record(db, &event).await;
+}
+
+/// Records an activity event; a failure is logged, never shown to the customer.
+pub async fn record(db: &Db, event: &activity::NewActivity<'_>) {
+    if let Err(error) = activity::record(db, event, store::now_ms()).await {
+        tracing::warn!(%error, kind = event.kind, "recording activity failed");
     }
 }
 

@@ -2,28 +2,63 @@
 //! an [`app::api::session::ssr::Viewer`] in the request's extensions, which pages and server
 //! functions read; [`require_sign_in`] sends anyone else from a dashboard page to `/login`.
 
+use app::api::security::ssr::FreshRecoveryCodes;
 use app::api::session::ssr::Viewer;
-use axum::extract::Request;
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
 use crate::auth::Identity;
+use crate::state::AppState;
 
 /// Pages anyone may open.
-const PUBLIC: [&str; 2] = ["/login", "/register"];
+const PUBLIC: [&str; 3] = ["/login", "/login/code", "/register"];
 
-/// Adds the [`Viewer`] for a signed-in session (within its absolute lifetime).
-pub async fn identify(mut request: Request, next: Next) -> Response {
+/// Adds the [`Viewer`] for a signed-in session: within its absolute lifetime, of an account
+/// that still exists, and signed in under the account's current session epoch (a password
+/// change or "sign out everywhere else" ends older sessions). Any other session is ended.
+pub async fn identify(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     if let Some(session) = request.extensions().get::<Session>().cloned()
         && let Some(identity) = Identity::current(&session, store::now_ms()).await
     {
-        request.extensions_mut().insert(Viewer {
-            account_id: identity.account_id.get(),
-        });
+        match store::accounts::by_id(&state.db, identity.account_id).await {
+            Ok(Some(account)) if account.session_epoch == identity.epoch => {
+                request.extensions_mut().insert(Viewer {
+                    account_id: identity.account_id.get(),
+                    admin: account.role == store::accounts::Role::Admin,
+                });
+                if request.method() == Method::GET && request.uri().path() == "/settings" {
+                    hand_over_fresh_codes(&session, &mut request).await;
+                }
+            }
+            Ok(_) => {
+                if let Err(error) = session.flush().await {
+                    tracing::warn!(%error, "ending a revoked session failed");
+                }
+            }
+            // Treated as signed out for this request; the session stays for the next one.
+            Err(error) => tracing::error!(%error, "loading the signed-in account failed"),
+        }
     }
     next.run(request).await
+}
+
+/// Moves recovery codes made by the previous request from the session into this page view,
+/// which shows them once. Taken here, before rendering streams, so the removal is saved with
+/// the session.
+async fn hand_over_fresh_codes(session: &Session, request: &mut Request) {
+    match session
+        .remove::<Vec<String>>(app::api::security::FRESH_RECOVERY_CODES)
+        .await
+    {
+        Ok(Some(codes)) => {
+            request.extensions_mut().insert(FreshRecoveryCodes(codes));
+        }
+        Ok(None) => {}
+        Err(error) => tracing::warn!(%error, "reading the fresh recovery codes failed"),
+    }
 }
 
 /// Redirects page requests without a viewer to `/login` (303). Server functions (`/api/…`)
@@ -37,4 +72,58 @@ pub async fn require_sign_in(request: Request, next: Next) -> Response {
         return Redirect::to("/login").into_response();
     }
     next.run(request).await
+}
+
+/// The signed-in viewer, for handlers that change something of the account. Anyone else is
+/// sent to `/login` (303) and the handler does not run.
+#[derive(Clone, Copy, Debug)]
+pub struct SignedIn(Viewer);
+
+impl SignedIn {
+    /// The signed-in account.
+    pub fn account_id(self) -> store::AccountId {
+        store::AccountId(self.0.account_id)
+    }
+
+    /// Whether the account is an administrator.
+    pub fn admin(self) -> bool {
+        self.0.admin
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Viewer>()
+            .copied()
+            .map(SignedIn)
+            .ok_or_else(|| Redirect::to("/login").into_response())
+    }
+}
+
+/// A signed-in administrator. Signed-out visitors are sent to `/login`; customers get 403,
+/// whatever they send.
+#[derive(Clone, Copy, Debug)]
+pub struct Admin(pub SignedIn);
+
+impl<S: Send + Sync> FromRequestParts<S> for Admin {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let viewer = SignedIn::from_request_parts(parts, state).await?;
+        if viewer.admin() {
+            Ok(Admin(viewer))
+        } else {
+            Err((axum::http::StatusCode::FORBIDDEN, "administrators only\n").into_response())
+        }
+    }
 }

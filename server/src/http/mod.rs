@@ -1,15 +1,19 @@
 //! The web router: plain routes (health, metrics, assets) and the Leptos dashboard, wrapped in
 //! the middleware every request passes through.
 
+mod account;
+mod admin;
 mod assets;
 mod auth;
 mod client_ip;
+mod csp;
 mod csrf;
 mod gate;
 mod guard;
 mod health;
 mod metrics;
 mod observe;
+pub mod rate_limit;
 
 use std::time::Duration;
 
@@ -51,6 +55,7 @@ pub fn router(state: AppState, assets: Assets, sessions: crate::auth::DbSessionS
     let handle = state.gateway.handle.clone();
     let refresh = GatewayRefresh(std::sync::Arc::new(move || handle.refresh_now()));
     let context = move || {
+        csp::nonce_context();
         provide_context(db.clone());
         provide_context(endpoints.clone());
         provide_context(refresh.clone());
@@ -66,12 +71,22 @@ pub fn router(state: AppState, assets: Assets, sessions: crate::auth::DbSessionS
     let dashboard = Router::new()
         .leptos_routes_with_context(&state, routes, context.clone(), pages)
         .merge(auth::router())
+        .merge(account::router())
+        .merge(admin::router())
         .route_layer(axum::middleware::from_fn(gate::require_sign_in))
         .fallback(file_and_error_handler_with_context::<AppState, _>(
             context,
             fallback_shell,
         ))
-        .layer(axum::middleware::from_fn(gate::identify))
+        // Inside `identify`: signed-in API calls are also limited per account.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::limit,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            gate::identify,
+        ))
         // Signed-in pages carry account data (Settings shows the proxy password): never cached.
         .layer(header_layer(header::CACHE_CONTROL, "no-store"))
         .layer(crate::auth::session_layer(sessions, secure_cookies))
@@ -118,6 +133,7 @@ pub fn router(state: AppState, assets: Assets, sessions: crate::auth::DbSessionS
             state.clone(),
             strict_transport_security,
         ))
+        .layer(axum::middleware::from_fn(csp::content_security_policy))
         .with_state(state)
 }
 

@@ -149,7 +149,7 @@ async fn account_updates_and_delete(t: &TestDb) {
 
     // Deleting cascades to what the account owns.
     credentials::create(db, id, NOW).await.unwrap();
-    credentials::allowlist_add(db, id, "10.0.0.0/8", "", NOW)
+    credentials::allowlist_add(db, id, "10.0.0.0/24", "", NOW)
         .await
         .unwrap();
     accounts::replace_recovery_codes(db, id, &["h1".to_owned()], NOW)
@@ -214,4 +214,88 @@ async fn recovery_codes_work_once(t: &TestDb) {
     let left = accounts::unused_recovery_codes(db, id).await.unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].code_hash, "new");
+}
+
+on_both_engines!(two_factor_turns_on_and_off_with_its_codes);
+async fn two_factor_turns_on_and_off_with_its_codes(t: &TestDb) {
+    let db = t.db();
+    let id = crate::customer(db, "ada@example.com").await;
+    let err = accounts::enable_totp(db, id, &["h".to_owned()], NOW)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound),
+        "no secret yet: {err:?}"
+    );
+
+    accounts::set_totp(db, id, Some("JBSWY3DPEHPK3PXP"), false, NOW)
+        .await
+        .unwrap();
+    let hashes: Vec<String> = (0..10).map(|i| format!("h{i}")).collect();
+    accounts::enable_totp(db, id, &hashes, NOW).await.unwrap();
+    let account = accounts::by_id(db, id).await.unwrap().unwrap();
+    assert!(account.totp_enabled);
+    assert_eq!(account.totp_secret.as_deref(), Some("JBSWY3DPEHPK3PXP"));
+    assert_eq!(
+        accounts::unused_recovery_codes(db, id).await.unwrap().len(),
+        10
+    );
+
+    // Each time step is accepted once, and never an earlier one after a later.
+    assert!(accounts::accept_totp_step(db, id, 1000).await.unwrap());
+    assert!(
+        !accounts::accept_totp_step(db, id, 1000).await.unwrap(),
+        "replayed"
+    );
+    assert!(
+        !accounts::accept_totp_step(db, id, 999).await.unwrap(),
+        "older"
+    );
+    assert!(accounts::accept_totp_step(db, id, 1001).await.unwrap());
+
+    accounts::disable_totp(db, id, NOW).await.unwrap();
+    let account = accounts::by_id(db, id).await.unwrap().unwrap();
+    assert!(!account.totp_enabled);
+    assert_eq!(account.totp_secret, None);
+    assert!(
+        accounts::unused_recovery_codes(db, id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A new enrolment starts its steps afresh.
+    assert!(accounts::accept_totp_step(db, id, 5).await.unwrap());
+}
+
+on_both_engines!(password_change_and_sign_out_everywhere_move_the_epoch);
+async fn password_change_and_sign_out_everywhere_move_the_epoch(t: &TestDb) {
+    let db = t.db();
+    let id = crate::customer(db, "ada@example.com").await;
+    let start = accounts::by_id(db, id)
+        .await
+        .unwrap()
+        .unwrap()
+        .session_epoch;
+    assert_eq!(start, 0);
+    let hash = accounts::hash_password("a-new-long-password").unwrap();
+    assert_eq!(
+        accounts::change_password(db, id, &hash, NOW).await.unwrap(),
+        1
+    );
+    let account = accounts::by_id(db, id).await.unwrap().unwrap();
+    assert!(accounts::verify_password(
+        "a-new-long-password",
+        &account.password_hash
+    ));
+    assert_eq!(account.session_epoch, 1);
+    assert_eq!(accounts::bump_session_epoch(db, id, NOW).await.unwrap(), 2);
+    let missing = AccountId(987_654);
+    assert!(matches!(
+        accounts::bump_session_epoch(db, missing, NOW).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        accounts::change_password(db, missing, &hash, NOW).await,
+        Err(StoreError::NotFound)
+    ));
 }

@@ -74,24 +74,34 @@ async fn allowlist_validates_and_scopes_entries(t: &TestDb) {
     let ada = crate::customer(db, "ada@example.com").await;
     let bob = crate::customer(db, "bob@example.com").await;
 
-    let net = credentials::allowlist_add(db, ada, "10.1.2.3/8", " office ", NOW)
+    let net = credentials::allowlist_add(db, ada, "10.1.2.3/24", " office ", NOW)
         .await
         .unwrap();
-    assert_eq!(net.cidr.to_string(), "10.0.0.0/8");
+    assert_eq!(net.cidr.to_string(), "10.1.2.0/24");
     assert_eq!(net.note, "office");
     let host = credentials::allowlist_add(db, ada, "2001:db8::7", "", NOW)
         .await
         .unwrap();
     assert_eq!(host.cidr.to_string(), "2001:db8::7/128");
 
-    let err = credentials::allowlist_add(db, ada, "10.9.9.9/8", "", NOW)
+    let err = credentials::allowlist_add(db, ada, "10.1.2.9/24", "", NOW)
         .await
         .unwrap_err();
     assert!(
         matches!(err, StoreError::Conflict(_)),
         "same network after canonicalising: {err:?}"
     );
-    for junk in ["", "10.0.0.0/33", "example.com", "1.2.3"] {
+    // Too wide: anyone at that provider could use the account.
+    for junk in [
+        "",
+        "10.0.0.0/33",
+        "example.com",
+        "1.2.3",
+        "0.0.0.0/0",
+        "10.0.0.0/8",
+        "::/0",
+        "2001:db8::/32",
+    ] {
         let err = credentials::allowlist_add(db, ada, junk, "", NOW)
             .await
             .unwrap_err();
@@ -102,10 +112,10 @@ async fn allowlist_validates_and_scopes_entries(t: &TestDb) {
         .unwrap_err();
     assert!(matches!(err, StoreError::Invalid(_)));
     // Another account may list the same network.
-    let bobs = credentials::allowlist_add(db, bob, "10.0.0.0/8", "", NOW)
+    let bobs = credentials::allowlist_add(db, bob, "10.1.2.0/24", "", NOW)
         .await
         .unwrap();
-    let err = credentials::allowlist_add(db, AccountId(55_555), "10.0.0.0/8", "", NOW)
+    let err = credentials::allowlist_add(db, AccountId(55_555), "10.1.2.0/24", "", NOW)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");

@@ -3,7 +3,7 @@
 use store::test_support::{Engine, TestDb};
 use store::{Backend, StoreError};
 
-const MIGRATIONS: usize = 3;
+const MIGRATIONS: usize = 4;
 
 async fn table_exists(t: &TestDb, table: &str) -> bool {
     sqlx::query(&format!("SELECT 1 FROM {table} LIMIT 1"))
@@ -52,8 +52,11 @@ async fn migrate_is_idempotent(t: &TestDb) {
 on_both_engines!(revert_last_then_migrate_again);
 async fn revert_last_then_migrate_again(t: &TestDb) {
     let db = t.db();
+    // 0004 only adds columns to accounts.
+    assert_eq!(db.revert_last().await.unwrap(), Some(4));
+    assert!(table_exists(t, "exits").await);
     assert_eq!(db.revert_last().await.unwrap(), Some(3));
-    assert_eq!(db.pending_migrations().await.unwrap(), 1);
+    assert_eq!(db.pending_migrations().await.unwrap(), 2);
     assert!(!table_exists(t, "exits").await);
     assert!(!table_exists(t, "usage_hourly").await);
     assert!(table_exists(t, "plans").await);
@@ -63,6 +66,7 @@ async fn revert_last_then_migrate_again(t: &TestDb) {
     assert!(table_exists(t, "exits").await);
 
     // All the way down: every table, the session table included, is gone.
+    assert_eq!(db.revert_last().await.unwrap(), Some(4));
     assert_eq!(db.revert_last().await.unwrap(), Some(3));
     assert_eq!(db.revert_last().await.unwrap(), Some(2));
     assert_eq!(db.revert_last().await.unwrap(), Some(1));

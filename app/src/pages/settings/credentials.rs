@@ -1,18 +1,16 @@
-//! `/settings`: the account's proxy credentials (with regeneration) and how to use them.
+//! Settings › Proxy credentials: username, password (with regeneration) and the endpoints.
 
 use leptos::prelude::*;
 
 use crate::api::credentials::{ProxyAccess, RegenerateCredentials, my_credentials};
-use crate::components::page_header::PageHeader;
 
-/// The settings page.
+/// The proxy credentials section.
 #[component]
-pub fn SettingsPage() -> impl IntoView {
+pub fn CredentialsSection() -> impl IntoView {
     let regenerate = ServerAction::<RegenerateCredentials>::new();
     // Refetched after every regeneration.
     let credentials = Resource::new(move || regenerate.version().get(), |_| my_credentials());
     view! {
-        <PageHeader title="Settings" subtitle="Your proxy credentials and account security." />
         <section class="card settings-section" aria-labelledby="credentials-heading">
             <h2 id="credentials-heading">"Proxy credentials"</h2>
             <Suspense fallback=|| view! { <div class="skeleton" aria-busy="true"></div> }>

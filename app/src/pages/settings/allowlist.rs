@@ -1,0 +1,57 @@
+//! Settings › IP allowlist: source addresses that may use the proxy without the password.
+
+use leptos::prelude::*;
+
+use crate::api::security::AllowedNetwork;
+
+/// The allowlist section: the entries with a remove button each, and the add form.
+#[component]
+pub fn AllowlistSection(entries: Vec<AllowedNetwork>) -> impl IntoView {
+    let empty = entries.is_empty();
+    view! {
+        <section id="allowlist" class="card settings-section" aria-labelledby="allowlist-heading">
+            <h2 id="allowlist-heading">"IP allowlist"</h2>
+            <p class="muted">
+                "Connections from these addresses may use the proxy without the password, e.g. "
+                "from a server whose software cannot send proxy credentials. At most a /24 (IPv4) "
+                "or a /48 (IPv6)."
+            </p>
+            <Show when=move || !empty fallback=|| view! { <p class="muted" id="allowlist-empty">"No addresses yet."</p> }>
+                <table class="table" id="allowlist-table">
+                    <thead>
+                        <tr><th scope="col">"Network"</th><th scope="col">"Label"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr>
+                    </thead>
+                    <tbody>
+                        {entries
+                            .clone()
+                            .into_iter()
+                            .map(|entry| view! {
+                                <tr>
+                                    <td><code>{entry.cidr.clone()}</code></td>
+                                    <td>{entry.note.clone()}</td>
+                                    <td class="table-actions">
+                                        <form method="post" action="/settings/allowlist/remove" class="inline-form">
+                                            <input type="hidden" name="id" value=entry.id.to_string() />
+                                            <button class="button button-quiet button-small" type="submit"
+                                                aria-label=format!("Remove {}", entry.cidr)>
+                                                "Remove"
+                                            </button>
+                                        </form>
+                                    </td>
+                                </tr>
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            </Show>
+            <form method="post" action="/settings/allowlist" class="row-form">
+                <label for="allow-cidr">"Address or network"</label>
+                <input id="allow-cidr" name="cidr" type="text" required placeholder="203.0.113.7"
+                    autocomplete="off" spellcheck="false" />
+                <label for="allow-note">"Label"</label>
+                <input id="allow-note" name="note" type="text" maxlength="100" placeholder="office" />
+                <button class="button" type="submit">"Add"</button>
+            </form>
+        </section>
+    }
+}

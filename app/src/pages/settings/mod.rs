@@ -1,0 +1,125 @@
+//! `/settings`: proxy credentials, the gateway IP allowlist, and account security (password,
+//! sessions, two-factor sign-in). The outcome of a form post comes back as `?notice=` or
+//! `?error=` and is shown at the top.
+
+mod allowlist;
+mod credentials;
+mod security;
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+use self::allowlist::AllowlistSection;
+use self::credentials::CredentialsSection;
+use self::security::{PasswordSection, SessionsSection, TwoFactorSection};
+use crate::api::security::security_overview;
+use crate::components::page_header::PageHeader;
+
+/// The settings page.
+#[component]
+pub fn SettingsPage() -> impl IntoView {
+    let security = OnceResource::new(security_overview());
+    view! {
+        <PageHeader title="Settings" subtitle="Your proxy credentials and account security." />
+        <Outcome />
+        <CredentialsSection />
+        <Suspense fallback=|| view! { <div class="skeleton" aria-busy="true"></div> }>
+            {move || Suspend::new(async move {
+                match security.await {
+                    Ok(security) => view! {
+                        <AllowlistSection entries=security.allowlist />
+                        <TwoFactorSection state=security.two_factor fresh_codes=security.fresh_recovery_codes />
+                        <PasswordSection />
+                        <SessionsSection />
+                    }
+                    .into_any(),
+                    Err(e) => view! { <p class="notice notice-error" role="alert">{e.to_string()}</p> }
+                        .into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// The message for the last form post's outcome.
+#[component]
+fn Outcome() -> impl IntoView {
+    let query = use_query_map();
+    move || {
+        query.with(|q| {
+            if let Some(key) = q.get("notice") {
+                let text = notice_text(&key)?;
+                Some(view! { <p class="notice notice-ok" role="status" id="settings-outcome">{text}</p> }.into_any())
+            } else {
+                let text = error_text(&q.get("error")?)?;
+                Some(view! { <p class="notice notice-error" role="alert" id="settings-outcome">{text}</p> }.into_any())
+            }
+        })
+    }
+}
+
+fn notice_text(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "password_changed" => "Password changed. Every other session was signed out.",
+        "sessions_revoked" => "Every other session is signed out.",
+        "scan" => "Scan the QR code with your authenticator app, then enter the code it shows.",
+        "two_factor_on" => "Two-factor sign-in is on. Store your recovery codes somewhere safe.",
+        "two_factor_off" => "Two-factor sign-in is off.",
+        "allowlist_added" => "Added. The gateway accepts connections from it within seconds.",
+        "allowlist_removed" => "Removed from the allowlist.",
+        _ => return None,
+    })
+}
+
+fn error_text(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "current_password" => "Your current password is not correct.",
+        "short" => "The new password needs at least 10 characters.",
+        "weak" => "The new password is too easy to guess. Try a longer phrase of unrelated words.",
+        "already_on" => "Two-factor sign-in is on already.",
+        "not_started" => "Start the set-up first.",
+        "code" => "That code is not right. Codes change every 30 seconds: enter the current one.",
+        "cidr" => "Enter an IP address (203.0.113.7) or a network (203.0.113.0/24).",
+        "too_wide" => "That network is too wide: at most a /24 for IPv4 or a /48 for IPv6.",
+        "duplicate" => "That network is on the allowlist already.",
+        "full" => "The allowlist is full (100 networks). Remove one first.",
+        "note" => "Keep the label under 100 characters.",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_outcome_the_server_sends_has_a_message() {
+        for key in [
+            "password_changed",
+            "sessions_revoked",
+            "scan",
+            "two_factor_on",
+            "two_factor_off",
+            "allowlist_added",
+            "allowlist_removed",
+        ] {
+            assert!(notice_text(key).is_some(), "notice {key}");
+        }
+        for key in [
+            "current_password",
+            "short",
+            "weak",
+            "already_on",
+            "not_started",
+            "code",
+            "cidr",
+            "too_wide",
+            "duplicate",
+            "full",
+            "note",
+        ] {
+            assert!(error_text(key).is_some(), "error {key}");
+        }
+        assert!(notice_text("<script>").is_none());
+    }
+}
