@@ -66,7 +66,7 @@ fn Overview(overview: Administration) -> impl IntoView {
                             <td>{if a.admin { "admin" } else { "customer" }}</td>
                             <td>{if a.two_factor { "on" } else { "off" }}</td>
                         </tr>
-                    }).collect_view()}
+                    }.into_any()).collect_view()}
                 </tbody>
             </table>
         </section>
@@ -80,7 +80,7 @@ fn Overview(overview: Administration) -> impl IntoView {
                     </tr>
                 </thead>
                 <tbody>
-                    {overview.exits.into_iter().map(|e| view! { <ExitLine exit=e /> }).collect_view()}
+                    {overview.exits.into_iter().map(|e| view! { <ExitLine exit=e /> }.into_any()).collect_view()}
                 </tbody>
             </table>
             <form method="post" action="/admin/exits" class="row-form">

@@ -7,7 +7,28 @@ use crate::api::security::AllowedNetwork;
 /// The allowlist section: the entries with a remove button each, and the add form.
 #[component]
 pub fn AllowlistSection(entries: Vec<AllowedNetwork>) -> impl IntoView {
-    let empty = entries.is_empty();
+    // Type-erased pieces keep the view type shallow enough for the wasm build.
+    let listing = if entries.is_empty() {
+        view! { <p class="muted" id="allowlist-empty">"No addresses yet."</p> }.into_any()
+    } else {
+        let rows: Vec<AnyView> = entries
+            .into_iter()
+            .map(|entry| view! { <Entry entry /> }.into_any())
+            .collect();
+        view! {
+            <table class="table" id="allowlist-table">
+                <thead>
+                    <tr>
+                        <th scope="col">"Network"</th>
+                        <th scope="col">"Label"</th>
+                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        }
+        .into_any()
+    };
     view! {
         <section id="allowlist" class="card settings-section" aria-labelledby="allowlist-heading">
             <h2 id="allowlist-heading">"IP allowlist"</h2>
@@ -16,34 +37,7 @@ pub fn AllowlistSection(entries: Vec<AllowedNetwork>) -> impl IntoView {
                 "from a server whose software cannot send proxy credentials. At most a /24 (IPv4) "
                 "or a /48 (IPv6)."
             </p>
-            <Show when=move || !empty fallback=|| view! { <p class="muted" id="allowlist-empty">"No addresses yet."</p> }>
-                <table class="table" id="allowlist-table">
-                    <thead>
-                        <tr><th scope="col">"Network"</th><th scope="col">"Label"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr>
-                    </thead>
-                    <tbody>
-                        {entries
-                            .clone()
-                            .into_iter()
-                            .map(|entry| view! {
-                                <tr>
-                                    <td><code>{entry.cidr.clone()}</code></td>
-                                    <td>{entry.note.clone()}</td>
-                                    <td class="table-actions">
-                                        <form method="post" action="/settings/allowlist/remove" class="inline-form">
-                                            <input type="hidden" name="id" value=entry.id.to_string() />
-                                            <button class="button button-quiet button-small" type="submit"
-                                                aria-label=format!("Remove {}", entry.cidr)>
-                                                "Remove"
-                                            </button>
-                                        </form>
-                                    </td>
-                                </tr>
-                            })
-                            .collect_view()}
-                    </tbody>
-                </table>
-            </Show>
+            {listing}
             <form method="post" action="/settings/allowlist" class="row-form">
                 <label for="allow-cidr">"Address or network"</label>
                 <input id="allow-cidr" name="cidr" type="text" required placeholder="203.0.113.7"
@@ -54,4 +48,26 @@ pub fn AllowlistSection(entries: Vec<AllowedNetwork>) -> impl IntoView {
             </form>
         </section>
     }
+    .into_any()
+}
+
+/// One allowlisted network with its remove button.
+#[component]
+fn Entry(entry: AllowedNetwork) -> impl IntoView {
+    view! {
+        <tr>
+            <td><code>{entry.cidr.clone()}</code></td>
+            <td>{entry.note}</td>
+            <td class="table-actions">
+                <form method="post" action="/settings/allowlist/remove" class="inline-form">
+                    <input type="hidden" name="id" value=entry.id.to_string() />
+                    <button class="button button-quiet button-small" type="submit"
+                        aria-label=format!("Remove {}", entry.cidr)>
+                        "Remove"
+                    </button>
+                </form>
+            </td>
+        </tr>
+    }
+    .into_any()
 }

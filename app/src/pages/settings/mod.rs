@@ -26,12 +26,16 @@ pub fn SettingsPage() -> impl IntoView {
         <Suspense fallback=|| view! { <div class="skeleton" aria-busy="true"></div> }>
             {move || Suspend::new(async move {
                 match security.await {
-                    Ok(security) => view! {
-                        <AllowlistSection entries=security.allowlist />
-                        <TwoFactorSection state=security.two_factor fresh_codes=security.fresh_recovery_codes />
-                        <PasswordSection />
-                        <SessionsSection />
-                    }
+                    // Each section type-erased: one nested view type would be too deep to compile.
+                    Ok(security) => vec![
+                        view! { <AllowlistSection entries=security.allowlist /> }.into_any(),
+                        view! {
+                            <TwoFactorSection state=security.two_factor fresh_codes=security.fresh_recovery_codes />
+                        }
+                        .into_any(),
+                        view! { <PasswordSection /> }.into_any(),
+                        view! { <SessionsSection /> }.into_any(),
+                    ]
                     .into_any(),
                     Err(e) => view! { <p class="notice notice-error" role="alert">{e.to_string()}</p> }
                         .into_any(),

@@ -57,6 +57,7 @@ pub fn TwoFactorSection(state: TwoFactor, fresh_codes: Vec<String>) -> impl Into
             </div>
         }
     });
+    let fresh = fresh.map(IntoAny::into_any);
     view! {
         <section id="two-factor" class="card settings-section" aria-labelledby="two-factor-heading">
             <h2 id="two-factor-heading">"Two-factor sign-in"</h2>
@@ -64,6 +65,7 @@ pub fn TwoFactorSection(state: TwoFactor, fresh_codes: Vec<String>) -> impl Into
             {body}
         </section>
     }
+    .into_any()
 }
 
 /// Password change: the current password, the new one.
