@@ -3,6 +3,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::destination::{Destination, Host};
+
 /// When the gateway may send traffic straight from its own address instead of an upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -83,8 +85,12 @@ pub struct GatewayConfig {
     pub breaker_failures: u32,
     /// How long an open breaker keeps the exit out before one probe is let through.
     pub breaker_cooldown: Duration,
-    /// Interval of the active health probe of every upstream exit (`None`: no probing).
+    /// Interval of the active health probe of every upstream exit (`None`: no probing). New
+    /// exits are probed as soon as they are loaded.
     pub health_interval: Option<Duration>,
+    /// Where health probes ask each exit to open a tunnel, through its full handshake. A
+    /// target the exit cannot reach does not count against it; a refused handshake does.
+    pub health_probe_target: Destination,
     /// On shutdown, how long running connections get to finish before they are cut.
     pub drain_timeout: Duration,
     /// Move bulk tunnel traffic with `splice(2)` (Linux) instead of copying it.
@@ -123,6 +129,10 @@ impl Default for GatewayConfig {
             breaker_failures: 3,
             breaker_cooldown: Duration::from_secs(10),
             health_interval: Some(Duration::from_secs(15)),
+            health_probe_target: Destination {
+                host: Host::Name("example.com".to_owned()),
+                port: 443,
+            },
             drain_timeout: Duration::from_secs(10),
             splice: true,
             forward_pool_max_idle: 4096,

@@ -17,7 +17,7 @@ use crate::config::GatewayConfig;
 use crate::connection::Protocol;
 use crate::connection::pool::OriginPool;
 use crate::directory::{Directory, DynDirectory};
-use crate::exits::Exits;
+use crate::exits::{Exits, Round};
 use crate::limits::SourceLimits;
 use crate::listener;
 use crate::meter::{DynSink, Meter, UsageSink};
@@ -41,6 +41,8 @@ pub(crate) struct Shared {
     /// Idle forward-HTTP origin connections.
     pub(crate) origins: OriginPool,
     refresh: Notify,
+    /// Told when the directory brought new exits, so they are probed without waiting.
+    probe_new: Notify,
     /// Cancelled when shutdown starts: kept-alive connections close after their request.
     pub(crate) drain: CancellationToken,
     /// Cancelled when the drain deadline passes: everything still running is cut.
@@ -137,6 +139,7 @@ impl Gateway {
                 config.forward_pool_idle_timeout,
             ),
             refresh: Notify::new(),
+            probe_new: Notify::new(),
             drain: CancellationToken::new(),
             force: CancellationToken::new(),
             config,
@@ -259,7 +262,9 @@ async fn refresh(shared: &Shared, directory: &dyn DynDirectory) {
     match tokio::time::timeout(shared.config.refresh_timeout, directory.load()).await {
         Ok(Ok(snapshot)) => {
             let first = shared.catalog.current().is_none();
-            shared.exits.install(snapshot.exits);
+            if shared.exits.install(snapshot.exits) {
+                shared.probe_new.notify_one();
+            }
             shared.catalog.install(snapshot.accounts, &baselines);
             if first {
                 let accounts = shared.catalog.current().map_or(0, |a| a.len());
@@ -358,13 +363,19 @@ async fn tick_loop(shared: Arc<Shared>, stop: CancellationToken) {
 async fn health_loop(shared: Arc<Shared>, every: Duration, stop: CancellationToken) {
     let timeout = shared.config.connect_timeout.min(Duration::from_secs(5));
     let every = every.max(Duration::from_millis(10));
+    let target = &shared.config.health_probe_target;
+    let mut next = tokio::time::Instant::now() + every;
     loop {
-        tokio::select! {
-            () = tokio::time::sleep(every) => {}
+        let round = tokio::select! {
+            () = tokio::time::sleep_until(next) => {
+                next = tokio::time::Instant::now() + every;
+                Round::All
+            }
+            () = shared.probe_new.notified() => Round::Unchecked,
             () = stop.cancelled() => return,
-        }
+        };
         tokio::select! {
-            () = shared.exits.probe_all(timeout) => {}
+            () = shared.exits.probe(target, timeout, round) => {}
             () = stop.cancelled() => return,
         }
     }

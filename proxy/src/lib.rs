@@ -21,6 +21,9 @@ mod destination;
 mod directory;
 mod error;
 mod exits;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod gateway;
 mod http;
 mod limits;

@@ -175,6 +175,82 @@ fn encode_address(out: &mut Vec<u8>, dest: &Destination) {
     out.extend_from_slice(&dest.port.to_be_bytes());
 }
 
+/// How the server side of a handshake checks a client.
+pub(crate) trait Authenticator {
+    /// What a successful check yields.
+    type Found;
+    /// Why a username/password check failed.
+    type Refusal;
+    /// Checks RFC 1929 username/password credentials.
+    fn password(&mut self, user: &str, pass: &str) -> Result<Self::Found, Self::Refusal>;
+    /// Checks a client that offered no username/password (an allowlisted source).
+    fn no_password(&mut self) -> Option<Self::Found>;
+}
+
+/// How the server side of a handshake ended.
+#[derive(Debug)]
+pub(crate) enum Accepted<F, R> {
+    /// Authenticated, and the client asked to CONNECT to this destination.
+    Connect(F, Destination),
+    /// Nobody can be checked yet: every method was refused.
+    NotReady,
+    /// No method the client offered could authenticate it (refused, and shut down).
+    NoMethod,
+    /// The credentials were refused (answered, and shut down).
+    Refused(R),
+}
+
+/// Server side of a handshake up to the request: the greeting, the method (username/password
+/// when offered, else none for allowlisted sources), the RFC 1929 sub-negotiation, and the
+/// CONNECT request. `auth` is `None` while the gateway cannot check anybody yet.
+pub(crate) async fn accept<S, A>(
+    s: &mut S,
+    auth: Option<A>,
+) -> Result<Accepted<A::Found, A::Refusal>, SocksError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    A: Authenticator,
+{
+    let methods = read_greeting(s).await?;
+    let Some(mut auth) = auth else {
+        write_method(s, METHOD_REJECT).await?;
+        return Ok(Accepted::NotReady);
+    };
+    let found = if methods.contains(&METHOD_USERPASS) {
+        write_method(s, METHOD_USERPASS).await?;
+        let (user, pass) = read_credentials(s).await?;
+        match auth.password(&user, &pass) {
+            Ok(found) => {
+                write_auth_status(s, true).await?;
+                found
+            }
+            Err(refusal) => {
+                write_auth_status(s, false).await?;
+                let _ = s.shutdown().await;
+                return Ok(Accepted::Refused(refusal));
+            }
+        }
+    } else {
+        let allowed = methods
+            .contains(&METHOD_NONE)
+            .then(|| auth.no_password())
+            .flatten();
+        match allowed {
+            Some(found) => {
+                write_method(s, METHOD_NONE).await?;
+                found
+            }
+            None => {
+                write_method(s, METHOD_REJECT).await?;
+                let _ = s.shutdown().await;
+                return Ok(Accepted::NoMethod);
+            }
+        }
+    };
+    let dest = read_request(s).await?;
+    Ok(Accepted::Connect(found, dest))
+}
+
 /// Sends a reply with the bound address.
 pub async fn write_reply<S: AsyncWrite + Unpin>(
     s: &mut S,

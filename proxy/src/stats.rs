@@ -134,10 +134,15 @@ pub struct ExitStats {
     pub active_connections: u32,
     /// Recent connect latency (including the upstream handshake).
     pub latency_ms: Option<f64>,
-    /// Successful connects since start.
+    /// Successful connects and health probes since start.
     pub successes: u64,
-    /// Failed connects and probes since start.
+    /// Failed connects and health probes since start.
     pub failures: u64,
+    /// Whether the latest connect or health probe through the exit worked (`None`: none yet).
+    /// A destination the exit could not reach does not count against the exit.
+    pub last_check_passed: Option<bool>,
+    /// Why the latest failed connect or probe failed.
+    pub last_error: Option<String>,
 }
 
 /// Everything the dashboard shows live.

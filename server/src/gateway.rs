@@ -1,10 +1,13 @@
 //! Wires the proxy engine to the store: the engine's directory snapshots come from the
-//! database (accounts with their plans and allowlists, exits), and its usage batches go into
-//! the hourly usage buckets.
+//! database (accounts with their plans and allowlists, exits), its usage batches go into the
+//! hourly usage buckets, and what it learns of each exit's health is written back to `exits`.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use proxy::{
-    AccountEntry, BoxError, Directory, DirectorySnapshot, ExitEntry, ExitKind, GatewayConfig,
-    PlanLimits, UsageRecord, UsageSink,
+    AccountEntry, BoxError, Directory, DirectorySnapshot, ExitEntry, ExitKind, ExitStats,
+    GatewayConfig, PlanLimits, UsageRecord, UsageSink,
 };
 use store::{AccountId, Db, ExitId, credentials, exits, usage};
 use tokio::net::TcpListener;
@@ -16,14 +19,20 @@ use crate::state::GatewayStatus;
 /// A gateway ready to run, and what the web side may know of it.
 pub struct StartedGateway {
     gateway: proxy::Gateway,
+    db: Db,
     /// Addresses, live statistics, and whether it has stopped.
     pub status: GatewayStatus,
 }
 
 impl StartedGateway {
     /// Runs until `shutdown`, then drains and flushes usage (see [`proxy::Gateway::run`]).
+    /// Meanwhile the exits' health is written to the database as it changes.
     pub async fn run(self, shutdown: CancellationToken) {
+        let writer = CancellationToken::new();
+        let health = tokio::spawn(write_health(self.db, self.gateway.stats(), writer.clone()));
         self.gateway.run(shutdown).await;
+        writer.cancel();
+        let _ = health.await;
         self.status.stopped.cancel();
     }
 }
@@ -50,7 +59,11 @@ pub fn start(config: &Config, db: &Db, http: TcpListener, socks: TcpListener) ->
         handle: gateway.handle(),
         stopped: CancellationToken::new(),
     };
-    StartedGateway { gateway, status }
+    StartedGateway {
+        gateway,
+        db: db.clone(),
+        status,
+    }
 }
 
 /// Reads the gateway's view of accounts and exits from the database.
@@ -137,6 +150,105 @@ fn usage_delta(r: UsageRecord) -> usage::UsageDelta {
             .into_iter()
             .map(|(code, n)| (code.as_str().to_string(), clamp_i64(n)))
             .collect(),
+    }
+}
+
+/// How often the engine's exit health is looked at (in memory, cheap).
+const HEALTH_TICK: Duration = Duration::from_secs(1);
+/// An exit whose verdict did not change is written again at most this often, with its latest
+/// latency, and only when something went through it meanwhile.
+const HEALTH_REFRESH: Duration = Duration::from_secs(15);
+/// A changed verdict is written at the next tick, but an exit flapping between verdicts is
+/// written at most this often.
+const HEALTH_MIN_GAP: Duration = Duration::from_secs(5);
+/// Deadline for one round of writes.
+const HEALTH_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What was last written for one exit.
+struct Written {
+    passed: bool,
+    at: Instant,
+    /// The exit's successes + failures then: unchanged means nothing new to tell.
+    attempts: u64,
+}
+
+/// The database verdict for an exit, if the engine has one: the outcome of the latest probe or
+/// connection through it (breakers open only after that outcome repeated).
+fn verdict(e: &ExitStats) -> Option<bool> {
+    e.last_check_passed.filter(|_| e.enabled)
+}
+
+/// Whether `e` is due to be written, given what was written last.
+fn due(e: &ExitStats, last: Option<&Written>, now: Instant) -> bool {
+    let Some(passed) = verdict(e) else {
+        return false;
+    };
+    let Some(last) = last else {
+        return true;
+    };
+    let since = now.duration_since(last.at);
+    if passed != last.passed {
+        return since >= HEALTH_MIN_GAP;
+    }
+    since >= HEALTH_REFRESH && e.successes + e.failures != last.attempts
+}
+
+/// Writes the engine's view of exit health into `exits` (health, check time, latency, error,
+/// counts) through [`exits::record_health`], on change and otherwise throttled, until `stop`.
+async fn write_health(db: Db, stats: proxy::LiveStats, stop: CancellationToken) {
+    let mut written: HashMap<i64, Written> = HashMap::new();
+    let mut tick = tokio::time::interval(HEALTH_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = stop.cancelled() => return,
+        }
+        let now = Instant::now();
+        let exits = stats.snapshot().exits;
+        written.retain(|id, _| exits.iter().any(|e| e.id == *id));
+        let round = async {
+            let due_now: Vec<_> = exits
+                .iter()
+                .filter(|e| due(e, written.get(&e.id), now))
+                .collect();
+            for e in due_now {
+                let passed = verdict(e).unwrap_or_default();
+                let error = e.last_error.as_deref().unwrap_or("failed");
+                let check = if passed {
+                    exits::HealthCheck::Passed {
+                        latency_ms: e.latency_ms.map_or(0, |ms| ms.round() as i64),
+                    }
+                } else {
+                    exits::HealthCheck::Failed { error }
+                };
+                match exits::record_health(&db, ExitId(e.id), &check, store::now_ms()).await {
+                    Ok(()) | Err(store::StoreError::NotFound) => {
+                        let attempts = e.successes + e.failures;
+                        written.insert(
+                            e.id,
+                            Written {
+                                passed,
+                                at: now,
+                                attempts,
+                            },
+                        );
+                    }
+                    Err(error) => {
+                        tracing::warn!(exit = e.id, %error, "could not record exit health");
+                        break;
+                    }
+                }
+            }
+        };
+        tokio::select! {
+            r = tokio::time::timeout(HEALTH_WRITE_TIMEOUT, round) => {
+                if r.is_err() {
+                    tracing::warn!("recording exit health timed out; will retry");
+                }
+            }
+            () = stop.cancelled() => return,
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 
 mod cmd;
 mod e2e;
+mod fuzz;
 mod paths;
 mod site;
 mod test;
@@ -20,9 +21,10 @@ commands:
   run [--release] [-- ARGS]   build everything and run `atlantic serve` (SQLite, Paystack test double,
                               demo data); ARGS go to `atlantic`
   test                        every check CI runs: fmt, clippy, unit and integration tests on SQLite
-                              and PostgreSQL, Playwright in Chromium, release build
+                              and PostgreSQL, fuzz targets (20 s each), Playwright in Chromium, release build
   build [--release]           build the site (wasm, CSS, assets) and the `atlantic` binary
   e2e [--release]             build, start the service on free ports, run the Playwright suite
+  fuzz [SECONDS]              run each fuzz target of proxy/fuzz/ (default 60 s each; installs cargo-fuzz)
   setup                       install the tools the build needs (wasm target, wasm-bindgen, npm packages)
 
 environment:
@@ -52,6 +54,11 @@ fn main() -> ExitCode {
         "build" => site::build_all(release).map(|_| ()),
         "test" | "ci" => test::all(),
         "e2e" => e2e::build_and_run(release),
+        "fuzz" => match rest.first().map(|s| s.parse::<u64>()) {
+            None => fuzz::run_all(60),
+            Some(Ok(secs)) if secs > 0 => fuzz::run_all(secs),
+            Some(_) => Err(format!("`fuzz` takes a number of seconds\n\n{USAGE}")),
+        },
         "setup" => tools::ensure_build_tools(release).and_then(|_| tools::ensure_npm_packages()),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");

@@ -3,13 +3,13 @@
 use std::time::Instant;
 
 use crate::cmd::{cargo, command, output, run, step};
-use crate::{e2e, paths, site, tools};
+use crate::{e2e, fuzz, paths, site, tools};
 
 /// The PostgreSQL the database tests use unless `ATLANTIC_TEST_POSTGRES_URL` says otherwise.
 const DEFAULT_TEST_POSTGRES: &str = "postgres://root@127.0.0.1:5432/test";
 
-/// Runs fmt, clippy (server and browser builds), the tests on SQLite and PostgreSQL, the
-/// release build, and the Playwright suite against it.
+/// Runs fmt, clippy (server and browser builds), the tests on SQLite and PostgreSQL, the fuzz
+/// targets briefly, the release build, and the Playwright suite against it.
 pub fn all() -> Result<(), String> {
     let started = Instant::now();
     let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
@@ -58,6 +58,8 @@ pub fn all() -> Result<(), String> {
     run(cargo(&root)
         .args(["test", "--all-targets"])
         .env("ATLANTIC_TEST_POSTGRES_URL", &pg_url))?;
+
+    fuzz::run_all(fuzz::TEST_SECS)?;
 
     // Playwright runs against the release build: the wasm-opt'd bundle is what ships.
     step("release build (wasm-opt, server with LTO)");

@@ -70,6 +70,27 @@ fn ensure_wasm_bindgen() -> Result<(), String> {
         .env_remove("CARGO_TARGET_DIR"))
 }
 
+/// The cargo-fuzz release the fuzz step installs.
+const CARGO_FUZZ: &str = "0.13.2";
+
+/// Makes sure `cargo fuzz` (at [`CARGO_FUZZ`]) is on the children's PATH, installing it into the
+/// tools directory when missing.
+pub fn ensure_cargo_fuzz() -> Result<(), String> {
+    prepend_path(&paths::tools().join("bin"));
+    let have = output(command("cargo-fuzz").arg("--version")).unwrap_or_default();
+    if have.split_whitespace().nth(1) == Some(CARGO_FUZZ) {
+        return Ok(());
+    }
+    step(&format!(
+        "installing cargo-fuzz {CARGO_FUZZ} into {} (once, about 2 minutes)",
+        paths::tools().display()
+    ));
+    run(command("cargo")
+        .args(["install", "cargo-fuzz", "--version", CARGO_FUZZ, "--root"])
+        .arg(paths::tools())
+        .env_remove("CARGO_TARGET_DIR"))
+}
+
 fn ensure_wasm_opt() -> Result<(), String> {
     let wasm_opt = paths::tools().join("node_modules/.bin/wasm-opt");
     if wasm_opt.exists() {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
 
 use super::pool::{Origin, PoolKey};
 use super::{Opened, admit, open, record_error, refuse};
@@ -28,6 +29,8 @@ enum Next {
     KeepAlive,
     Close,
     Tunnel(Box<Opened>, Arc<Account>),
+    /// The origin accepted the client's protocol upgrade (`101`): relay both ways until the end.
+    Upgraded(Box<Opened>, CancellationToken),
 }
 
 /// State of one client connection across its requests.
@@ -104,18 +107,32 @@ pub(super) async fn serve(shared: &Shared, stream: TcpStream, peer: SocketAddr) 
             Next::Tunnel(opened, account) => {
                 // this connection has no use for its origin connection any more
                 conn.park_origin();
-                return tunnel(shared, client, *opened, &account).await;
+                let cut = account.state.cut_token();
+                return tunnel(shared, client, *opened, cut, Some(ESTABLISHED)).await;
+            }
+            Next::Upgraded(opened, cut) => {
+                conn.park_origin();
+                return tunnel(shared, client, *opened, cut, None).await;
             }
         }
     }
 }
 
-async fn tunnel(shared: &Shared, client: Buffered<TcpStream>, opened: Opened, account: &Account) {
+/// Relays a tunnel (CONNECT, after sending `greeting`) or an upgraded connection to the end.
+async fn tunnel(
+    shared: &Shared,
+    client: Buffered<TcpStream>,
+    opened: Opened,
+    cut: CancellationToken,
+    greeting: Option<&[u8]>,
+) {
     let (mut stream, early) = client.into_parts();
-    let wrote =
-        tokio::time::timeout(shared.config.head_timeout, stream.write_all(ESTABLISHED)).await;
-    if !matches!(wrote, Ok(Ok(()))) {
-        return;
+    if let Some(greeting) = greeting {
+        let wrote =
+            tokio::time::timeout(shared.config.head_timeout, stream.write_all(greeting)).await;
+        if !matches!(wrote, Ok(Ok(()))) {
+            return;
+        }
     }
     let Opened {
         dialed,
@@ -128,7 +145,6 @@ async fn tunnel(shared: &Shared, client: Buffered<TcpStream>, opened: Opened, ac
         upstream: dialed.stream,
         upstream_early: dialed.leftover,
     };
-    let cut = account.state.cut_token();
     let end = relay::tunnel(
         ends,
         &tally,
@@ -239,6 +255,7 @@ impl ClientConn<'_> {
             return Next::Close;
         };
         let expect = head.expects_continue() && body != BodyLength::Empty;
+        let upgrade = head.upgrade().is_some();
         // a quota cut-off or the end of the drain stops a long body half-way
         let cut = account.state.cut_token();
         let mut attempt = 0;
@@ -305,7 +322,7 @@ impl ClientConn<'_> {
                 );
                 return self.reject(client, err, Some(account)).await;
             }
-            match self.read_final_response(client, &mut origin).await {
+            match self.read_final_response(client, &mut origin, upgrade).await {
                 Ok(r) => break (origin, r),
                 Err(Some(_)) if may_retry => continue,
                 Err(Some(err)) => return self.reject(client, err, Some(account)).await,
@@ -313,6 +330,26 @@ impl ClientConn<'_> {
             }
         };
         origin.tally.request();
+        if response.status == 101 {
+            // the origin switched to the protocol the client asked for (a WebSocket, say): from
+            // here on the connection is a tunnel, metered like one
+            let out = response.to_client_switching();
+            let tally = &origin.tally;
+            let count_down = |n: u64| tally.down(n);
+            let sent = copy_body(
+                &mut origin.stream,
+                client,
+                out,
+                BodyLength::Empty,
+                idle,
+                &count_down,
+            )
+            .await;
+            if sent.is_err() {
+                return Next::Close;
+            }
+            return Next::Upgraded(Box::new(origin.into_opened()), cut);
+        }
         let Ok(resp_body) = BodyLength::of_response(head.method(), &response) else {
             let err = ProxyError::new(
                 ErrorCode::UpstreamFailed,
@@ -358,12 +395,13 @@ impl ClientConn<'_> {
         Next::KeepAlive
     }
 
-    /// Reads the origin's final response head, relaying interim (1xx) ones. `Err(None)` when
-    /// the client went away meanwhile.
+    /// Reads the origin's final response head, relaying interim (1xx) ones; `101` is final
+    /// when the client asked to `upgrade`. `Err(None)` when the client went away meanwhile.
     async fn read_final_response(
         &self,
         client: &mut Buffered<TcpStream>,
         origin: &mut Origin,
+        upgrade: bool,
     ) -> Result<http::ResponseHead, Option<ProxyError>> {
         let cfg = &self.shared.config;
         loop {
@@ -387,6 +425,9 @@ impl ClientConn<'_> {
                 }
                 Ok(Ok(h)) => h,
             };
+            if head.status == 101 && upgrade {
+                return Ok(head);
+            }
             if head.status == 101 {
                 return Err(Some(ProxyError::new(
                     ErrorCode::UpstreamFailed,

@@ -176,9 +176,9 @@ pub(crate) async fn open(
             }
             Err(DialError::Timeout { exit_reached }) => {
                 if !exit_reached {
-                    shared
-                        .exits
-                        .upstream_failed(route, std::time::Instant::now());
+                    let why = format!("exit {} did not accept a connection in time", route.id());
+                    let now = std::time::Instant::now();
+                    shared.exits.upstream_failed(route, now, &why);
                 }
                 if last
                     .as_ref()
@@ -193,7 +193,7 @@ pub(crate) async fn open(
             Err(DialError::Exit(detail)) => {
                 shared
                     .exits
-                    .upstream_failed(route, std::time::Instant::now());
+                    .upstream_failed(route, std::time::Instant::now(), &detail);
                 last = Some(ProxyError::new(ErrorCode::UpstreamFailed, detail));
             }
             Err(DialError::Destination {

@@ -15,7 +15,7 @@ use tokio::net::TcpStream;
 use super::Opened;
 use crate::buffered::Buffered;
 use crate::destination::Destination;
-use crate::exits::ExitGuard;
+use crate::exits::{Dialed, ExitGuard};
 use crate::meter::Tally;
 use crate::username::Targeting;
 
@@ -63,6 +63,16 @@ impl Origin {
             key,
             tally,
             exit: _exit,
+        }
+    }
+
+    /// The connection as a tunnel end, with the bytes already read from it.
+    pub(crate) fn into_opened(self) -> Opened {
+        let (stream, leftover) = self.stream.into_parts();
+        Opened {
+            dialed: Dialed { stream, leftover },
+            tally: self.tally,
+            _exit: self.exit,
         }
     }
 

@@ -1,7 +1,7 @@
 //! SOCKS5 front: method negotiation (username/password, or none for allowlisted sources),
 //! CONNECT, then the tunnel. Refusals after authentication are sent as the closest reply code.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use bytes::BytesMut;
@@ -9,12 +9,12 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use super::{Opened, admit, open, record_error};
-use crate::catalog::Account;
+use crate::catalog::{Account, Accounts, Authenticated};
 use crate::destination::Destination;
-use crate::error::ProxyError;
+use crate::error::{ErrorCode, ProxyError};
 use crate::gateway::Shared;
 use crate::relay::{self, Stops, TunnelEnds};
-use crate::socks5::{self, SocksError};
+use crate::socks5::{self, Accepted, SocksError};
 use crate::username::Targeting;
 
 /// Outcome of the handshake up to the request.
@@ -106,57 +106,48 @@ fn unspecified() -> SocketAddr {
     SocketAddr::from(([0, 0, 0, 0], 0))
 }
 
+/// Checks SOCKS5 clients against the current accounts.
+struct CatalogAuth<'a> {
+    accounts: &'a Accounts,
+    peer: IpAddr,
+}
+
+impl socks5::Authenticator for CatalogAuth<'_> {
+    type Found = Authenticated;
+    type Refusal = ProxyError;
+
+    fn password(&mut self, user: &str, pass: &str) -> Result<Authenticated, ProxyError> {
+        self.accounts.authenticate(Some((user, pass)), self.peer)
+    }
+
+    fn no_password(&mut self) -> Option<Authenticated> {
+        self.accounts.authenticate(None, self.peer).ok()
+    }
+}
+
 async fn handshake(
     shared: &Shared,
     stream: &mut TcpStream,
     peer: SocketAddr,
 ) -> Result<Handshake, SocksError> {
-    let methods = socks5::read_greeting(stream).await?;
-    let Some(accounts) = shared.catalog.current() else {
-        // not ready: no method can succeed yet
-        socks5::write_method(stream, socks5::METHOD_REJECT).await?;
-        return Ok(Handshake::Done);
-    };
-    let found = if methods.contains(&socks5::METHOD_USERPASS) {
-        socks5::write_method(stream, socks5::METHOD_USERPASS).await?;
-        let (user, pass) = socks5::read_credentials(stream).await?;
-        match accounts.authenticate(Some((&user, &pass)), peer.ip()) {
-            Ok(found) => {
-                socks5::write_auth_status(stream, true).await?;
-                found
-            }
-            Err(e) => {
-                record_error(shared, None, &e);
-                socks5::write_auth_status(stream, false).await?;
-                let _ = stream.shutdown().await;
-                return Ok(Handshake::Done);
-            }
+    let accounts = shared.catalog.current();
+    let auth = accounts.as_deref().map(|accounts| CatalogAuth {
+        accounts,
+        peer: peer.ip(),
+    });
+    match socks5::accept(stream, auth).await? {
+        Accepted::Connect((account, targeting), dest) => {
+            Ok(Handshake::Ready(account, targeting, dest))
         }
-    } else {
-        let allowlisted = methods
-            .contains(&socks5::METHOD_NONE)
-            .then(|| accounts.authenticate(None, peer.ip()).ok())
-            .flatten();
-        match allowlisted {
-            Some(found) => {
-                socks5::write_method(stream, socks5::METHOD_NONE).await?;
-                found
-            }
-            None => {
-                record_error(
-                    shared,
-                    None,
-                    &ProxyError::new(
-                        crate::error::ErrorCode::AuthRequired,
-                        "no username/password offered",
-                    ),
-                );
-                socks5::write_method(stream, socks5::METHOD_REJECT).await?;
-                let _ = stream.shutdown().await;
-                return Ok(Handshake::Done);
-            }
+        Accepted::NotReady => Ok(Handshake::Done),
+        Accepted::NoMethod => {
+            let err = ProxyError::new(ErrorCode::AuthRequired, "no username/password offered");
+            record_error(shared, None, &err);
+            Ok(Handshake::Done)
         }
-    };
-    let dest = socks5::read_request(stream).await?;
-    Ok(Handshake::Ready(found.0, found.1, dest))
+        Accepted::Refused(err) => {
+            record_error(shared, None, &err);
+            Ok(Handshake::Done)
+        }
+    }
 }

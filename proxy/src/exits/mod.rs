@@ -5,6 +5,7 @@
 
 mod breaker;
 mod dial;
+mod health;
 mod sticky;
 mod strategy;
 
@@ -14,8 +15,10 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 pub(crate) use dial::{DialError, Dialed, dial};
+pub(crate) use health::Round;
 
 use self::breaker::Breaker;
+use self::health::LastCheck;
 use self::sticky::StickyTable;
 use crate::config::{DirectEgress, GatewayConfig, Strategy};
 use crate::directory::{ExitEntry, ExitKind};
@@ -98,6 +101,7 @@ pub(crate) struct Exit {
     latency_us: AtomicU64,
     successes: AtomicU64,
     failures: AtomicU64,
+    last: LastCheck,
 }
 
 /// Counts one relayed connection through an exit while alive.
@@ -120,6 +124,7 @@ impl Exit {
             latency_us: AtomicU64::new(0),
             successes: AtomicU64::new(0),
             failures: AtomicU64::new(0),
+            last: LastCheck::default(),
         }
     }
 
@@ -212,25 +217,31 @@ impl Exits {
         read(&self.set).clone()
     }
 
-    /// Replaces the exit set; exits whose entry did not change keep their state.
-    pub(crate) fn install(&self, entries: Vec<ExitEntry>) {
+    /// Replaces the exit set; exits whose entry did not change keep their state. Returns
+    /// whether an exit is new (or changed), so it can be probed without waiting.
+    pub(crate) fn install(&self, entries: Vec<ExitEntry>) -> bool {
         let old: HashMap<i64, Arc<Exit>> = self
             .current()
             .iter()
             .map(|e| (e.entry.id, e.clone()))
             .collect();
         let mut next = Vec::with_capacity(entries.len());
+        let mut fresh = false;
         for entry in entries {
             if let Some(e) = old.get(&entry.id).filter(|e| e.entry == entry) {
                 next.push(e.clone());
                 continue;
             }
             match UpstreamAddr::from_url(&entry.url, entry.kind) {
-                Some(up) => next.push(Arc::new(Exit::new(entry, up, &self.config))),
+                Some(up) => {
+                    fresh |= entry.enabled;
+                    next.push(Arc::new(Exit::new(entry, up, &self.config)));
+                }
                 None => tracing::warn!(exit_id = entry.id, "exit URL is not usable; skipped"),
             }
         }
         *write(&self.set) = Arc::new(next);
+        fresh
     }
 
     /// Country to book usage of a route under.
@@ -323,14 +334,17 @@ impl Exits {
             e.breaker.record_success();
             e.observe_latency(latency);
             e.successes.fetch_add(1, Ordering::Relaxed);
+            e.last.passed();
         }
     }
 
-    /// The upstream itself failed (unreachable, handshake, timeout).
-    pub(crate) fn upstream_failed(&self, route: &Route, now: Instant) {
+    /// The upstream itself failed (unreachable, handshake, timeout); `why` is kept as the
+    /// exit's last error (it names the exit's address, never its credentials).
+    pub(crate) fn upstream_failed(&self, route: &Route, now: Instant, why: &str) {
         if let Route::Via(e) = route {
             e.breaker.record_failure(now);
             e.failures.fetch_add(1, Ordering::Relaxed);
+            e.last.failed(why);
         }
     }
 
@@ -349,26 +363,6 @@ impl Exits {
         self.sticky.purge(now);
     }
 
-    /// Actively probes every enabled upstream with a TCP connect; outcomes feed the breakers.
-    pub(crate) async fn probe_all(&self, timeout: Duration) {
-        let set = self.current();
-        let probes = set.iter().filter(|e| e.entry.enabled).map(|e| async move {
-            let addr = (e.upstream.host.as_str(), e.upstream.port);
-            let ok = matches!(
-                tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await,
-                Ok(Ok(_))
-            );
-            if ok {
-                e.breaker.record_success();
-            } else {
-                tracing::debug!(exit_id = e.entry.id, "health probe failed");
-                e.breaker.record_failure(Instant::now());
-                e.failures.fetch_add(1, Ordering::Relaxed);
-            }
-        });
-        futures::future::join_all(probes).await;
-    }
-
     /// Statistics of every exit.
     pub(crate) fn stats(&self, now: Instant) -> Vec<ExitStats> {
         self.current()
@@ -376,6 +370,7 @@ impl Exits {
             .map(|e| {
                 let (breaker, consecutive_failures) = e.breaker.describe(now);
                 let latency = e.latency_micros();
+                let (last_check_passed, last_error) = e.last.get();
                 ExitStats {
                     id: e.entry.id,
                     address: format!("{}:{}", e.upstream.host, e.upstream.port),
@@ -391,6 +386,8 @@ impl Exits {
                     latency_ms: (latency > 0).then(|| latency as f64 / 1000.0),
                     successes: e.successes.load(Ordering::Relaxed),
                     failures: e.failures.load(Ordering::Relaxed),
+                    last_check_passed,
+                    last_error,
                 }
             })
             .collect()
@@ -492,7 +489,7 @@ pub(crate) mod tests {
         for _ in 0..5 {
             assert_eq!(x.candidates(&t, 9, now).expect("c")[0].id(), first[1].id());
         }
-        x.upstream_failed(&first[1], now);
+        x.upstream_failed(&first[1], now, "refused");
         let after = x.candidates(&t, 9, now).expect("c");
         assert!(
             !ids(&after).contains(&first[1].id()),

@@ -62,8 +62,8 @@ pub struct ResponseHead {
     /// Minor version.
     pub version: u8,
     headers: Vec<HeaderPos>,
-    /// End of the status line (without CRLF).
-    status_line_end: usize,
+    /// The status line (without CRLF, and without the empty lines httparse skips before it).
+    status_line: Range<usize>,
 }
 
 /// What a request asks the proxy to do.
@@ -136,17 +136,20 @@ pub fn parse_response(buf: &[u8]) -> Result<Option<ResponseHead>, HeadError> {
             let status = res.code.unwrap_or_default();
             let version = res.version.unwrap_or(1);
             let headers = positions(buf, res.headers);
-            let status_line_end = buf
+            // httparse tolerates empty lines before the status line; they are not part of it
+            let is_eol = |b: &u8| *b == b'\r' || *b == b'\n';
+            let start = buf.iter().position(|b| !is_eol(b)).unwrap_or(0);
+            let end = buf[start..]
                 .iter()
-                .position(|b| *b == b'\r' || *b == b'\n')
-                .unwrap_or(0);
+                .position(is_eol)
+                .map_or(start, |n| start + n);
             let raw = Bytes::copy_from_slice(&buf[..n]);
             Ok(Some(ResponseHead {
                 raw,
                 status,
                 version,
                 headers,
-                status_line_end,
+                status_line: start..end,
             }))
         }
     }
@@ -223,6 +226,12 @@ fn header_tokens<'a>(
 }
 
 impl RequestHead {
+    /// The head exactly as received.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn raw_bytes(&self) -> &[u8] {
+        &self.raw
+    }
+
     /// The request method.
     pub fn method(&self) -> &str {
         std::str::from_utf8(&self.raw[self.method.clone()]).unwrap_or_default()
@@ -253,6 +262,17 @@ impl RequestHead {
         } else {
             header_tokens(self.headers(), &names, "close")
         }
+    }
+
+    /// The protocol a bodiless HTTP/1.1 request asks to switch to (`Connection: upgrade` with
+    /// `Upgrade: …`, e.g. a WebSocket handshake); `None` for every other request.
+    pub fn upgrade(&self) -> Option<&[u8]> {
+        let asked = self.version == 1
+            && !self.method().eq_ignore_ascii_case("CONNECT")
+            && header_tokens(self.headers(), &["connection"], "upgrade");
+        let bodiless = matches!(BodyLength::of_request(self), Ok(BodyLength::Empty));
+        self.header("upgrade")
+            .filter(|p| asked && bodiless && !p.trim_ascii().is_empty())
     }
 
     /// Whether the client sent `Expect: 100-continue`.
@@ -449,6 +469,17 @@ mod tests {
         assert_eq!(
             r.to_client(1, true),
             b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn empty_lines_before_a_status_line_are_not_relayed() {
+        let r = parse_response(b"\r\n\nHTTP/1.1 204 No Content\r\nX: 1\r\n\r\n")
+            .expect("ok")
+            .expect("complete");
+        assert_eq!(
+            r.to_client(1, false),
+            b"HTTP/1.1 204 No Content\r\nX: 1\r\n\r\n"
         );
     }
 

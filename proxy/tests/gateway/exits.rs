@@ -328,3 +328,95 @@ async fn session_requests_share_pooled_connections_but_rotating_ones_do_not() {
     })
     .await;
 }
+
+/// Waits until every exit of `gw` has been checked at least once.
+async fn checked(gw: &TestGateway) -> Vec<proxy::ExitStats> {
+    loop {
+        let exits = gw.handle.stats().snapshot().exits;
+        if !exits.is_empty() && exits.iter().all(|e| e.last_check_passed.is_some()) {
+            return exits;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn health_probes_do_the_full_handshake_with_the_exit_credentials() {
+    bounded(30, async {
+        let origin = Origin::start().await;
+        let up = TestGateway::upstream().await;
+        let dead = closed_port().await;
+        let exits = vec![
+            exit(1, &format!("http://up:uppw@{}", up.http), "de"),
+            exit(2, &format!("http://up:wrong@{}", up.http), "de"),
+            exit(3, &format!("socks5://up:uppw@{}", up.socks), "de"),
+            exit(4, &format!("socks5://up:wrong@{}", up.socks), "de"),
+            exit(5, &format!("http://up:uppw@{dead}"), "de"),
+        ];
+        // no traffic and no periodic round within the test: only the probe of new exits runs
+        let config = GatewayConfig {
+            health_interval: Some(Duration::from_secs(3600)),
+            health_probe_target: proxy::Destination::from_host("127.0.0.1", origin.addr.port())
+                .expect("target"),
+            breaker_failures: 1,
+            ..test_config()
+        };
+        let gw = TestGateway::start(config, MemDirectory::new(vec![alice()], exits)).await;
+        let exits = checked(&gw).await;
+        let verdicts: Vec<(i64, bool, bool)> = exits
+            .iter()
+            .map(|e| (e.id, e.last_check_passed == Some(true), e.healthy))
+            .collect();
+        assert_eq!(
+            verdicts,
+            vec![
+                (1, true, true),
+                (2, false, false),
+                (3, true, true),
+                (4, false, false),
+                (5, false, false)
+            ]
+        );
+        let error = |id: i64| {
+            exits
+                .iter()
+                .find(|e| e.id == id)
+                .and_then(|e| e.last_error.clone())
+                .unwrap_or_default()
+        };
+        assert!(error(2).contains("407"), "{}", error(2));
+        assert!(error(4).contains("authentication refused"), "{}", error(4));
+        assert!(!error(2).contains("wrong"), "no credentials in errors");
+        // the probes reached the target through the good exits (one tunnel each)
+        eventually(5, || {
+            origin.connections.load(std::sync::atomic::Ordering::SeqCst) == 2
+        })
+        .await;
+        gw.stop().await;
+        up.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn health_probes_pass_exits_that_cannot_reach_the_target() {
+    bounded(30, async {
+        let up = TestGateway::upstream().await;
+        let exits = vec![exit(1, &format!("http://up:uppw@{}", up.http), "de")];
+        let target = closed_port().await;
+        let config = GatewayConfig {
+            health_interval: Some(Duration::from_secs(3600)),
+            health_probe_target: proxy::Destination::from_host("127.0.0.1", target.port())
+                .expect("target"),
+            breaker_failures: 1,
+            ..test_config()
+        };
+        let gw = TestGateway::start(config, MemDirectory::new(vec![alice()], exits)).await;
+        let exits = checked(&gw).await;
+        assert_eq!(exits[0].last_check_passed, Some(true), "{:?}", exits[0]);
+        assert!(exits[0].healthy);
+        gw.stop().await;
+        up.stop().await;
+    })
+    .await;
+}

@@ -438,3 +438,120 @@ async fn idle_tunnels_are_closed_after_the_idle_timeout() {
     })
     .await;
 }
+
+/// An origin that accepts a WebSocket handshake (checking it got `Upgrade` and `Connection:
+/// Upgrade`), then echoes; it answers a request without them with `101` all the same.
+async fn upgrading_origin() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let end = head.windows(4).position(|w| w == b"\r\n\r\n").expect("end") + 4;
+                let text = String::from_utf8_lossy(&head[..end]).to_ascii_lowercase();
+                assert!(text.starts_with("get /chat http/1.1\r\n"), "{text}");
+                assert!(!text.contains("proxy-authorization"), "{text}");
+                let reply = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+                    Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+                if s.write_all(reply).await.is_err() {
+                    return;
+                }
+                // frames the client sent along with its handshake, then the rest
+                let early = head[end..].to_vec();
+                if s.write_all(&early).await.is_err() {
+                    return;
+                }
+                loop {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => {
+                            if s.write_all(&buf[..n]).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn websocket_upgrade_over_forward_http_becomes_a_tunnel() {
+    bounded(20, async {
+        let origin = upgrading_origin().await;
+        let gw = gateway().await;
+        let mut s = TcpStream::connect(gw.http).await.expect("connect");
+        let request = format!(
+            "GET http://{origin}/chat HTTP/1.1\r\nHost: {origin}\r\nProxy-Authorization: {}\r\n\
+             Connection: keep-alive, Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\nearly",
+            basic("alice", "s3cret")
+        );
+        s.write_all(request.as_bytes()).await.expect("write");
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = s.read(&mut buf).await.expect("read");
+            assert!(n > 0, "closed before the 101");
+            got.extend_from_slice(&buf[..n]);
+        }
+        let end = got.windows(4).position(|w| w == b"\r\n\r\n").expect("end") + 4;
+        let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
+        assert!(
+            head.starts_with("http/1.1 101 switching protocols\r\n"),
+            "{head}"
+        );
+        assert!(head.contains("upgrade: websocket\r\n"), "{head}");
+        assert!(head.contains("connection: upgrade\r\n"), "{head}");
+        assert!(head.contains("sec-websocket-accept:"), "{head}");
+        let mut echoed = got[end..].to_vec();
+        while echoed.len() < 5 {
+            let n = s.read(&mut buf).await.expect("read");
+            assert!(n > 0);
+            echoed.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(echoed, b"early");
+        s.write_all(b"\x81\x05hello").await.expect("write frame");
+        let mut frame = [0u8; 7];
+        s.read_exact(&mut frame).await.expect("echo");
+        assert_eq!(&frame, b"\x81\x05hello");
+        drop(s);
+        let sink = gw.stop().await;
+        let (up, down, requests, errors) = sink.totals(1);
+        assert_eq!((requests, errors), (1, 0));
+        // the head as sent to the origin, then the two frames; the 101 as relayed, then both
+        assert!(up > 50 + 5 + 7, "up {up}");
+        assert_eq!(down, end as u64 + 5 + 7);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unrequested_switching_protocols_is_still_refused() {
+    bounded(20, async {
+        let origin = upgrading_origin().await;
+        let gw = gateway().await;
+        let r = proxied_get(
+            gw.http,
+            &format!("http://{origin}/chat"),
+            Some(("alice", "s3cret")),
+        )
+        .await;
+        assert_eq!(r.status, 502);
+        assert_eq!(r.error_code(), Some("upstream_failed"));
+        gw.stop().await;
+    })
+    .await;
+}
