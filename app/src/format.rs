@@ -63,6 +63,27 @@ fn group_thousands(n: u64) -> String {
     out
 }
 
+/// The UTC calendar date (year, month, day) of epoch milliseconds (Howard Hinnant's
+/// days-to-civil algorithm; no time-zone database needed).
+pub fn civil_date(ms: i64) -> (i64, i64, i64) {
+    let days = ms.div_euclid(86_400_000);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// `2026-11-22` from epoch milliseconds (UTC).
+pub fn utc_date(ms: i64) -> String {
+    let (year, month, day) = civil_date(ms);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

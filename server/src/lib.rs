@@ -5,6 +5,7 @@
 //! port 0 and stop it deterministically.
 
 mod auth;
+mod billing;
 pub mod cli;
 pub mod config;
 mod gateway;
@@ -87,8 +88,32 @@ pub async fn run(
         .site_pkg_dir("pkg")
         .site_addr(web_addr)
         .build();
+    let site_url = site_url(&config.public_url, web_addr);
+    let paystack_base = match &config.paystack_base_url {
+        Some(base) => base.clone(),
+        None => site_url
+            .join("paystack-double/")
+            .context("the test double's URL")?,
+    };
+    let paystack =
+        billing::paystack::Paystack::new(paystack_base, config.paystack_secret_key.expose());
+    // Development without PAYSTACK_BASE_URL: checkout goes through the built-in double.
+    let double = match &config.paystack_base_url {
+        Some(_) => None,
+        None => Some(billing::double::Double::new(
+            config.paystack_secret_key.expose(),
+            site_url
+                .join("paystack-double/")
+                .context("the test double's URL")?,
+            site_url
+                .join("webhooks/paystack")
+                .context("the webhook URL")?,
+        )),
+    };
     let config = Arc::new(config);
     let state = AppState {
+        site_url,
+        paystack,
         leptos_options,
         db: db.clone(),
         config: config.clone(),
@@ -103,7 +128,7 @@ pub async fn run(
     };
     let sessions = auth::DbSessionStore::new(&db);
     let housekeeping = tokio::spawn(housekeeping(state.clone(), sessions.clone()));
-    let app = http::router(state, site.assets, sessions);
+    let app = http::router(state, site.assets, sessions, double);
 
     tracing::info!(
         dashboard = %format!("http://{web_addr}"),
@@ -157,6 +182,25 @@ pub async fn run(
     Ok(())
 }
 
+/// The URL customers reach us at: the public URL, with the bound address when it names port
+/// 0 or an unspecified host (tests and local runs).
+fn site_url(public_url: &url::Url, bound: SocketAddr) -> url::Url {
+    let unspecified = matches!(
+        public_url.host(),
+        Some(url::Host::Ipv4(ip)) if ip.is_unspecified()
+    ) || matches!(public_url.host(), Some(url::Host::Ipv6(ip)) if ip.is_unspecified());
+    if public_url.port_or_known_default() != Some(0) && !unspecified {
+        return public_url.clone();
+    }
+    let ip = if bound.ip().is_unspecified() {
+        std::net::IpAddr::from([127, 0, 0, 1])
+    } else {
+        bound.ip()
+    };
+    url::Url::parse(&format!("http://{}/", SocketAddr::new(ip, bound.port())))
+        .unwrap_or_else(|_| public_url.clone())
+}
+
 /// Periodic clean-up: expired sessions, and limiter keys whose budget refilled.
 async fn housekeeping(state: AppState, sessions: auth::DbSessionStore) {
     let forget = async {
@@ -169,9 +213,17 @@ async fn housekeeping(state: AppState, sessions: auth::DbSessionStore) {
             state.endpoint_limits.forget_idle();
         }
     };
+    let webhooks = async {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+        loop {
+            tick.tick().await;
+            billing::webhook::retry_unprocessed(&state).await;
+        }
+    };
     tokio::select! {
         _ = auth::cleanup_expired(sessions, std::time::Duration::from_secs(600), state.shutdown.clone()) => {}
         _ = forget => {}
+        _ = webhooks => {}
     }
 }
 

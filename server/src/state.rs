@@ -22,6 +22,10 @@ pub struct AppState {
     pub db: Db,
     /// The validated configuration.
     pub config: Arc<Config>,
+    /// Where customers reach us (the public URL, or the bound address in local runs).
+    pub site_url: url::Url,
+    /// The Paystack client (Paystack's API, or the built-in double in development).
+    pub paystack: crate::billing::paystack::Paystack,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
     /// When the service started (for uptime).

@@ -215,6 +215,118 @@ pub async fn settle(
     }
 }
 
+/// The new period a successful payment buys, starting `now_ms`: `days` long, plus what was
+/// left of a live period of the same plan (paying early loses nothing). A different plan
+/// replaces the current one at once. Pure, so the arithmetic is tested on its own.
+pub fn paid_period_end(
+    now_ms: i64,
+    days: i64,
+    current: Option<(PlanId, i64)>,
+    plan: PlanId,
+) -> i64 {
+    let carried = match current {
+        Some((current_plan, period_end)) if current_plan == plan => {
+            period_end.saturating_sub(now_ms).max(0)
+        }
+        _ => 0,
+    };
+    now_ms
+        .saturating_add(days.saturating_mul(crate::DAY_MS))
+        .saturating_add(carried)
+}
+
+/// Settles a pending payment as paid **and** activates what it paid for, in one transaction:
+/// the payment becomes `success`, the account's live subscription (if any) is closed, a new
+/// active period of the payment's plan starts now (see [`paid_period_end`]), and the payment
+/// is linked to it. Returns `None` when the payment was not pending any more (the callback
+/// and the webhook race; exactly one wins), `NotFound` when the reference is unknown. A
+/// failure anywhere rolls everything back: a plan is never half-activated.
+pub async fn fulfil(
+    db: &Db,
+    reference: &str,
+    outcome: &PaymentOutcome<'_>,
+    days: i64,
+    now_ms: i64,
+) -> Result<Option<(Payment, crate::subscriptions::Subscription)>> {
+    use crate::subscriptions::{COLUMNS as SUBSCRIPTION_COLUMNS, Subscription};
+    if outcome.status != PaymentStatus::Success {
+        return Err(StoreError::Invalid(
+            "only a successful payment activates a plan".to_owned(),
+        ));
+    }
+    if !(1..=366).contains(&days) {
+        return Err(StoreError::Invalid(
+            "a paid period lasts 1 to 366 days".to_owned(),
+        ));
+    }
+    let mut tx = db.pool().begin().await?;
+    let sql = format!(
+        "UPDATE payments SET status = 'success', paystack_transaction_id = $1, channel = $2, \
+             paid_at = $3, failure_reason = NULL, updated_at = $4 \
+         WHERE reference = $5 AND status = 'pending' RETURNING {COLUMNS}"
+    );
+    let Some(payment) = sqlx::query_as::<_, Payment>(&sql)
+        .bind(outcome.paystack_transaction_id)
+        .bind(outcome.channel)
+        .bind(outcome.paid_at)
+        .bind(now_ms)
+        .bind(reference.trim())
+        .fetch_optional(&mut *tx)
+        .await?
+    else {
+        tx.rollback().await?;
+        return match by_reference(db, reference).await? {
+            Some(_) => Ok(None),
+            None => Err(StoreError::NotFound),
+        };
+    };
+    let live = format!(
+        "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s WHERE s.account_id = $1 AND {} \
+         ORDER BY s.period_end DESC, s.id DESC LIMIT 1",
+        crate::subscriptions::live_condition("s", "$2")
+    );
+    let current = sqlx::query_as::<_, Subscription>(&live)
+        .bind(payment.account_id)
+        .bind(now_ms)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let period_end = paid_period_end(
+        now_ms,
+        days,
+        current.as_ref().map(|c| (c.plan_id, c.period_end)),
+        payment.plan_id,
+    );
+    sqlx::query(
+        "UPDATE subscriptions SET status = 'cancelled', updated_at = $1 \
+         WHERE account_id = $2 AND status IN ('active', 'grace')",
+    )
+    .bind(now_ms)
+    .bind(payment.account_id)
+    .execute(&mut *tx)
+    .await?;
+    let insert = format!(
+        "INSERT INTO subscriptions \
+             (account_id, plan_id, status, period_start, period_end, created_at, updated_at) \
+         VALUES ($1, $2, 'active', $3, $4, $3, $3) RETURNING {SUBSCRIPTION_COLUMNS}"
+    );
+    let subscription = sqlx::query_as::<_, Subscription>(&insert)
+        .bind(payment.account_id)
+        .bind(payment.plan_id)
+        .bind(now_ms)
+        .bind(period_end)
+        .fetch_one(&mut *tx)
+        .await?;
+    let linked =
+        format!("UPDATE payments SET subscription_id = $1 WHERE id = $2 RETURNING {COLUMNS}");
+    let payment = sqlx::query_as::<_, Payment>(&linked)
+        .bind(subscription.id)
+        .bind(payment.id)
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Some((payment, subscription)))
+}
+
 /// Marks a successful payment refunded.
 pub async fn mark_refunded(db: &Db, id: PaymentId, now_ms: i64) -> Result<()> {
     let done = sqlx::query(
@@ -348,4 +460,45 @@ pub async fn unprocessed(db: &Db, max_attempts: i64, limit: i64) -> Result<Vec<W
         .bind(limit.clamp(1, Page::MAX_LIMIT))
         .fetch_all(db.pool())
         .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DAY_MS;
+
+    #[test]
+    fn paid_periods_carry_only_the_same_plans_remaining_time() {
+        let now = 1_800_000_000_000;
+        let (starter, team) = (PlanId(1), PlanId(3));
+        for days in [1, 7, 30, 31, 365] {
+            assert_eq!(
+                paid_period_end(now, days, None, starter),
+                now + days * DAY_MS
+            );
+            for left_days in [0, 1, 10, 29] {
+                let current_end = now + left_days * DAY_MS;
+                assert_eq!(
+                    paid_period_end(now, days, Some((starter, current_end)), starter),
+                    now + (days + left_days) * DAY_MS,
+                    "renewal with {left_days} days left"
+                );
+                assert_eq!(
+                    paid_period_end(now, days, Some((starter, current_end)), team),
+                    now + days * DAY_MS,
+                    "an upgrade starts fresh"
+                );
+            }
+            // A period that already ended (grace) carries nothing, never a negative.
+            assert_eq!(
+                paid_period_end(now, days, Some((starter, now - 3 * DAY_MS)), starter),
+                now + days * DAY_MS
+            );
+        }
+        assert_eq!(
+            paid_period_end(i64::MAX - 1, 30, None, starter),
+            i64::MAX,
+            "no overflow"
+        );
+    }
 }

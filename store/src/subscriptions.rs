@@ -84,7 +84,7 @@ impl FromRow<'_, AnyRow> for Subscription {
     }
 }
 
-const COLUMNS: &str = "id, account_id, plan_id, status, period_start, period_end, grace_until, \
+pub(crate) const COLUMNS: &str = "id, account_id, plan_id, status, period_start, period_end, grace_until, \
                        cancel_at_period_end, paystack_subscription_code, paystack_email_token, \
                        authorization_code, created_at, updated_at";
 

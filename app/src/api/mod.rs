@@ -2,6 +2,7 @@
 //! `store::Db` that the server provides as context.
 
 pub mod admin;
+pub mod billing;
 pub mod credentials;
 #[cfg(feature = "ssr")]
 pub mod guard;

@@ -1,49 +1,152 @@
-//! `/billing`: the plans on sale (from the database), the current plan and payment history.
+//! `/billing`: the plans on sale (from the database) with a buy button each, the current plan
+//! and its period, and the payment history. Buying is a plain form post to
+//! `POST /billing/checkout`, which sends the customer to Paystack; the outcome comes back as
+//! `?notice=` or `?error=`.
 
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
+use crate::api::billing::{Billing, billing_overview};
 use crate::api::plans::{PlanOffer, list_plans};
 use crate::components::page_header::PageHeader;
-use crate::format::{bytes, count, money};
+use crate::format::{bytes, count, money, utc_date};
 
 /// The billing page.
 #[component]
 pub fn BillingPage() -> impl IntoView {
     let plans = OnceResource::new(list_plans());
+    let billing = OnceResource::new(billing_overview());
     view! {
         <PageHeader title="Billing" subtitle="Plans, your subscription and your payments." />
-        <section aria-labelledby="plans-heading">
-            <h2 id="plans-heading">"Plans"</h2>
-            <Suspense fallback=|| view! { <div class="plan-grid skeleton" aria-busy="true"></div> }>
-                {move || Suspend::new(async move {
-                    match plans.await {
-                        Ok(plans) => view! {
-                            <div class="plan-grid">
-                                {plans.into_iter().map(|p| view! { <PlanCard plan=p /> }).collect_view()}
-                            </div>
-                        }
-                        .into_any(),
-                        Err(e) => view! {
-                            <p class="notice notice-error" role="alert">{e.to_string()}</p>
-                        }
-                        .into_any(),
+        <Outcome />
+        <Suspense fallback=|| view! { <div class="plan-grid skeleton" aria-busy="true"></div> }>
+            {move || Suspend::new(async move {
+                match (plans.await, billing.await) {
+                    (Ok(plans), Ok(billing)) => view! { <Overview plans billing /> }.into_any(),
+                    (Err(e), _) | (_, Err(e)) => view! {
+                        <p class="notice notice-error" role="alert">{e.to_string()}</p>
                     }
-                })}
-            </Suspense>
-            <p class="muted">"Checkout with Paystack opens with the billing release."</p>
-        </section>
+                    .into_any(),
+                }
+            })}
+        </Suspense>
     }
 }
 
 #[component]
-fn PlanCard(plan: PlanOffer) -> impl IntoView {
+fn Outcome() -> impl IntoView {
+    let query = use_query_map();
+    move || {
+        query.with(|q| {
+            let (class, text) = match (q.get("notice").as_deref(), q.get("error").as_deref()) {
+                (Some("paid"), _) => ("notice notice-ok", "Payment received: your plan is active. The proxy applies its limits within seconds."),
+                (Some("processing"), _) => ("notice", "Paystack is still processing the payment. This page updates once it is confirmed."),
+                (_, Some("declined")) => ("notice notice-error", "The payment was declined. Nothing was charged; try again or use another card."),
+                (_, Some("cancelled")) => ("notice", "Checkout cancelled. Nothing was charged."),
+                (_, Some("mismatch")) => ("notice notice-error", "The payment did not match the order and was not applied. Contact support with the reference below."),
+                (_, Some("paystack_unavailable")) => ("notice notice-error", "Paystack is not reachable right now, so checkout is paused. Nothing was charged; try again in a minute."),
+                (_, Some("refused")) => ("notice notice-error", "Paystack refused to start the checkout. Try again or contact support."),
+                (_, Some("plan")) => ("notice notice-error", "That plan cannot be bought."),
+                (_, Some("reference")) => ("notice notice-error", "That payment is unknown here."),
+                _ => return None,
+            };
+            Some(view! { <p class=class role="status" id="billing-outcome">{text}</p> })
+        })
+    }
+}
+
+#[component]
+fn Overview(plans: Vec<PlanOffer>, billing: Billing) -> impl IntoView {
+    let current_id = billing.current.as_ref().map(|c| c.plan_id);
+    let current = match &billing.current {
+        Some(plan) => view! {
+            <p id="current-plan">
+                "Current plan: " <strong>{plan.name.clone()}</strong>
+                {format!(" · {} until ", plan.status)}
+                <time data-epoch-ms=plan.period_end.to_string()>{utc_date(plan.period_end)}</time>
+            </p>
+        }
+        .into_any(),
+        None => view! {
+            <p id="current-plan">"No plan yet: pick one below to start sending traffic."</p>
+        }
+        .into_any(),
+    };
+    let paused = billing.paystack_unavailable.then(|| {
+        view! {
+            <p class="notice notice-error" role="alert" id="paystack-down">
+                "Paystack is not reachable right now, so checkout is paused. Try again in a minute."
+            </p>
+        }
+    });
+    let cards: Vec<AnyView> = plans
+        .into_iter()
+        .filter(|p| p.price_minor > 0)
+        .map(|plan| {
+            let is_current = current_id == Some(plan.id);
+            view! { <PlanCard plan is_current /> }.into_any()
+        })
+        .collect();
+    let history = payments_table(&billing);
+    view! {
+        <section aria-labelledby="plans-heading">
+            <h2 id="plans-heading">"Plans"</h2>
+            {current}
+            {paused}
+            <div class="plan-grid">{cards}</div>
+        </section>
+        <section class="card settings-section" aria-labelledby="payments-heading">
+            <h2 id="payments-heading">"Payments"</h2>
+            {history}
+        </section>
+    }
+    .into_any()
+}
+
+fn payments_table(billing: &Billing) -> AnyView {
+    if billing.payments.is_empty() {
+        return view! { <p class="muted">"No payments yet."</p> }.into_any();
+    }
+    let rows: Vec<AnyView> = billing
+        .payments
+        .iter()
+        .map(|p| {
+            view! {
+                <tr>
+                    <td>{utc_date(p.created_at)}</td>
+                    <td>{p.plan.clone()}</td>
+                    <td>{money(p.amount_minor, &p.currency)}</td>
+                    <td class=format!("payment-{}", p.status)>{p.status.clone()}</td>
+                    <td><code>{p.reference.clone()}</code></td>
+                </tr>
+            }
+            .into_any()
+        })
+        .collect();
+    view! {
+        <table class="table" id="payments-table">
+            <thead>
+                <tr>
+                    <th scope="col">"Date (UTC)"</th><th scope="col">"Plan"</th><th scope="col">"Amount"</th>
+                    <th scope="col">"Status"</th><th scope="col">"Reference"</th>
+                </tr>
+            </thead>
+            <tbody>{rows}</tbody>
+        </table>
+    }
+    .into_any()
+}
+
+#[component]
+fn PlanCard(plan: PlanOffer, is_current: bool) -> impl IntoView {
     let bandwidth = plan
         .bandwidth_bytes
         .map(|b| bytes(u64::try_from(b).unwrap_or(0)))
         .unwrap_or_else(|| "Unlimited".to_string());
+    let action = if is_current { "Renew" } else { "Buy" };
     view! {
-        <article class="card plan-card" data-plan=plan.name.to_lowercase()>
-            <h3>{plan.name.clone()}</h3>
+        <article class="card plan-card" class:plan-current=is_current data-plan=plan.name.to_lowercase()>
+            <h3>{plan.name.clone()}{is_current.then_some(" (current)")}</h3>
             <p class="plan-price">
                 {money(plan.price_minor, &plan.currency)}
                 <span class="muted">{format!(" / {} days", plan.period_days)}</span>
@@ -53,6 +156,24 @@ fn PlanCard(plan: PlanOffer) -> impl IntoView {
                 <li><strong>{count(plan.requests_per_second)}</strong>" requests/s"</li>
                 <li><strong>{count(plan.max_connections)}</strong>" concurrent connections"</li>
             </ul>
+            <form method="post" action="/billing/checkout">
+                <input type="hidden" name="plan" value=plan.id.to_string() />
+                <button class="button" type="submit" aria-label=format!("{action} {}", plan.name)>{action}</button>
+            </form>
         </article>
+    }
+    .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_utc_calendar_days() {
+        assert_eq!(utc_date(0), "1970-01-01");
+        assert_eq!(utc_date(951_782_400_000), "2000-02-29");
+        assert_eq!(utc_date(1_795_331_109_123), "2026-11-22");
+        assert_eq!(utc_date(1_795_331_109_123 + 30 * 86_400_000), "2026-12-22");
     }
 }

@@ -14,7 +14,8 @@ use crate::auth::Identity;
 use crate::state::AppState;
 
 /// Pages anyone may open.
-const PUBLIC: [&str; 3] = ["/login", "/login/code", "/register"];
+/// `/billing/callback` settles by reference with Paystack, signed in or not.
+const PUBLIC: [&str; 4] = ["/login", "/login/code", "/register", "/billing/callback"];
 
 /// Adds the [`Viewer`] for a signed-in session: within its absolute lifetime, of an account
 /// that still exists, and signed in under the account's current session epoch (a password

@@ -18,6 +18,7 @@ pub mod rate_limit;
 use std::time::Duration;
 
 use app::Assets;
+use app::api::billing::ssr::PaystackHealth;
 use app::api::session::ssr::{GatewayRefresh, ProxyEndpoints};
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
@@ -38,8 +39,15 @@ const MAX_BODY: usize = 10 * 1024 * 1024;
 /// How long one request may take before the client gets 408.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Builds the whole web application.
-pub fn router(state: AppState, assets: Assets, sessions: crate::auth::DbSessionStore) -> Router {
+pub(crate) use self::gate::SignedIn;
+
+/// Builds the whole web application; `double` is the Paystack test double to mount, if any.
+pub fn router(
+    state: AppState,
+    assets: Assets,
+    sessions: crate::auth::DbSessionStore,
+    double: Option<crate::billing::double::Double>,
+) -> Router {
     let routes = generate_route_list(app::App);
     let db = state.db.clone();
     let host = state
@@ -54,11 +62,14 @@ pub fn router(state: AppState, assets: Assets, sessions: crate::auth::DbSessionS
     };
     let handle = state.gateway.handle.clone();
     let refresh = GatewayRefresh(std::sync::Arc::new(move || handle.refresh_now()));
+    let paystack = state.paystack.clone();
+    let paystack_health = PaystackHealth(std::sync::Arc::new(move || paystack.is_unavailable()));
     let context = move || {
         csp::nonce_context();
         provide_context(db.clone());
         provide_context(endpoints.clone());
         provide_context(refresh.clone());
+        provide_context(paystack_health.clone());
     };
     let page_assets = assets.clone();
     let options = state.leptos_options.clone();
@@ -73,6 +84,7 @@ pub fn router(state: AppState, assets: Assets, sessions: crate::auth::DbSessionS
         .merge(auth::router())
         .merge(account::router())
         .merge(admin::router())
+        .merge(crate::billing::router())
         .route_layer(axum::middleware::from_fn(gate::require_sign_in))
         .fallback(file_and_error_handler_with_context::<AppState, _>(
             context,
@@ -95,7 +107,11 @@ pub fn router(state: AppState, assets: Assets, sessions: crate::auth::DbSessionS
             csrf::same_origin,
         ));
 
-    Router::new()
+    let mut outer = Router::new();
+    if let Some(double) = double {
+        outer = outer.nest_service(crate::billing::double::MOUNT, double.router());
+    }
+    outer
         .merge(health::router())
         .merge(metrics::router())
         .nest("/pkg", assets::pkg_service(&state.config.site_root))

@@ -551,3 +551,143 @@ async fn webhook_events_are_deduplicated_and_retried(t: &TestDb) {
     ));
     assert_eq!(payments::event_by_key(db, "nope").await.unwrap(), None);
 }
+
+fn paid<'a>() -> PaymentOutcome<'a> {
+    PaymentOutcome {
+        status: PaymentStatus::Success,
+        paystack_transaction_id: Some(77),
+        channel: Some("card"),
+        paid_at: Some(NOW),
+        failure_reason: None,
+    }
+}
+
+async fn pending(db: &store::Db, account: AccountId, plan: &str, reference: &str) -> PlanId {
+    let plan = plans::by_name(db, plan).await.unwrap().unwrap();
+    payments::create_pending(
+        db,
+        &NewPayment {
+            account_id: account,
+            plan_id: plan.id,
+            reference,
+            amount_minor: plan.price_minor,
+            currency: &plan.currency,
+        },
+        NOW,
+    )
+    .await
+    .unwrap();
+    plan.id
+}
+
+on_both_engines!(fulfil_activates_once_even_when_racing);
+async fn fulfil_activates_once_even_when_racing(t: &TestDb) {
+    let db = t.db();
+    let ada = crate::customer(db, "ada@example.com").await;
+    let starter = pending(db, ada, "Starter", "ref-race").await;
+
+    // The callback and the webhook arrive together: eight concurrent attempts.
+    let attempts = (0..8).map(|_| {
+        let db = db.clone();
+        async move { payments::fulfil(&db, "ref-race", &paid(), 30, NOW).await }
+    });
+    let results = futures_join_all(attempts).await;
+    let winners: Vec<_> = results
+        .into_iter()
+        .filter_map(|r| r.expect("no error"))
+        .collect();
+    assert_eq!(winners.len(), 1, "exactly one activation");
+    let (payment, subscription) = &winners[0];
+    assert_eq!(payment.status, PaymentStatus::Success);
+    assert_eq!(payment.subscription_id, Some(subscription.id));
+    assert_eq!(subscription.plan_id, starter);
+    assert_eq!(subscription.period_end, NOW + 30 * DAY_MS);
+    assert_eq!(
+        subscriptions::list_for_account(db, ada)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Replays later change nothing; unknown references are NotFound.
+    assert_eq!(
+        payments::fulfil(db, "ref-race", &paid(), 30, NOW + 5)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(matches!(
+        payments::fulfil(db, "ref-unknown", &paid(), 30, NOW).await,
+        Err(StoreError::NotFound)
+    ));
+    // A payment settled as a mismatch never activates, not even by a later fulfil.
+    pending(db, ada, "Team", "ref-mismatch").await;
+    let mismatch = PaymentOutcome {
+        status: PaymentStatus::Mismatch,
+        failure_reason: Some("amount 1 != 15000000"),
+        ..paid()
+    };
+    payments::settle(db, "ref-mismatch", &mismatch, NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        payments::fulfil(db, "ref-mismatch", &paid(), 30, NOW)
+            .await
+            .unwrap(),
+        None
+    );
+    let current = subscriptions::current(db, ada, NOW + 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(current.plan_id, starter, "still the plan actually paid for");
+}
+
+on_both_engines!(renewal_carries_the_rest_and_upgrades_apply_at_once);
+async fn renewal_carries_the_rest_and_upgrades_apply_at_once(t: &TestDb) {
+    let db = t.db();
+    let bea = crate::customer(db, "bea@example.com").await;
+    pending(db, bea, "Starter", "ref-1").await;
+    payments::fulfil(db, "ref-1", &paid(), 30, NOW)
+        .await
+        .unwrap()
+        .unwrap();
+    // Renewed ten days early: thirty new days plus the ten left.
+    let later = NOW + 20 * DAY_MS;
+    pending(db, bea, "Starter", "ref-2").await;
+    let (_, renewed) = payments::fulfil(db, "ref-2", &paid(), 30, later)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(renewed.period_start, later, "the quota period restarts");
+    assert_eq!(renewed.period_end, later + 40 * DAY_MS);
+    // An upgrade replaces the plan now, without carrying days of another plan.
+    let team = pending(db, bea, "Team", "ref-3").await;
+    let (_, upgraded) = payments::fulfil(db, "ref-3", &paid(), 30, later + 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(upgraded.plan_id, team);
+    assert_eq!(upgraded.period_end, later + 1 + 30 * DAY_MS);
+    let live: Vec<_> = subscriptions::list_for_account(db, bea)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.status == SubscriptionStatus::Active)
+        .collect();
+    assert_eq!(live.len(), 1, "one active subscription at a time");
+}
+
+async fn futures_join_all<F>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for handle in handles {
+        out.push(handle.await.expect("task"));
+    }
+    out
+}

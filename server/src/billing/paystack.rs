@@ -1,0 +1,343 @@
+//! The Paystack API client: `POST /transaction/initialize` and `GET /transaction/verify/…`,
+//! with timeouts, retries with exponential backoff and jitter for the idempotent verify, and a
+//! circuit breaker so that while Paystack is failing, checkout fails fast with a clear message
+//! instead of hanging. Requests and outcomes are counted in `/metrics`
+//! (`atlantic_paystack_requests_total{op,outcome}`).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+use rand::Rng as _;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// How long one call may take.
+const TIMEOUT: Duration = Duration::from_secs(10);
+/// Attempts for an idempotent call.
+const ATTEMPTS: u32 = 3;
+/// First retry delay; doubled each time, with up to 50 % jitter.
+const BACKOFF: Duration = Duration::from_millis(200);
+/// Consecutive failures that open the breaker.
+const OPEN_AFTER: u32 = 3;
+/// How long the breaker stays open before one call may try again.
+const OPEN_FOR: Duration = Duration::from_secs(30);
+
+/// Why a Paystack call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PaystackError {
+    /// Paystack failed recently; not tried.
+    #[error("Paystack is unavailable right now (circuit open)")]
+    Unavailable,
+    /// No answer: connection, timeout or a 5xx.
+    #[error("Paystack did not answer: {0}")]
+    Transport(String),
+    /// Paystack answered `status: false` (a 4xx): the request itself was refused.
+    #[error("Paystack refused the request: {0}")]
+    Refused(String),
+    /// The answer did not have the documented shape.
+    #[error("Paystack's answer was malformed: {0}")]
+    Malformed(String),
+}
+
+/// `{ "status", "message", "data" }`: every Paystack response.
+#[derive(Debug, Deserialize)]
+struct Envelope<T> {
+    status: bool,
+    message: String,
+    data: Option<T>,
+}
+
+/// What `POST /transaction/initialize` takes (the fields we use).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct InitializeRequest {
+    /// The customer's email.
+    pub email: String,
+    /// In the currency's subunit (kobo); Paystack takes it as a string or an integer.
+    pub amount: i64,
+    /// ISO 4217.
+    pub currency: String,
+    /// Our unique reference.
+    pub reference: String,
+    /// Where the customer comes back to.
+    pub callback_url: String,
+    /// Our own details: account and plan ids.
+    pub metadata: serde_json::Value,
+}
+
+/// `data` of a successful initialize.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Initialized {
+    /// Where to send the customer (single use).
+    pub authorization_url: String,
+    /// The checkout's access code.
+    pub access_code: String,
+    /// The reference, as Paystack recorded it.
+    pub reference: String,
+}
+
+/// `data` of `GET /transaction/verify/{reference}` (the fields we check).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Transaction {
+    /// Paystack's transaction id.
+    pub id: i64,
+    /// abandoned, failed, ongoing, pending, processing, queued, reversed or success.
+    pub status: String,
+    /// The reference.
+    pub reference: String,
+    /// Charged, in the subunit.
+    pub amount: i64,
+    /// ISO 4217.
+    pub currency: String,
+    /// ISO 8601 time of payment.
+    #[serde(default)]
+    pub paid_at: Option<String>,
+    /// card, bank, ussd, …
+    #[serde(default)]
+    pub channel: Option<String>,
+    /// What we sent at initialize (Paystack may return it as an object or a string).
+    #[serde(default)]
+    pub metadata: serde_json::Value,
+}
+
+/// A cheaply cloned client.
+#[derive(Clone)]
+pub struct Paystack {
+    http: reqwest::Client,
+    base: Url,
+    secret_key: Arc<str>,
+    breaker: Arc<Breaker>,
+}
+
+impl Paystack {
+    /// A client for the API at `base` (Paystack's, or the test double's).
+    pub fn new(base: Url, secret_key: &str) -> Paystack {
+        let http = reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            .connect_timeout(Duration::from_secs(5))
+            .no_proxy()
+            .build()
+            .expect("a reqwest client with rustls builds");
+        let base = if base.path().ends_with('/') {
+            base
+        } else {
+            let mut base = base;
+            base.set_path(&format!("{}/", base.path()));
+            base
+        };
+        Paystack {
+            http,
+            base,
+            secret_key: Arc::from(secret_key),
+            breaker: Arc::new(Breaker::default()),
+        }
+    }
+
+    /// Whether calls are currently refused without trying (for the Billing page).
+    pub fn is_unavailable(&self) -> bool {
+        self.breaker.is_open()
+    }
+
+    /// Starts a checkout. Not retried: a lost answer would leave a second attempt with a
+    /// duplicate reference; the customer simply tries again.
+    pub async fn initialize(
+        &self,
+        request: &InitializeRequest,
+    ) -> Result<Initialized, PaystackError> {
+        let url = self.url("transaction/initialize")?;
+        let call = self
+            .http
+            .post(url)
+            .bearer_auth(&*self.secret_key)
+            .json(request);
+        self.guarded("initialize", || {
+            call.try_clone().expect("a JSON body clones")
+        })
+        .await
+    }
+
+    /// Looks a transaction up; retried with backoff and jitter.
+    pub async fn verify(&self, reference: &str) -> Result<Transaction, PaystackError> {
+        let url = self.url(&format!("transaction/verify/{}", urlencode(reference)))?;
+        let mut delay = BACKOFF;
+        let mut attempt = 1;
+        loop {
+            let call = self.http.get(url.clone()).bearer_auth(&*self.secret_key);
+            match self
+                .guarded("verify", || call.try_clone().expect("no body"))
+                .await
+            {
+                Err(PaystackError::Transport(reason)) if attempt < ATTEMPTS => {
+                    tracing::warn!(reference, attempt, %reason, "verify failed, retrying");
+                    let jitter = rand::rng().random_range(0..=delay.as_millis() as u64 / 2);
+                    tokio::time::sleep(delay + Duration::from_millis(jitter)).await;
+                    delay *= 2;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn url(&self, path: &str) -> Result<Url, PaystackError> {
+        self.base
+            .join(path)
+            .map_err(|e| PaystackError::Malformed(format!("URL: {e}")))
+    }
+
+    /// One call through the breaker, counted.
+    async fn guarded<T: serde::de::DeserializeOwned>(
+        &self,
+        op: &'static str,
+        request: impl FnOnce() -> reqwest::RequestBuilder,
+    ) -> Result<T, PaystackError> {
+        if !self.breaker.allow() {
+            count(op, "circuit_open");
+            return Err(PaystackError::Unavailable);
+        }
+        let result = send::<T>(request()).await;
+        match &result {
+            Ok(_) | Err(PaystackError::Refused(_)) => self.breaker.success(),
+            Err(_) => self.breaker.failure(),
+        }
+        count(
+            op,
+            match &result {
+                Ok(_) => "ok",
+                Err(PaystackError::Refused(_)) => "refused",
+                Err(PaystackError::Malformed(_)) => "malformed",
+                Err(_) => "unavailable",
+            },
+        );
+        result
+    }
+}
+
+fn count(op: &'static str, outcome: &'static str) {
+    metrics::counter!("atlantic_paystack_requests_total", "op" => op, "outcome" => outcome)
+        .increment(1);
+}
+
+async fn send<T: serde::de::DeserializeOwned>(
+    request: reqwest::RequestBuilder,
+) -> Result<T, PaystackError> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| PaystackError::Transport(e.to_string()))?;
+    let status = response.status();
+    if status.is_server_error() {
+        return Err(PaystackError::Transport(format!("HTTP {status}")));
+    }
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| PaystackError::Transport(e.to_string()))?;
+    let envelope: Envelope<T> = serde_json::from_slice(&body)
+        .map_err(|e| PaystackError::Malformed(format!("HTTP {status}: {e}")))?;
+    match (envelope.status, envelope.data) {
+        (true, Some(data)) if status.is_success() => Ok(data),
+        (true, _) if status.is_success() => Err(PaystackError::Malformed("no data".to_owned())),
+        _ => Err(PaystackError::Refused(envelope.message)),
+    }
+}
+
+/// Percent-encodes a reference for a path segment (ours are `[A-Za-z0-9_-]` already).
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'=' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Consecutive-failure breaker: open after [`OPEN_AFTER`] failures, for [`OPEN_FOR`]; then
+/// one call at a time may probe until one succeeds.
+#[derive(Default)]
+struct Breaker {
+    failures: AtomicU32,
+    /// Epoch ms until which calls are refused (0: closed).
+    open_until: AtomicU64,
+}
+
+impl Breaker {
+    fn now_ms() -> u64 {
+        u64::try_from(store::now_ms()).unwrap_or(0)
+    }
+
+    fn is_open(&self) -> bool {
+        Self::now_ms() < self.open_until.load(Ordering::Acquire)
+    }
+
+    /// Whether a call may go out; a half-open breaker lets one through and re-arms itself so
+    /// concurrent callers keep failing fast until that probe reports.
+    fn allow(&self) -> bool {
+        let until = self.open_until.load(Ordering::Acquire);
+        let now = Self::now_ms();
+        if until == 0
+            || now >= until
+                && self
+                    .open_until
+                    .compare_exchange(
+                        until,
+                        now + OPEN_FOR.as_millis() as u64,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    )
+                    .is_ok()
+        {
+            return true;
+        }
+        false
+    }
+
+    fn success(&self) {
+        self.failures.store(0, Ordering::Release);
+        self.open_until.store(0, Ordering::Release);
+    }
+
+    fn failure(&self) {
+        let failures = self.failures.fetch_add(1, Ordering::AcqRel) + 1;
+        if failures >= OPEN_AFTER {
+            self.open_until.store(
+                Self::now_ms() + OPEN_FOR.as_millis() as u64,
+                Ordering::Release,
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_breaker_opens_after_consecutive_failures_and_closes_on_success() {
+        let breaker = Breaker::default();
+        assert!(breaker.allow());
+        breaker.failure();
+        breaker.failure();
+        assert!(breaker.allow(), "two failures are not an outage");
+        breaker.success();
+        for _ in 0..OPEN_AFTER {
+            breaker.failure();
+        }
+        assert!(breaker.is_open());
+        assert!(!breaker.allow(), "open: fail fast");
+        // Half-open once the time is up: one probe, and its success closes the breaker.
+        breaker.open_until.store(1, Ordering::Release);
+        assert!(breaker.allow(), "the probe goes out");
+        assert!(!breaker.allow(), "others still fail fast while it runs");
+        breaker.success();
+        assert!(!breaker.is_open() && breaker.allow());
+    }
+
+    #[test]
+    fn references_are_encoded_for_the_path() {
+        assert_eq!(urlencode("atl_12_ab-C.9="), "atl_12_ab-C.9=");
+        assert_eq!(urlencode("a/b c"), "a%2Fb%20c");
+    }
+}

@@ -1,0 +1,392 @@
+//! Billing through the real service and its built-in Paystack test double, on SQLite and
+//! PostgreSQL: checkout, callback and webhook settle a payment exactly once; forged webhooks,
+//! replays and mismatches change nothing; a Paystack outage opens the circuit and says so.
+
+// A failed unwrap here is a failed test with its location, which is all it needs to say.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Browser, Engine, Service, TestDb, location};
+use hmac::{Hmac, Mac};
+use sha2::Sha512;
+use store::payments::PaymentStatus;
+
+/// The test double's default secret key (development without PAYSTACK_SECRET_KEY).
+const DOUBLE_KEY: &str = "sk_test_atlantic_double";
+
+fn sign(key: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha512>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(body);
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A signed-in customer without a plan.
+async fn signed_in_customer(db: &store::Db, service: &Service, email: &str) -> Browser {
+    let hash = store::accounts::hash_password(common::CUSTOMER_PASSWORD).unwrap();
+    let account = store::accounts::create(
+        db,
+        email,
+        &hash,
+        store::accounts::Role::Customer,
+        store::now_ms(),
+    )
+    .await
+    .unwrap();
+    store::credentials::create(db, account.id, store::now_ms())
+        .await
+        .unwrap();
+    let browser = Browser::new(service);
+    browser.sign_in_customer(email).await;
+    browser
+}
+
+async fn plan_id(db: &store::Db, name: &str) -> String {
+    store::plans::by_name(db, name)
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+        .get()
+        .to_string()
+}
+
+/// Starts a checkout for `plan`; returns the double's checkout URL and the reference.
+async fn start_checkout(browser: &Browser, db: &store::Db, plan: &str) -> (String, String) {
+    let started = browser
+        .post("/billing/checkout", &[("plan", &plan_id(db, plan).await)])
+        .await;
+    assert_eq!(started.status(), 303);
+    let checkout = location(&started);
+    assert!(
+        checkout.contains("/paystack-double/checkout/"),
+        "{checkout}"
+    );
+    let page = browser.client.get(&checkout).send().await.unwrap();
+    let html = page.text().await.unwrap();
+    let reference = html
+        .split("reference ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .unwrap()
+        .to_owned();
+    (checkout, reference)
+}
+
+/// Pays (or declines) on the double's page and follows the redirect to our callback.
+async fn finish(browser: &Browser, checkout: &str, pay: bool) -> String {
+    let action = if pay { "pay" } else { "decline" };
+    let done = browser
+        .client
+        .post(format!("{checkout}/{action}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 303);
+    let callback = location(&done);
+    assert!(callback.contains("/billing/callback?trxref="), "{callback}");
+    let back = browser.client.get(&callback).send().await.unwrap();
+    location(&back)
+}
+
+async fn payment_status(db: &store::Db, reference: &str) -> PaymentStatus {
+    store::payments::by_reference(db, reference)
+        .await
+        .unwrap()
+        .unwrap()
+        .status
+}
+
+async fn subscription_count(db: &store::Db, email: &str) -> usize {
+    let account = store::accounts::by_email(db, email).await.unwrap().unwrap();
+    store::subscriptions::list_for_account(db, account.id)
+        .await
+        .unwrap()
+        .len()
+}
+
+/// Waits until the double's webhook for `reference` was stored and processed.
+async fn webhook_processed(db: &store::Db, reference: &str) {
+    let key = format!("charge.success:{reference}");
+    for _ in 0..100 {
+        if let Some(event) = store::payments::event_by_key(db, &key).await.unwrap()
+            && event.processed_at.is_some()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the webhook for {reference} was not processed within 5 s");
+}
+
+async fn buying_a_plan_activates_it_once(engine: Engine) {
+    let Some(db) = TestDb::new(engine).await else {
+        return;
+    };
+    let service = Service::start(db.url()).await;
+    let email = "ada@example.com";
+    let browser = signed_in_customer(db.db(), &service, email).await;
+    let account = store::accounts::by_email(db.db(), email)
+        .await
+        .unwrap()
+        .unwrap();
+    let creds = store::credentials::by_account(db.db(), account.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let origin = common::origin("through").await;
+    let proxy = reqwest::Client::builder()
+        .proxy(
+            reqwest::Proxy::http(format!("http://{}", service.http_proxy))
+                .unwrap()
+                .basic_auth(&creds.username, &creds.secret),
+        )
+        .build()
+        .unwrap();
+    // The gateway learns of the new account within seconds; until it has a plan, it refuses.
+    let mut refusal = String::new();
+    for _ in 0..50 {
+        let before = proxy.get(format!("http://{origin}/")).send().await.unwrap();
+        refusal = before.headers()["x-atlantic-error"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        if refusal != "bad_credentials" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(refusal, "quota_exceeded", "no plan yet");
+
+    let (checkout, reference) = start_checkout(&browser, db.db(), "Personal").await;
+    let page = browser.client.get(&checkout).send().await.unwrap();
+    assert!(
+        page.text().await.unwrap().contains("NGN 20000.00"),
+        "the plan's price"
+    );
+    assert_eq!(
+        payment_status(db.db(), &reference).await,
+        PaymentStatus::Pending
+    );
+
+    // The callback and the double's webhook race for the same reference.
+    assert_eq!(
+        finish(&browser, &checkout, true).await,
+        "/billing?notice=paid"
+    );
+    webhook_processed(db.db(), &reference).await;
+    assert_eq!(
+        payment_status(db.db(), &reference).await,
+        PaymentStatus::Success
+    );
+    assert_eq!(subscription_count(db.db(), email).await, 1, "credited once");
+    let current = store::subscriptions::current(db.db(), account.id, store::now_ms())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        current.plan_id.get().to_string(),
+        plan_id(db.db(), "Personal").await
+    );
+
+    // The gateway follows within seconds.
+    let mut status = 0;
+    for _ in 0..40 {
+        status = proxy
+            .get(format!("http://{origin}/"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 200, "the paid plan reaches the gateway");
+
+    // Coming back to the callback again (a reload) changes nothing.
+    let again = browser
+        .get(&format!("/billing/callback?reference={reference}"))
+        .await;
+    assert_eq!(location(&again), "/billing?notice=paid");
+    assert_eq!(subscription_count(db.db(), email).await, 1);
+
+    let billing = browser.post("/api/billing", &[]).await;
+    assert_eq!(billing.status(), 200);
+    let text = billing.text().await.unwrap();
+    assert!(
+        text.contains("Personal") && text.contains(&reference),
+        "{text}"
+    );
+    service.stop().await.expect("clean stop");
+}
+on_both_engines!(buying_a_plan_activates_it_once);
+
+async fn declined_and_mismatched_payments_never_activate(engine: Engine) {
+    let Some(db) = TestDb::new(engine).await else {
+        return;
+    };
+    let service = Service::start(db.url()).await;
+    let email = "bea@example.com";
+    let browser = signed_in_customer(db.db(), &service, email).await;
+
+    let (checkout, declined) = start_checkout(&browser, db.db(), "Starter").await;
+    assert_eq!(
+        finish(&browser, &checkout, false).await,
+        "/billing?error=declined"
+    );
+    assert_eq!(
+        payment_status(db.db(), &declined).await,
+        PaymentStatus::Failed
+    );
+
+    // Our record says one kobo more than Paystack charged: a mismatch, never activated.
+    let (checkout, reference) = start_checkout(&browser, db.db(), "Team").await;
+    sqlx::query("UPDATE payments SET amount_minor = amount_minor + 1 WHERE reference = $1")
+        .bind(&reference)
+        .execute(db.db().pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        finish(&browser, &checkout, true).await,
+        "/billing?error=mismatch"
+    );
+    webhook_processed(db.db(), &reference).await;
+    assert_eq!(
+        payment_status(db.db(), &reference).await,
+        PaymentStatus::Mismatch
+    );
+    assert_eq!(
+        subscription_count(db.db(), email).await,
+        0,
+        "nothing activated"
+    );
+    service.stop().await.expect("clean stop");
+}
+on_both_engines!(declined_and_mismatched_payments_never_activate);
+
+async fn webhooks_must_be_signed_and_count_once(engine: Engine) {
+    let Some(db) = TestDb::new(engine).await else {
+        return;
+    };
+    let service = Service::start(db.url()).await;
+    let email = "cy@example.com";
+    let browser = signed_in_customer(db.db(), &service, email).await;
+    let (checkout, reference) = start_checkout(&browser, db.db(), "Starter").await;
+
+    // The customer paid, but never came back: only webhooks arrive.
+    let paid = browser
+        .client
+        .post(format!("{checkout}/pay"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), 303);
+    webhook_processed(db.db(), &reference).await;
+    assert_eq!(
+        payment_status(db.db(), &reference).await,
+        PaymentStatus::Success
+    );
+
+    let body = serde_json::json!({
+        "event": "charge.success",
+        "data": { "reference": reference, "amount": 500000, "currency": "NGN", "status": "success" }
+    })
+    .to_string();
+    let url = format!("{}/webhooks/paystack", service.base);
+    let client = common::client();
+    // Forged and unsigned deliveries: 401, nothing stored.
+    let forged_event = serde_json::json!({
+        "event": "charge.success",
+        "data": { "reference": "atl_forged", "amount": 1, "currency": "NGN" }
+    })
+    .to_string();
+    for signature in [Some(sign("sk_test_wrong", forged_event.as_bytes())), None] {
+        let mut request = client.post(&url).body(forged_event.clone());
+        if let Some(signature) = signature {
+            request = request.header("x-paystack-signature", signature);
+        }
+        assert_eq!(request.send().await.unwrap().status(), 401);
+    }
+    assert!(
+        store::payments::event_by_key(db.db(), "charge.success:atl_forged")
+            .await
+            .unwrap()
+            .is_none(),
+        "a forged delivery is not even stored"
+    );
+
+    // Paystack's retries of a real delivery: acknowledged, counted once.
+    for _ in 0..3 {
+        let replay = client
+            .post(&url)
+            .header("x-paystack-signature", sign(DOUBLE_KEY, body.as_bytes()))
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(replay.status(), 200);
+        assert_eq!(replay.text().await.unwrap(), "duplicate\n");
+    }
+    assert_eq!(subscription_count(db.db(), email).await, 1);
+    service.stop().await.expect("clean stop");
+}
+on_both_engines!(webhooks_must_be_signed_and_count_once);
+
+async fn a_paystack_outage_opens_the_circuit_and_the_page_says_so(engine: Engine) {
+    let Some(db) = TestDb::new(engine).await else {
+        return;
+    };
+    // Nothing listens on port 9 here: every call fails at once.
+    let service = Service::start_with(
+        db.url(),
+        &[
+            ("PAYSTACK_BASE_URL", "http://127.0.0.1:9/"),
+            ("PAYSTACK_SECRET_KEY", "sk_test_outage"),
+        ],
+    )
+    .await;
+    let email = "dee@example.com";
+    let browser = signed_in_customer(db.db(), &service, email).await;
+    let plan = plan_id(db.db(), "Starter").await;
+    for _ in 0..4 {
+        let refused = browser.post("/billing/checkout", &[("plan", &plan)]).await;
+        assert_eq!(location(&refused), "/billing?error=paystack_unavailable");
+    }
+    let account = store::accounts::by_email(db.db(), email)
+        .await
+        .unwrap()
+        .unwrap();
+    let payments = store::payments::list_for_account(db.db(), account.id, store::Page::first(10))
+        .await
+        .unwrap();
+    assert_eq!(payments.len(), 4);
+    assert!(
+        payments.iter().all(|p| p.status == PaymentStatus::Failed),
+        "no payment left pending"
+    );
+    let metrics = service.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("atlantic_paystack_requests_total")
+                && l.contains("outcome=\"circuit_open\"")),
+        "the fourth attempt failed fast:\n{metrics}"
+    );
+    let page = browser.get("/billing").await.text().await.unwrap();
+    assert!(
+        page.contains("id=\"paystack-down\""),
+        "the page says checkout is paused"
+    );
+    assert_eq!(subscription_count(db.db(), email).await, 0);
+    service.stop().await.expect("clean stop");
+}
+on_both_engines!(a_paystack_outage_opens_the_circuit_and_the_page_says_so);
