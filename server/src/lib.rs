@@ -218,6 +218,7 @@ async fn housekeeping(state: AppState, sessions: auth::DbSessionStore) {
         loop {
             tick.tick().await;
             billing::webhook::retry_unprocessed(&state).await;
+            billing::expire_due(&state).await;
         }
     };
     tokio::select! {

@@ -390,3 +390,84 @@ async fn a_paystack_outage_opens_the_circuit_and_the_page_says_so(engine: Engine
     service.stop().await.expect("clean stop");
 }
 on_both_engines!(a_paystack_outage_opens_the_circuit_and_the_page_says_so);
+
+/// What the gateway answers the account's proxy credentials, once it settles on `want`
+/// (it reloads accounts within seconds): the `X-Atlantic-Error` code, or `ok`.
+async fn gateway_answer(service: &Service, db: &store::Db, email: &str, want: &str) -> String {
+    let account = store::accounts::by_email(db, email).await.unwrap().unwrap();
+    let creds = store::credentials::by_account(db, account.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let origin = common::origin("through").await;
+    let proxy = reqwest::Client::builder()
+        .proxy(
+            reqwest::Proxy::http(format!("http://{}", service.http_proxy))
+                .unwrap()
+                .basic_auth(&creds.username, &creds.secret),
+        )
+        .build()
+        .unwrap();
+    let mut answer = String::new();
+    for _ in 0..60 {
+        let response = proxy.get(format!("http://{origin}/")).send().await.unwrap();
+        answer = match response.headers().get("x-atlantic-error") {
+            Some(code) => code.to_str().unwrap().to_owned(),
+            None => "ok".to_owned(),
+        };
+        if answer == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    answer
+}
+
+async fn expiry_and_renewal_move_the_gateway(engine: Engine) {
+    let Some(db) = TestDb::new(engine).await else {
+        return;
+    };
+    let service = Service::start(db.url()).await;
+    let email = "eli@example.com";
+    let browser = signed_in_customer(db.db(), &service, email).await;
+    let (checkout, reference) = start_checkout(&browser, db.db(), "Starter").await;
+    assert_eq!(
+        finish(&browser, &checkout, true).await,
+        "/billing?notice=paid"
+    );
+    assert_eq!(gateway_answer(&service, db.db(), email, "ok").await, "ok");
+
+    // Thirty days and the grace later, unpaid: the period and its grace are in the past.
+    let subscription = store::payments::by_reference(db.db(), &reference)
+        .await
+        .unwrap()
+        .unwrap()
+        .subscription_id
+        .unwrap();
+    let past = store::now_ms() - 1_000;
+    sqlx::query(
+        "UPDATE subscriptions SET period_start = $1, period_end = $2, grace_until = $2 \
+         WHERE id = $3",
+    )
+    .bind(past - 30 * store::DAY_MS)
+    .bind(past)
+    .bind(subscription)
+    .execute(db.db().pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        gateway_answer(&service, db.db(), email, "quota_exceeded").await,
+        "quota_exceeded",
+        "expired: no plan"
+    );
+
+    // Renewing brings the plan back at once.
+    let (checkout, _) = start_checkout(&browser, db.db(), "Starter").await;
+    assert_eq!(
+        finish(&browser, &checkout, true).await,
+        "/billing?notice=paid"
+    );
+    assert_eq!(gateway_answer(&service, db.db(), email, "ok").await, "ok");
+    service.stop().await.expect("clean stop");
+}
+on_both_engines!(expiry_and_renewal_move_the_gateway);

@@ -235,10 +235,14 @@ pub fn paid_period_end(
         .saturating_add(carried)
 }
 
+/// How long service continues after an unpaid period ends (the subscription is `grace`
+/// then), before the account falls back to no plan.
+pub const GRACE_MS: i64 = 3 * crate::DAY_MS;
+
 /// Settles a pending payment as paid **and** activates what it paid for, in one transaction:
 /// the payment becomes `success`, the account's live subscription (if any) is closed, a new
-/// active period of the payment's plan starts now (see [`paid_period_end`]), and the payment
-/// is linked to it. Returns `None` when the payment was not pending any more (the callback
+/// active period of the payment's plan starts now (see [`paid_period_end`]) with
+/// [`GRACE_MS`] of grace after it, and the payment is linked to it. Returns `None` when the payment was not pending any more (the callback
 /// and the webhook race; exactly one wins), `NotFound` when the reference is unknown. A
 /// failure anywhere rolls everything back: a plan is never half-activated.
 pub async fn fulfil(
@@ -306,14 +310,16 @@ pub async fn fulfil(
     .await?;
     let insert = format!(
         "INSERT INTO subscriptions \
-             (account_id, plan_id, status, period_start, period_end, created_at, updated_at) \
-         VALUES ($1, $2, 'active', $3, $4, $3, $3) RETURNING {SUBSCRIPTION_COLUMNS}"
+             (account_id, plan_id, status, period_start, period_end, grace_until, created_at, \
+              updated_at) \
+         VALUES ($1, $2, 'active', $3, $4, $5, $3, $3) RETURNING {SUBSCRIPTION_COLUMNS}"
     );
     let subscription = sqlx::query_as::<_, Subscription>(&insert)
         .bind(payment.account_id)
         .bind(payment.plan_id)
         .bind(now_ms)
         .bind(period_end)
+        .bind(period_end.saturating_add(GRACE_MS))
         .fetch_one(&mut *tx)
         .await?;
     let linked =

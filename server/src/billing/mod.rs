@@ -21,3 +21,35 @@ pub fn router() -> Router<AppState> {
         .route("/billing/callback", get(checkout::callback))
         .route("/webhooks/paystack", post(webhook::receive))
 }
+
+/// Moves ended periods into grace and ended graces to expired (see
+/// [`store::subscriptions::expire_due`]), logs each change as activity, and has the gateway
+/// reload when something changed. Called periodically; the gateway already stops serving at
+/// the deadlines themselves, this keeps the records and the customer's log in step.
+pub async fn expire_due(state: &AppState) {
+    let now = store::now_ms();
+    let changed = match store::subscriptions::expire_due(&state.db, now).await {
+        Ok(changed) => changed,
+        Err(error) => {
+            tracing::warn!(%error, "expiring subscriptions failed");
+            return;
+        }
+    };
+    for subscription in &changed {
+        let kind = format!("subscription.{}", subscription.status.as_str());
+        let event = store::activity::NewActivity {
+            detail: serde_json::json!({ "plan_id": subscription.plan_id.get() }),
+            ..store::activity::NewActivity::new(Some(subscription.account_id), &kind)
+        };
+        if let Err(error) = store::activity::record(&state.db, &event, now).await {
+            tracing::warn!(%error, "recording a subscription change failed");
+        }
+    }
+    if !changed.is_empty() {
+        tracing::info!(
+            count = changed.len(),
+            "subscriptions moved to grace or expired"
+        );
+        state.gateway.handle.refresh_now();
+    }
+}

@@ -677,6 +677,31 @@ async fn renewal_carries_the_rest_and_upgrades_apply_at_once(t: &TestDb) {
         .filter(|s| s.status == SubscriptionStatus::Active)
         .collect();
     assert_eq!(live.len(), 1, "one active subscription at a time");
+
+    // Unpaid at the period's end: grace for a while, then no plan.
+    assert_eq!(
+        upgraded.grace_until,
+        Some(upgraded.period_end + payments::GRACE_MS)
+    );
+    let after_period = upgraded.period_end + DAY_MS;
+    assert!(
+        subscriptions::current(db, bea, after_period)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let moved = subscriptions::expire_due(db, after_period).await.unwrap();
+    assert_eq!(moved.len(), 1);
+    assert_eq!(moved[0].status, SubscriptionStatus::Grace);
+    let after_grace = upgraded.period_end + payments::GRACE_MS;
+    assert!(
+        subscriptions::current(db, bea, after_grace)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let moved = subscriptions::expire_due(db, after_grace).await.unwrap();
+    assert_eq!(moved[0].status, SubscriptionStatus::Expired);
 }
 
 async fn futures_join_all<F>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
