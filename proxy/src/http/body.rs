@@ -54,20 +54,27 @@ fn content_length<'a>(
     Ok(found)
 }
 
-/// `Some(true)` when the final transfer coding is chunked, `Some(false)` for another coding.
+/// `Some(true)` when the final transfer coding is chunked, `Some(false)` for another coding —
+/// or for a `Transfer-Encoding` header that names no coding at all: it is still there, so the
+/// head is forwarded without `Content-Length` (see `rewrite`), and the framing must agree
+/// (a request is refused, a response runs until close). `None` without the header.
 fn chunked<'a>(headers: impl Iterator<Item = (&'a str, &'a [u8])>) -> Option<bool> {
     let mut last: Option<bool> = None;
+    let mut present = false;
     for (n, v) in headers {
-        if n.eq_ignore_ascii_case("transfer-encoding")
-            && let Some(coding) = v
-                .split(|b| *b == b',')
-                .map(|t| t.trim_ascii())
-                .rfind(|t| !t.is_empty())
+        if !n.eq_ignore_ascii_case("transfer-encoding") {
+            continue;
+        }
+        present = true;
+        if let Some(coding) = v
+            .split(|b| *b == b',')
+            .map(|t| t.trim_ascii())
+            .rfind(|t| !t.is_empty())
         {
             last = Some(coding.eq_ignore_ascii_case(b"chunked"));
         }
     }
-    last
+    last.or(present.then_some(false))
 }
 
 impl BodyLength {
@@ -353,6 +360,21 @@ mod tests {
         let (out, _, res) = run(b"abc", BodyLength::UntilClose).await;
         res.expect("ok");
         assert_eq!(out, b"HEADabc");
+    }
+
+    #[test]
+    fn an_empty_transfer_encoding_is_not_ignored() {
+        // Found by the http_head fuzz target: framed by Content-Length here, but forwarded
+        // without it (Transfer-Encoding is present), the origin would have seen no body.
+        let raw =
+            "POST http://a.com/ HTTP/1.1\r\nContent-Length: 58\r\nTransfer-Encoding: \r\n\r\n";
+        let head = parse_request(raw.as_bytes())
+            .expect("ok")
+            .expect("complete");
+        assert!(
+            BodyLength::of_request(&head).is_err(),
+            "refused as ambiguous"
+        );
     }
 
     #[test]
