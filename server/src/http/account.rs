@@ -3,10 +3,11 @@
 //! removal, and the gateway IP allowlist. Each answers with a 303 back to Settings carrying a
 //! `notice` or `error` key the page turns into a message, and records an activity event.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use axum::{Form, Router};
@@ -18,7 +19,6 @@ use tower_sessions::Session;
 
 use super::auth::{Client, password_policy, record, too_many_attempts, verify};
 use super::client_ip::client_ip;
-use super::gate::SignedIn;
 use crate::auth::{self, Identity};
 use crate::state::AppState;
 
@@ -51,36 +51,39 @@ fn failed(error: &StoreError) -> Response {
         .into_response()
 }
 
-/// The request's client and the signed-in account, loaded fresh.
-struct Request {
+/// Who is changing their settings: the signed-in account as the gate loaded it for this
+/// request, and the client's address and agent. Signed-out visitors are sent to `/login`.
+struct Caller {
+    ip: IpAddr,
     client: Client,
     account: Account,
 }
 
-async fn load(
-    state: &AppState,
-    viewer: SignedIn,
-    peer: SocketAddr,
-    headers: &HeaderMap,
-) -> Result<Request, Response> {
-    let ip = client_ip(peer, headers, &state.config.trusted_proxies);
-    let account = match accounts::by_id(&state.db, viewer.account_id()).await {
-        Ok(Some(account)) => account,
-        Ok(None) => return Err(Redirect::to("/login").into_response()),
-        Err(error) => return Err(failed(&error)),
-    };
-    Ok(Request {
-        client: Client::of(headers, ip),
-        account,
-    })
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let Some(account) = parts.extensions.get::<Account>().cloned() else {
+            return Err(Redirect::to("/login").into_response());
+        };
+        let ConnectInfo(peer) = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let ip = client_ip(peer, &parts.headers, &state.config.trusted_proxies);
+        Ok(Caller {
+            ip,
+            client: Client::of(&parts.headers, ip),
+            account,
+        })
+    }
 }
 
-async fn log(state: &AppState, request: &Request, kind: &str, detail: serde_json::Value) {
+async fn log(state: &AppState, caller: &Caller, kind: &str, detail: serde_json::Value) {
     let event = activity::NewActivity {
         detail,
-        ip: Some(&request.client.ip),
-        user_agent: request.client.user_agent.as_deref(),
-        ..activity::NewActivity::new(Some(request.account.id), kind)
+        ip: Some(&caller.client.ip),
+        user_agent: caller.client.user_agent.as_deref(),
+        ..activity::NewActivity::new(Some(caller.account.id), kind)
     };
     record(&state.db, &event).await;
 }
@@ -109,33 +112,26 @@ struct PasswordForm {
 /// session.
 async fn change_password(
     State(state): State<AppState>,
-    viewer: SignedIn,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    caller: Caller,
     session: Session,
     Form(form): Form<PasswordForm>,
 ) -> Response {
-    let request = match load(&state, viewer, peer, &headers).await {
-        Ok(request) => request,
-        Err(response) => return response,
-    };
-    let ip = client_ip(peer, &headers, &state.config.trusted_proxies);
     if let Err(wait) = state
         .reauth_limiter
-        .check(ip, &format!("account:{}", request.account.id))
+        .check(caller.ip, &format!("account:{}", caller.account.id))
     {
         return too_many_attempts(wait);
     }
     let current_ok = verify(
-        Some(request.account.password_hash.clone()),
+        Some(caller.account.password_hash.clone()),
         form.current_password,
     )
     .await;
     if !current_ok {
-        log(&state, &request, "password.change_failed", json!({})).await;
+        log(&state, &caller, "password.change_failed", json!({})).await;
         return back("password", "error", "current_password");
     }
-    if let Err(reason) = password_policy(&form.new_password, &request.account.email) {
+    if let Err(reason) = password_policy(&form.new_password, &caller.account.email) {
         return back("password", "error", reason);
     }
     let new_password = form.new_password;
@@ -144,21 +140,16 @@ async fn change_password(
             Ok(Ok(hash)) => hash,
             _ => return (StatusCode::SERVICE_UNAVAILABLE, "try again\n").into_response(),
         };
-    let epoch = match accounts::change_password(
-        &state.db,
-        request.account.id,
-        &hash,
-        store::now_ms(),
-    )
-    .await
-    {
-        Ok(epoch) => epoch,
-        Err(error) => return failed(&error),
-    };
+    let epoch =
+        match accounts::change_password(&state.db, caller.account.id, &hash, store::now_ms()).await
+        {
+            Ok(epoch) => epoch,
+            Err(error) => return failed(&error),
+        };
     if let Err(response) = keep_this_session(&session, epoch).await {
         return response;
     }
-    log(&state, &request, "password.changed", json!({})).await;
+    log(&state, &caller, "password.changed", json!({})).await;
     back("password", "notice", "password_changed")
 }
 
@@ -166,46 +157,31 @@ async fn change_password(
 /// request.
 async fn sign_out_others(
     State(state): State<AppState>,
-    viewer: SignedIn,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    caller: Caller,
     session: Session,
 ) -> Response {
-    let request = match load(&state, viewer, peer, &headers).await {
-        Ok(request) => request,
-        Err(response) => return response,
-    };
     let epoch =
-        match accounts::bump_session_epoch(&state.db, request.account.id, store::now_ms()).await {
+        match accounts::bump_session_epoch(&state.db, caller.account.id, store::now_ms()).await {
             Ok(epoch) => epoch,
             Err(error) => return failed(&error),
         };
     if let Err(response) = keep_this_session(&session, epoch).await {
         return response;
     }
-    log(&state, &request, "sessions.revoked", json!({})).await;
+    log(&state, &caller, "sessions.revoked", json!({})).await;
     back("sessions", "notice", "sessions_revoked")
 }
 
 /// `POST /settings/two-factor/start`: a new secret, not yet required at sign-in; Settings
 /// shows its QR code until it is confirmed with a code.
-async fn start_two_factor(
-    State(state): State<AppState>,
-    viewer: SignedIn,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    let request = match load(&state, viewer, peer, &headers).await {
-        Ok(request) => request,
-        Err(response) => return response,
-    };
-    if request.account.totp_enabled {
+async fn start_two_factor(State(state): State<AppState>, caller: Caller) -> Response {
+    if caller.account.totp_enabled {
         return back("two-factor", "error", "already_on");
     }
     let secret = two_factor::new_secret();
     match accounts::set_totp(
         &state.db,
-        request.account.id,
+        caller.account.id,
         Some(&secret),
         false,
         store::now_ms(),
@@ -226,17 +202,11 @@ struct CodeForm {
 /// ten recovery codes, shown once on the next page.
 async fn confirm_two_factor(
     State(state): State<AppState>,
-    viewer: SignedIn,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    caller: Caller,
     session: Session,
     Form(form): Form<CodeForm>,
 ) -> Response {
-    let request = match load(&state, viewer, peer, &headers).await {
-        Ok(request) => request,
-        Err(response) => return response,
-    };
-    let account = &request.account;
+    let account = &caller.account;
     let Some(secret) = account
         .totp_secret
         .as_deref()
@@ -267,23 +237,17 @@ async fn confirm_two_factor(
     if let Err(error) = session.insert(FRESH_RECOVERY_CODES, codes).await {
         tracing::error!(%error, "keeping the recovery codes for display failed");
     }
-    log(&state, &request, "two_factor.enabled", json!({})).await;
+    log(&state, &caller, "two_factor.enabled", json!({})).await;
     back("two-factor", "notice", "two_factor_on")
 }
 
 /// `POST /settings/two-factor/disable`: needs a current code or a recovery code.
 async fn disable_two_factor(
     State(state): State<AppState>,
-    viewer: SignedIn,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    caller: Caller,
     Form(form): Form<CodeForm>,
 ) -> Response {
-    let request = match load(&state, viewer, peer, &headers).await {
-        Ok(request) => request,
-        Err(response) => return response,
-    };
-    let account = &request.account;
+    let account = &caller.account;
     if !account.totp_enabled {
         // Cancels an enrolment that was started and never confirmed.
         return match accounts::disable_totp(&state.db, account.id, store::now_ms()).await {
@@ -291,10 +255,9 @@ async fn disable_two_factor(
             Err(error) => failed(&error),
         };
     }
-    let ip = client_ip(peer, &headers, &state.config.trusted_proxies);
     if let Err(wait) = state
         .reauth_limiter
-        .check(ip, &format!("account:{}", account.id))
+        .check(caller.ip, &format!("account:{}", account.id))
     {
         return too_many_attempts(wait);
     }
@@ -307,7 +270,7 @@ async fn disable_two_factor(
     if let Err(error) = accounts::disable_totp(&state.db, account.id, now).await {
         return failed(&error);
     }
-    log(&state, &request, "two_factor.disabled", json!({})).await;
+    log(&state, &caller, "two_factor.disabled", json!({})).await;
     back("two-factor", "notice", "two_factor_off")
 }
 
@@ -322,15 +285,9 @@ struct AllowForm {
 /// password. The gateway picks it up at once.
 async fn add_allowed_ip(
     State(state): State<AppState>,
-    viewer: SignedIn,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    caller: Caller,
     Form(form): Form<AllowForm>,
 ) -> Response {
-    let request = match load(&state, viewer, peer, &headers).await {
-        Ok(request) => request,
-        Err(response) => return response,
-    };
     let note = form.note.trim();
     if note.chars().count() > 100 {
         return back("allowlist", "error", "note");
@@ -344,7 +301,7 @@ async fn add_allowed_ip(
     }
     match credentials::allowlist_add(
         &state.db,
-        request.account.id,
+        caller.account.id,
         &network.to_string(),
         note,
         store::now_ms(),
@@ -360,7 +317,7 @@ async fn add_allowed_ip(
     state.gateway.handle.refresh_now();
     log(
         &state,
-        &request,
+        &caller,
         "allowlist.added",
         json!({ "cidr": network.to_string() }),
     )
@@ -377,23 +334,17 @@ struct RemoveForm {
 /// 404, as if it did not exist.
 async fn remove_allowed_ip(
     State(state): State<AppState>,
-    viewer: SignedIn,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    caller: Caller,
     Form(form): Form<RemoveForm>,
 ) -> Response {
-    let request = match load(&state, viewer, peer, &headers).await {
-        Ok(request) => request,
-        Err(response) => return response,
-    };
-    let entries = match credentials::allowlist(&state.db, request.account.id).await {
+    let entries = match credentials::allowlist(&state.db, caller.account.id).await {
         Ok(entries) => entries,
         Err(error) => return failed(&error),
     };
     let Some(entry) = entries.into_iter().find(|e| e.id.get() == form.id) else {
         return (StatusCode::NOT_FOUND, "no such allowlist entry\n").into_response();
     };
-    match credentials::allowlist_remove(&state.db, request.account.id, entry.id).await {
+    match credentials::allowlist_remove(&state.db, caller.account.id, entry.id).await {
         Ok(()) => {}
         Err(StoreError::NotFound) => {
             return (StatusCode::NOT_FOUND, "no such allowlist entry\n").into_response();
@@ -403,7 +354,7 @@ async fn remove_allowed_ip(
     state.gateway.handle.refresh_now();
     log(
         &state,
-        &request,
+        &caller,
         "allowlist.removed",
         json!({ "cidr": entry.cidr }),
     )

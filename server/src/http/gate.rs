@@ -17,7 +17,7 @@ use crate::state::AppState;
 /// `/billing/callback` settles by reference with Paystack, signed in or not.
 const PUBLIC: [&str; 4] = ["/login", "/login/code", "/register", "/billing/callback"];
 
-/// Adds the [`Viewer`] for a signed-in session: within its absolute lifetime, of an account
+/// Adds the [`Viewer`] (and the loaded [`store::accounts::Account`]) for a signed-in session: within its absolute lifetime, of an account
 /// that still exists, and signed in under the account's current session epoch (a password
 /// change or "sign out everywhere else" ends older sessions). Any other session is ended.
 pub async fn identify(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
@@ -30,6 +30,8 @@ pub async fn identify(State(state): State<AppState>, mut request: Request, next:
                     account_id: identity.account_id.get(),
                     admin: account.role == store::accounts::Role::Admin,
                 });
+                // Handlers that change the account read it from here instead of again.
+                request.extensions_mut().insert(account);
                 if request.method() == Method::GET && request.uri().path() == "/settings" {
                     hand_over_fresh_codes(&session, &mut request).await;
                 }
