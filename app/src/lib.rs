@@ -2,6 +2,8 @@
 //! the browser (`hydrate`), plus the server functions and the wire types they exchange.
 
 pub mod api;
+#[cfg(feature = "ssr")]
+mod charts;
 pub mod components;
 pub mod format;
 pub mod pages;

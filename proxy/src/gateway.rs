@@ -92,6 +92,24 @@ impl GatewayHandle {
     pub fn stats(&self) -> LiveStats {
         LiveStats::new(self.shared.clone())
     }
+
+    /// Probes one exit now, as the periodic health check does, and returns when it is done
+    /// (its verdict is then in [`LiveStats::snapshot`]). An unknown id probes nothing.
+    pub async fn probe_exit(&self, exit_id: i64) {
+        let timeout = self
+            .shared
+            .config
+            .connect_timeout
+            .min(Duration::from_secs(5));
+        self.shared
+            .exits
+            .probe(
+                &self.shared.config.health_probe_target,
+                timeout,
+                Round::One(exit_id),
+            )
+            .await;
+    }
 }
 
 impl Gateway {

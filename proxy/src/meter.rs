@@ -13,6 +13,9 @@
 //! - `requests`: every request that passed authentication (forward request, CONNECT, SOCKS5
 //!   CONNECT); `errors` (a subset) those refused or failed after authentication, by code.
 //!   Failures before a route was chosen are booked on exit 0 (the direct-egress row).
+//! - Traffic under a sticky session (`-session-ID` in the username) is also labelled with the
+//!   session id, for the Usage page's breakdown; at most [`MAX_SESSIONS_PER_ACCOUNT`] ids per
+//!   account are labelled between two flushes, the rest are counted unlabelled (never lost).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -48,7 +51,16 @@ pub struct UsageRecord {
     pub errors: u64,
     /// Errors by code (only non-zero entries).
     pub errors_by_code: Vec<(ErrorCode, u64)>,
+    /// The sticky-session id the traffic ran under, `""` for none (or past the label cap).
+    pub session: String,
 }
+
+/// Most sticky-session ids labelled per account between two flushes. Customers who start a
+/// session per request would otherwise grow the meter (and the session table) without bound.
+pub const MAX_SESSIONS_PER_ACCOUNT: u32 = 64;
+
+/// What a cell counts for: (account, exit, sticky session).
+type CellKey = (i64, i64, Option<Arc<str>>);
 
 /// Receives usage batches; implemented by the embedding service over its database.
 pub trait UsageSink: Send + Sync + 'static {
@@ -98,7 +110,8 @@ impl Cell {
         self.by_code[code.index()].fetch_add(1, Ordering::Relaxed);
     }
 
-    fn drain(&self, account_id: i64, exit_id: i64, hour_start_ms: i64) -> Option<UsageRecord> {
+    fn drain(&self, key: &CellKey, hour_start_ms: i64) -> Option<UsageRecord> {
+        let (account_id, exit_id, session) = key;
         let take = |a: &AtomicU64| a.swap(0, Ordering::Relaxed);
         let errors_by_code: Vec<(ErrorCode, u64)> = ErrorCode::ALL
             .into_iter()
@@ -106,8 +119,9 @@ impl Cell {
             .filter(|(_, n)| *n > 0)
             .collect();
         let r = UsageRecord {
-            account_id,
-            exit_id,
+            account_id: *account_id,
+            exit_id: *exit_id,
+            session: session.as_deref().unwrap_or_default().to_owned(),
             country: self.country.clone(),
             hour_start_ms,
             bytes_up: take(&self.up),
@@ -181,8 +195,15 @@ impl Tally {
 /// All cells, and the batch waiting to be flushed again.
 #[derive(Debug, Default)]
 pub(crate) struct Meter {
-    cells: Mutex<HashMap<(i64, i64), Arc<Cell>>>,
+    cells: Mutex<Cells>,
     pending: Mutex<Vec<UsageRecord>>,
+}
+
+/// The live cells, and how many session-labelled ones each account has.
+#[derive(Debug, Default)]
+struct Cells {
+    by_key: HashMap<CellKey, Arc<Cell>>,
+    sessions: HashMap<i64, u32>,
 }
 
 /// Start of the current hour in epoch milliseconds.
@@ -198,6 +219,7 @@ fn merge(into: &mut Vec<UsageRecord>, more: Vec<UsageRecord>) {
         match into.iter_mut().find(|x| {
             (x.account_id, x.exit_id, x.hour_start_ms) == (r.account_id, r.exit_id, r.hour_start_ms)
                 && x.country == r.country
+                && x.session == r.session
         }) {
             None => into.push(r),
             Some(x) => {
@@ -218,11 +240,28 @@ fn merge(into: &mut Vec<UsageRecord>, more: Vec<UsageRecord>) {
 }
 
 impl Meter {
-    /// The cell of (account, exit), created with `country` on first use.
-    pub(crate) fn cell(&self, account_id: i64, exit_id: i64, country: &str) -> Arc<Cell> {
+    /// The cell of (account, exit, session), created with `country` on first use. A session
+    /// past the account's label cap gets the unlabelled cell.
+    pub(crate) fn cell(
+        &self,
+        account_id: i64,
+        exit_id: i64,
+        country: &str,
+        session: Option<&str>,
+    ) -> Arc<Cell> {
         let mut cells = lock(&self.cells);
-        cells
-            .entry((account_id, exit_id))
+        let Cells { by_key, sessions } = &mut *cells;
+        let mut key: CellKey = (account_id, exit_id, session.map(Arc::from));
+        if key.2.is_some() && !by_key.contains_key(&key) {
+            let labelled = sessions.entry(account_id).or_default();
+            if *labelled >= MAX_SESSIONS_PER_ACCOUNT {
+                key.2 = None;
+            } else {
+                *labelled += 1;
+            }
+        }
+        by_key
+            .entry(key)
             .or_insert_with(|| {
                 Arc::new(Cell {
                     country: country.to_owned(),
@@ -232,14 +271,22 @@ impl Meter {
             .clone()
     }
 
-    /// Takes every non-zero count, stamped with `hour_start_ms`; cells nobody holds are dropped.
+    /// Takes every non-zero count, stamped with `hour_start_ms`; cells nobody holds are dropped
+    /// (and with them their session labels, which frees room under the cap).
     pub(crate) fn drain(&self, hour_start_ms: i64) -> Vec<UsageRecord> {
         let mut cells = lock(&self.cells);
-        let out = cells
+        let Cells { by_key, sessions } = &mut *cells;
+        let out = by_key
             .iter()
-            .filter_map(|((a, e), c)| c.drain(*a, *e, hour_start_ms))
+            .filter_map(|(key, c)| c.drain(key, hour_start_ms))
             .collect();
-        cells.retain(|_, c| Arc::strong_count(c) > 1);
+        by_key.retain(|_, c| Arc::strong_count(c) > 1);
+        sessions.clear();
+        for (account, _, session) in by_key.keys() {
+            if session.is_some() {
+                *sessions.entry(*account).or_default() += 1;
+            }
+        }
         out
     }
 
@@ -304,7 +351,7 @@ mod tests {
     async fn failed_flush_keeps_counts_for_the_next_one() {
         let meter = Meter::default();
         let sink = Sink::default();
-        let cell = meter.cell(7, 0, "");
+        let cell = meter.cell(7, 0, "", None);
         cell.add_up(100);
         cell.add_request();
         sink.fail.store(true, Ordering::SeqCst);
@@ -340,13 +387,42 @@ mod tests {
     #[test]
     fn unused_cells_are_dropped_after_a_drain() {
         let meter = Meter::default();
-        meter.cell(1, 2, "de").add_down(3);
-        let held = meter.cell(1, 3, "fr");
+        meter.cell(1, 2, "de", None).add_down(3);
+        let held = meter.cell(1, 3, "fr", None);
         let out = meter.drain(0);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].country, "de");
-        assert_eq!(lock(&meter.cells).len(), 1);
+        assert_eq!(lock(&meter.cells).by_key.len(), 1);
         drop(held);
+    }
+
+    #[test]
+    fn sessions_are_labelled_up_to_the_cap_and_nothing_is_lost() {
+        let meter = Meter::default();
+        let extra = 5;
+        for i in 0..MAX_SESSIONS_PER_ACCOUNT + extra {
+            meter.cell(1, 0, "", Some(&format!("s{i}"))).add_down(10);
+        }
+        // The same session again reuses its cell; another account has its own allowance.
+        meter.cell(1, 0, "", Some("s0")).add_down(1);
+        meter.cell(2, 0, "", Some("s0")).add_down(7);
+        let out = meter.drain(0);
+        let of_one: Vec<&UsageRecord> = out.iter().filter(|r| r.account_id == 1).collect();
+        let labelled = of_one.iter().filter(|r| !r.session.is_empty()).count();
+        assert_eq!(labelled, MAX_SESSIONS_PER_ACCOUNT as usize);
+        let unlabelled: u64 = of_one
+            .iter()
+            .filter(|r| r.session.is_empty())
+            .map(|r| r.bytes_down)
+            .sum();
+        assert_eq!(unlabelled, u64::from(extra) * 10);
+        let total: u64 = of_one.iter().map(|r| r.bytes_down).sum();
+        assert_eq!(total, u64::from(MAX_SESSIONS_PER_ACCOUNT + extra) * 10 + 1);
+        assert!(out.iter().any(|r| r.account_id == 2 && r.session == "s0"));
+        // After the drain nobody holds the cells: the allowance is free again.
+        assert!(lock(&meter.cells).sessions.is_empty());
+        meter.cell(1, 0, "", Some("fresh")).add_down(1);
+        assert_eq!(meter.drain(0)[0].session, "fresh");
     }
 
     #[test]

@@ -272,7 +272,7 @@ mod tests {
         let meter = Meter::default();
         let account = Arc::new(AccountState::new(1));
         let tally = Tally::new(
-            meter.cell(1, 0, ""),
+            meter.cell(1, 0, "", None),
             account.clone(),
             Arc::new(Traffic::default()),
         );

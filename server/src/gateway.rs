@@ -51,7 +51,10 @@ pub fn start(config: &Config, db: &Db, http: TcpListener, socks: TcpListener) ->
         http,
         socks,
         StoreDirectory { db: db.clone() },
-        StoreUsage { db: db.clone() },
+        StoreUsage {
+            db: db.clone(),
+            errors_logged: std::sync::Mutex::default(),
+        },
     );
     let status = GatewayStatus {
         http_addr: gateway.http_addr(),
@@ -122,16 +125,49 @@ fn exit_entry(e: exits::Exit) -> Option<ExitEntry> {
     })
 }
 
-/// Writes the gateway's usage batches into the hourly buckets, in one transaction per batch.
+/// Writes the gateway's usage batches into the hourly buckets, in one transaction per batch,
+/// and notes the first failure of each kind per account and hour in the activity log.
 struct StoreUsage {
     db: Db,
+    errors_logged: std::sync::Mutex<std::collections::HashSet<(i64, i64, &'static str)>>,
 }
 
 impl UsageSink for StoreUsage {
     async fn flush(&self, batch: Vec<UsageRecord>) -> Result<(), BoxError> {
+        let first_errors = self.first_errors(&batch);
         let deltas: Vec<usage::UsageDelta> = batch.into_iter().map(usage_delta).collect();
         usage::record(&self.db, &deltas).await?;
+        for (account, code) in first_errors {
+            let event = store::activity::NewActivity {
+                detail: serde_json::json!({ "code": code }),
+                ..store::activity::NewActivity::new(Some(AccountId(account)), "proxy.error")
+            };
+            if let Err(error) = store::activity::record(&self.db, &event, store::now_ms()).await {
+                tracing::warn!(%error, account, code, "logging a proxy error failed");
+            }
+        }
         Ok(())
+    }
+}
+
+impl StoreUsage {
+    /// (account, code) pairs failing for the first time this hour. Remembered in memory only:
+    /// after a restart an hour's first failure may be noted twice, which is harmless.
+    fn first_errors(&self, batch: &[UsageRecord]) -> Vec<(i64, &'static str)> {
+        let Ok(mut seen) = self.errors_logged.lock() else {
+            return Vec::new();
+        };
+        let newest = batch.iter().map(|r| r.hour_start_ms).max().unwrap_or(0);
+        seen.retain(|(_, hour, _)| *hour >= newest);
+        let mut first = Vec::new();
+        for r in batch {
+            for (code, _) in &r.errors_by_code {
+                if seen.insert((r.account_id, r.hour_start_ms, code.as_str())) {
+                    first.push((r.account_id, code.as_str()));
+                }
+            }
+        }
+        first
     }
 }
 
@@ -150,6 +186,7 @@ fn usage_delta(r: UsageRecord) -> usage::UsageDelta {
             .into_iter()
             .map(|(code, n)| (code.as_str().to_string(), clamp_i64(n)))
             .collect(),
+        session: r.session,
     }
 }
 

@@ -11,6 +11,7 @@ pub mod config;
 mod gateway;
 mod http;
 mod provision;
+mod quota_warnings;
 mod seed;
 mod shutdown;
 mod site;
@@ -201,7 +202,8 @@ fn site_url(public_url: &url::Url, bound: SocketAddr) -> url::Url {
         .unwrap_or_else(|_| public_url.clone())
 }
 
-/// Periodic clean-up: expired sessions, and limiter keys whose budget refilled.
+/// Periodic work: expired sessions, limiter keys whose budget refilled, webhook retries,
+/// subscription expiry and quota warnings.
 async fn housekeeping(state: AppState, sessions: auth::DbSessionStore) {
     let forget = async {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
@@ -219,6 +221,7 @@ async fn housekeeping(state: AppState, sessions: auth::DbSessionStore) {
             tick.tick().await;
             billing::webhook::retry_unprocessed(&state).await;
             billing::expire_due(&state).await;
+            quota_warnings::send_due(&state).await;
         }
     };
     tokio::select! {

@@ -543,7 +543,7 @@ async fn administrators_see_everything_customers_get_403(engine: Engine) {
             ],
         )
         .await;
-    assert_eq!(location(&added), "/admin?notice=exit_added#exits");
+    assert_eq!(location(&added), "/servers?notice=exit_added");
     let exits = store::exits::list(db.db()).await.unwrap();
     assert_eq!(exits.len(), 1);
     assert_eq!(
@@ -558,11 +558,11 @@ async fn administrators_see_everything_customers_get_403(engine: Engine) {
     let invalid = admin
         .post("/admin/exits", &[("url", "ftp://x"), ("country", "ng")])
         .await;
-    assert_eq!(location(&invalid), "/admin?error=exit_invalid#exits");
+    assert_eq!(location(&invalid), "/servers?error=exit_invalid");
 
     let id = exits[0].id.get().to_string();
     let disabled = admin.post("/admin/exits/enabled", &[("id", &id)]).await;
-    assert_eq!(location(&disabled), "/admin?notice=exit.disabled#exits");
+    assert_eq!(location(&disabled), "/servers?notice=exit.disabled");
     assert!(!store::exits::list(db.db()).await.unwrap()[0].enabled);
     assert_eq!(
         eve.post("/admin/exits/remove", &[("id", &id)])
@@ -571,7 +571,7 @@ async fn administrators_see_everything_customers_get_403(engine: Engine) {
         403
     );
     let removed = admin.post("/admin/exits/remove", &[("id", &id)]).await;
-    assert_eq!(location(&removed), "/admin?notice=exit_removed#exits");
+    assert_eq!(location(&removed), "/servers?notice=exit_removed");
     assert_eq!(
         admin
             .post("/admin/exits/remove", &[("id", &id)])

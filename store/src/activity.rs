@@ -107,38 +107,74 @@ pub async fn record(db: &Db, event: &NewActivity<'_>, now_ms: i64) -> Result<Act
     .await?)
 }
 
-/// The account's events, newest first, optionally only those of one kind.
+/// Which events [`list`] and [`count`] return: all, or those whose kind is one of these
+/// names or starts with one of them followed by `.` (`sign_in` matches `sign_in.failed`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KindFilter<'a>(pub &'a [&'a str]);
+
+impl KindFilter<'_> {
+    /// Every event.
+    pub const ALL: KindFilter<'static> = KindFilter(&[]);
+
+    /// The `WHERE` condition on `kind`, its placeholders numbered from `first`, and the values
+    /// to bind in order.
+    fn condition(self, first: usize) -> (String, Vec<String>) {
+        if self.0.is_empty() {
+            return ("1 = 1".to_owned(), Vec::new());
+        }
+        let mut parts = Vec::new();
+        let mut binds = Vec::new();
+        for (i, kind) in self.0.iter().enumerate() {
+            let n = first + 2 * i;
+            parts.push(format!("kind = ${n} OR kind LIKE ${}", n + 1));
+            binds.push((*kind).to_owned());
+            // `_` is a LIKE wildcard: escape it so `sign_in` cannot match `signxin.…`.
+            binds.push(format!("{}.%", kind.replace('_', "\\_")));
+        }
+        let joined = parts
+            .iter()
+            .map(|p| format!("({p} ESCAPE '\\')"))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        (format!("({joined})"), binds)
+    }
+}
+
+/// The account's events, newest first, those `kinds` lets through.
 pub async fn list(
     db: &Db,
     account: AccountId,
-    kind: Option<&str>,
+    kinds: KindFilter<'_>,
     page: Page,
 ) -> Result<Vec<Activity>> {
-    // `$2 IS NULL` keeps one statement for both cases; the cast gives PostgreSQL the
-    // parameter's type when it is NULL.
-    Ok(sqlx::query_as::<_, Activity>(
+    let (condition, binds) = kinds.condition(2);
+    let n = 2 + binds.len();
+    let sql = format!(
         "SELECT id, account_id, kind, detail, ip, user_agent, created_at FROM activity \
-         WHERE account_id = $1 AND (CAST($2 AS TEXT) IS NULL OR kind = $2) \
-         ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4",
-    )
-    .bind(account)
-    .bind(kind)
-    .bind(page.limit())
-    .bind(page.offset())
-    .fetch_all(db.pool())
-    .await?)
+         WHERE account_id = $1 AND {condition} \
+         ORDER BY created_at DESC, id DESC LIMIT ${n} OFFSET ${}",
+        n + 1
+    );
+    let mut query = sqlx::query_as::<_, Activity>(&sql).bind(account);
+    for b in binds {
+        query = query.bind(b);
+    }
+    Ok(query
+        .bind(page.limit())
+        .bind(page.offset())
+        .fetch_all(db.pool())
+        .await?)
 }
 
 /// How many events [`list`] can page through.
-pub async fn count(db: &Db, account: AccountId, kind: Option<&str>) -> Result<i64> {
-    Ok(sqlx::query_scalar::<_, i64>(
-        "SELECT COUNT(*) FROM activity \
-         WHERE account_id = $1 AND (CAST($2 AS TEXT) IS NULL OR kind = $2)",
-    )
-    .bind(account)
-    .bind(kind)
-    .fetch_one(db.pool())
-    .await?)
+pub async fn count(db: &Db, account: AccountId, kinds: KindFilter<'_>) -> Result<i64> {
+    let (condition, binds) = kinds.condition(2);
+    let sql = format!("SELECT COUNT(*) FROM activity WHERE account_id = $1 AND {condition}");
+    let mut query = sqlx::query_scalar::<_, i64>(&sql).bind(account);
+    for b in binds {
+        query = query.bind(b);
+    }
+    Ok(query.fetch_one(db.pool()).await?)
 }
 
 /// Deletes events older than `before_ms` (retention); returns how many went.

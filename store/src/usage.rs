@@ -27,6 +27,9 @@ pub struct UsageDelta {
     /// Failed requests by error code (e.g. `upstream_failed`), added to
     /// `usage_errors_hourly`.
     pub error_codes: Vec<(String, i64)>,
+    /// The sticky-session id the traffic ran under, `""` for none; a non-empty one is also
+    /// added to `usage_sessions_hourly`.
+    pub session: String,
 }
 
 impl UsageDelta {
@@ -43,6 +46,7 @@ impl UsageDelta {
             requests: 0,
             errors: 0,
             error_codes: Vec::new(),
+            session: String::new(),
         }
     }
 }
@@ -92,6 +96,18 @@ pub struct CountryUsage {
     pub totals: UsageTotals,
 }
 
+/// One sticky session's share.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SessionUsage {
+    /// The session id from the proxy username.
+    pub session: String,
+    /// The session's counters.
+    pub totals: UsageTotals,
+}
+
+/// Longest session id (the username grammar's limit).
+const MAX_SESSION_LEN: usize = 32;
+
 /// The start of the hour holding `ms`.
 pub fn hour_floor(ms: i64) -> i64 {
     ms - ms.rem_euclid(HOUR_MS)
@@ -103,6 +119,7 @@ pub fn hour_floor(ms: i64) -> i64 {
 pub async fn record(db: &Db, deltas: &[UsageDelta]) -> Result<()> {
     let mut buckets: BTreeMap<(AccountId, i64, ExitId, String), UsageTotals> = BTreeMap::new();
     let mut codes: BTreeMap<(AccountId, i64, String), i64> = BTreeMap::new();
+    let mut sessions: BTreeMap<(AccountId, i64, String), UsageTotals> = BTreeMap::new();
     for delta in deltas {
         let counters = [
             delta.bytes_up,
@@ -115,17 +132,29 @@ pub async fn record(db: &Db, deltas: &[UsageDelta]) -> Result<()> {
                 "usage counters cannot be negative".to_owned(),
             ));
         }
+        if delta.session.len() > MAX_SESSION_LEN {
+            return Err(StoreError::Invalid(format!(
+                "a session id has at most {MAX_SESSION_LEN} characters"
+            )));
+        }
         let hour = hour_floor(delta.at_ms);
         let country = delta.country.trim().to_ascii_lowercase();
+        let totals = UsageTotals {
+            bytes_up: delta.bytes_up,
+            bytes_down: delta.bytes_down,
+            requests: delta.requests,
+            errors: delta.errors,
+        };
         buckets
             .entry((delta.account_id, hour, delta.exit_id, country))
             .or_default()
-            .add(&UsageTotals {
-                bytes_up: delta.bytes_up,
-                bytes_down: delta.bytes_down,
-                requests: delta.requests,
-                errors: delta.errors,
-            });
+            .add(&totals);
+        if !delta.session.is_empty() {
+            sessions
+                .entry((delta.account_id, hour, delta.session.clone()))
+                .or_default()
+                .add(&totals);
+        }
         for (code, count) in &delta.error_codes {
             let total = codes
                 .entry((delta.account_id, hour, code.clone()))
@@ -171,6 +200,27 @@ pub async fn record(db: &Db, deltas: &[UsageDelta]) -> Result<()> {
         .bind(*hour)
         .bind(code)
         .bind(*count)
+        .execute(&mut *tx)
+        .await?;
+    }
+    for ((account, hour, session), t) in &sessions {
+        sqlx::query(
+            "INSERT INTO usage_sessions_hourly \
+                 (account_id, hour_start, session, bytes_up, bytes_down, requests, errors) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (account_id, hour_start, session) DO UPDATE SET \
+                 bytes_up = usage_sessions_hourly.bytes_up + excluded.bytes_up, \
+                 bytes_down = usage_sessions_hourly.bytes_down + excluded.bytes_down, \
+                 requests = usage_sessions_hourly.requests + excluded.requests, \
+                 errors = usage_sessions_hourly.errors + excluded.errors",
+        )
+        .bind(*account)
+        .bind(*hour)
+        .bind(session)
+        .bind(t.bytes_up)
+        .bind(t.bytes_down)
+        .bind(t.requests)
+        .bind(t.errors)
         .execute(&mut *tx)
         .await?;
     }
@@ -268,6 +318,38 @@ pub async fn by_country(
         .collect()
 }
 
+/// The account's busiest sticky sessions in `[from_ms, to_ms)`, most bytes first, at most
+/// `limit` of them.
+pub async fn by_session(
+    db: &Db,
+    account: AccountId,
+    from_ms: i64,
+    to_ms: i64,
+    limit: i64,
+) -> Result<Vec<SessionUsage>> {
+    use sqlx::Row;
+    let sql = format!(
+        "SELECT session, {SUMS} FROM usage_sessions_hourly \
+         WHERE account_id = $1 AND hour_start >= $2 AND hour_start < $3 \
+         GROUP BY session ORDER BY SUM(bytes_up + bytes_down) DESC, session LIMIT $4"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(account)
+        .bind(from_ms)
+        .bind(to_ms)
+        .bind(limit)
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(SessionUsage {
+                session: row.try_get("session")?,
+                totals: totals_from(row)?,
+            })
+        })
+        .collect()
+}
+
 /// The account's failed requests per error code in `[from_ms, to_ms)`, most frequent first.
 pub async fn errors_by_code(
     db: &Db,
@@ -295,6 +377,10 @@ pub async fn purge_before(db: &Db, before_ms: i64) -> Result<u64> {
         .execute(&mut *tx)
         .await?;
     let errors = sqlx::query("DELETE FROM usage_errors_hourly WHERE hour_start < $1")
+        .bind(before_ms)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM usage_sessions_hourly WHERE hour_start < $1")
         .bind(before_ms)
         .execute(&mut *tx)
         .await?;

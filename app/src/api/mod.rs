@@ -1,11 +1,20 @@
 //! Server functions by area, with the wire types they return. Their server halves read the
 //! `store::Db` that the server provides as context.
 
+pub mod activity;
 pub mod admin;
 pub mod billing;
 pub mod credentials;
 #[cfg(feature = "ssr")]
 pub mod guard;
+pub mod hints;
+pub mod live;
 pub mod plans;
+pub mod preferences;
 pub mod security;
+pub mod servers;
 pub mod session;
+pub mod traffic;
+pub mod usage;
+#[cfg(feature = "ssr")]
+pub mod zone;

@@ -1,7 +1,11 @@
 //! Display-only building blocks shared by the pages (no server functions here).
 
 pub mod account_menu;
+pub mod chart;
 pub mod empty_state;
 pub mod layout;
+pub mod live_tiles;
+pub mod load_error;
 pub mod page_header;
+pub mod range_picker;
 pub mod theme_toggle;

@@ -1,15 +1,186 @@
-//! `/servers`: the exits your traffic can leave through.
+//! `/servers`: the exits your traffic can leave through, grouped by pool and country, with
+//! their health. Administrators also add, test, enable/disable and remove exits here.
 
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
+use crate::api::servers::{ServerRow, ServersView, servers_overview};
 use crate::components::empty_state::EmptyState;
+use crate::components::load_error::{LoadError, Skeleton};
 use crate::components::page_header::PageHeader;
 
-/// the exits your traffic can leave through.
+/// The servers page.
 #[component]
 pub fn ServersPage() -> impl IntoView {
+    let servers = Resource::new(|| (), |()| servers_overview());
+    let retry = Callback::new(move |()| servers.refetch());
     view! {
         <PageHeader title="Servers" subtitle="Exits by pool and country, with their health." />
-        <EmptyState heading="No exits to show yet" body="Upstream exits appear here with their health, latency and success rate once an operator adds them." />
+        <Outcome />
+        <Suspense fallback=|| view! { <Skeleton /> }>
+            {move || Suspend::new(async move {
+                match servers.await {
+                    Ok(view) => view! { <Servers view /> }.into_any(),
+                    Err(e) => view! { <LoadError error=e.to_string() retry /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Outcome() -> impl IntoView {
+    let query = use_query_map();
+    move || {
+        query.with(|q| {
+            let (class, text) = match (q.get("notice").as_deref(), q.get("error").as_deref()) {
+                (Some("exit_added"), _) => ("notice notice-ok toast", "Exit added. The gateway checks it now and uses it within seconds."),
+                (Some("exit_removed"), _) => ("notice notice-ok toast", "Exit removed."),
+                (Some("exit.enabled"), _) => ("notice notice-ok toast", "Exit enabled."),
+                (Some("exit.disabled"), _) => ("notice notice-ok toast", "Exit disabled."),
+                (Some("exit_tested"), _) => ("notice notice-ok toast", "Checked just now: see its health below."),
+                (_, Some("exit_invalid")) => (
+                    "notice notice-error",
+                    "Check the URL (http://[user:pass@]host:port or socks5://…) and the two-letter country.",
+                ),
+                (_, Some("exit_duplicate")) => ("notice notice-error", "An exit with that URL exists already."),
+                _ => return None,
+            };
+            Some(view! { <p class=class role="status" id="servers-outcome">{text}</p> })
+        })
+    }
+}
+
+#[component]
+fn Servers(view: ServersView) -> impl IntoView {
+    let admin = view.admin;
+    let summary = format!("{} of {} exits healthy", view.healthy, view.enabled);
+    let body = if view.pools.is_empty() {
+        view! {
+            <EmptyState
+                heading="No exits yet"
+                body="Without upstream exits your traffic leaves directly from the gateway. Upstream exits appear here with their health, latency and success rate once an operator adds them."
+            />
+        }
+        .into_any()
+    } else {
+        view.pools
+            .into_iter()
+            .map(|pool| {
+                view! {
+                    <section class="card pool" aria-label=format!("Pool {}", pool.pool)>
+                        <h2>{format!("Pool “{}”", pool.pool)}</h2>
+                        {pool
+                            .countries
+                            .into_iter()
+                            .map(|c| {
+                                view! {
+                                    <h3 class="country-head">{c.country.to_uppercase()}</h3>
+                                    <ServerTable exits=c.exits admin />
+                                }
+                            })
+                            .collect_view()}
+                    </section>
+                }
+                .into_any()
+            })
+            .collect_view()
+            .into_any()
+    };
+    view! {
+        <p class="muted" id="servers-summary">{summary}</p>
+        {body}
+        {admin.then(|| view! { <AddExit /> })}
+    }
+}
+
+#[component]
+fn ServerTable(exits: Vec<ServerRow>, admin: bool) -> impl IntoView {
+    view! {
+        <div class="table-scroll">
+            <table class="table servers-table">
+                <thead>
+                    <tr>
+                        <th scope="col">"Exit"</th>
+                        <th scope="col">"Health"</th>
+                        <th scope="col">"Latency"</th>
+                        <th scope="col">"Success"</th>
+                        <th scope="col">"Open"</th>
+                        <th scope="col">"Last check"</th>
+                        {admin.then(|| view! { <th scope="col"><span class="visually-hidden">"Actions"</span></th> })}
+                    </tr>
+                </thead>
+                <tbody>{exits.into_iter().map(|e| view! { <ServerLine exit=e admin /> }).collect_view()}</tbody>
+            </table>
+        </div>
+    }
+}
+
+#[component]
+fn ServerLine(exit: ServerRow, admin: bool) -> impl IntoView {
+    let id = exit.id.to_string();
+    let title = match &exit.city {
+        Some(city) => format!("{} · {city}", exit.name),
+        None => exit.name.clone(),
+    };
+    let health_class = format!("health health-{}", exit.health);
+    let actions = admin.then(|| {
+        let id = id.clone();
+        view! {
+            <td class="table-actions">
+                <form method="post" action="/admin/exits/test" class="inline-form">
+                    <input type="hidden" name="id" value=id.clone() />
+                    <button class="button button-quiet button-small" type="submit">"Test"</button>
+                </form>
+                <form method="post" action="/admin/exits/enabled" class="inline-form">
+                    <input type="hidden" name="id" value=id.clone() />
+                    {(!exit.enabled).then(|| view! { <input type="hidden" name="enabled" value="1" /> })}
+                    <button class="button button-quiet button-small" type="submit">
+                        {if exit.enabled { "Disable" } else { "Enable" }}
+                    </button>
+                </form>
+                <form method="post" action="/admin/exits/remove" class="inline-form">
+                    <input type="hidden" name="id" value=id />
+                    <button class="button button-quiet button-small" type="submit">"Remove"</button>
+                </form>
+            </td>
+        }
+    });
+    view! {
+        <tr id=format!("exit-{}", exit.id) data-health=exit.health.clone()>
+            <td>
+                <strong>{title}</strong>
+                {exit.upstream.map(|u| view! { <br /> <code class="small">{u}</code> })}
+            </td>
+            <td>
+                <span class=health_class>{exit.health.clone()}</span>
+                {exit.last_error.map(|e| view! { <br /> <span class="muted small">{e}</span> })}
+            </td>
+            <td>{exit.latency_ms.map_or_else(|| "—".to_owned(), |ms| format!("{ms} ms"))}</td>
+            <td>{exit.success_rate.map_or_else(|| "—".to_owned(), |r| format!("{:.1} %", r * 100.0))}</td>
+            <td>{exit.active_connections}</td>
+            <td class="nowrap">{exit.last_check.unwrap_or_else(|| "not yet".to_owned())}</td>
+            {actions}
+        </tr>
+    }
+}
+
+#[component]
+fn AddExit() -> impl IntoView {
+    view! {
+        <section id="add-exit" class="card settings-section" aria-labelledby="add-exit-heading">
+            <h2 id="add-exit-heading">"Add an exit"</h2>
+            <form method="post" action="/admin/exits" class="row-form">
+                <label for="exit-url">"Upstream URL"</label>
+                <input id="exit-url" name="url" type="text" required placeholder="socks5://user:pass@host:1080" spellcheck="false" />
+                <label for="exit-country">"Country"</label>
+                <input id="exit-country" name="country" type="text" required minlength="2" maxlength="2" pattern="[A-Za-z]{2}" placeholder="ng" />
+                <label for="exit-city">"City"</label>
+                <input id="exit-city" name="city" type="text" placeholder="lagos" />
+                <label for="exit-pool">"Pool"</label>
+                <input id="exit-pool" name="pool" type="text" placeholder="default" />
+                <button class="button" type="submit">"Add exit"</button>
+            </form>
+        </section>
     }
 }

@@ -78,7 +78,7 @@ pub(crate) fn record_error(shared: &Shared, account: Option<&Account>, err: &Pro
     match account {
         Some(a) => {
             let country = shared.config.direct_country.clone().unwrap_or_default();
-            let cell = shared.meter.cell(a.id, 0, &country);
+            let cell = shared.meter.cell(a.id, 0, &country, None);
             Tally::new(cell, a.state.clone(), shared.traffic.clone()).error(err.code);
         }
         None => {
@@ -162,7 +162,8 @@ pub(crate) async fn open(
                     .exits
                     .served(route, targeting, account.id, std::time::Instant::now());
                 let country = shared.exits.country_of(route);
-                let cell = shared.meter.cell(account.id, route.id(), &country);
+                let session = targeting.session.as_deref();
+                let cell = shared.meter.cell(account.id, route.id(), &country, session);
                 let tally = Tally::new(cell, account.state.clone(), shared.traffic.clone());
                 let exit = match route {
                     Route::Via(e) => Some(e.track()),

@@ -52,6 +52,8 @@ pub(crate) enum Round {
     All,
     /// Enabled exits nothing went through yet (just added).
     Unchecked,
+    /// One exit, now (an operator's "test" button), enabled or not.
+    One(i64),
 }
 
 impl Exits {
@@ -59,9 +61,11 @@ impl Exits {
     /// like customers' connections do.
     pub(crate) async fn probe(&self, target: &Destination, timeout: Duration, round: Round) {
         let set = self.current();
-        let due = set
-            .iter()
-            .filter(|e| e.entry.enabled && (round == Round::All || e.last.get().0.is_none()));
+        let due = set.iter().filter(|e| match round {
+            Round::All => e.entry.enabled,
+            Round::Unchecked => e.entry.enabled && e.last.get().0.is_none(),
+            Round::One(id) => e.entry.id == id,
+        });
         let probes = due.map(|e| async move {
             let route = Route::Via(e.clone());
             let started = Instant::now();

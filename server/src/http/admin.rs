@@ -14,16 +14,17 @@ use super::auth::record;
 use super::gate::{Admin, SignedIn};
 use crate::state::AppState;
 
-/// `POST /admin/exits`, `/admin/exits/remove`, `/admin/exits/enabled`.
+/// `POST /admin/exits`, `/admin/exits/remove`, `/admin/exits/enabled`, `/admin/exits/test`.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin/exits", post(add_exit))
         .route("/admin/exits/remove", post(remove_exit))
         .route("/admin/exits/enabled", post(set_enabled))
+        .route("/admin/exits/test", post(test_exit))
 }
 
 fn back(outcome: &str, key: &str) -> Response {
-    Redirect::to(&format!("/admin?{outcome}={key}#exits")).into_response()
+    Redirect::to(&format!("/servers?{outcome}={key}")).into_response()
 }
 
 fn failed(error: &StoreError) -> Response {
@@ -127,6 +128,22 @@ async fn set_enabled(
             back("notice", kind)
         }
         Err(StoreError::NotFound) => (StatusCode::NOT_FOUND, "no such exit\n").into_response(),
+        Err(error) => failed(&error),
+    }
+}
+
+/// Probes the exit now through the running gateway; the Servers page then shows the verdict.
+async fn test_exit(
+    State(state): State<AppState>,
+    Admin(_): Admin,
+    Form(form): Form<ExitForm>,
+) -> Response {
+    match exits::by_id(&state.db, ExitId(form.id)).await {
+        Ok(Some(_)) => {
+            state.gateway.handle.probe_exit(form.id).await;
+            back("notice", "exit_tested")
+        }
+        Ok(None) => (StatusCode::NOT_FOUND, "no such exit\n").into_response(),
         Err(error) => failed(&error),
     }
 }

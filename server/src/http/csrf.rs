@@ -39,7 +39,7 @@ pub async fn same_origin(State(state): State<AppState>, request: Request, next: 
 
 /// Whether `claimed` (an Origin or Referer value) is the public URL's origin or the origin of
 /// the host the request was sent to.
-fn is_same_origin(claimed: Option<&str>, host: Option<&str>, public_url: &Url) -> bool {
+pub(crate) fn is_same_origin(claimed: Option<&str>, host: Option<&str>, public_url: &Url) -> bool {
     let Some(claimed) = claimed.and_then(|c| Url::parse(c).ok()) else {
         return false; // absent, "null" (sandboxed or privacy-stripped) or malformed
     };

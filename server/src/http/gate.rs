@@ -65,11 +65,12 @@ async fn hand_over_fresh_codes(session: &Session, request: &mut Request) {
 }
 
 /// Redirects page requests without a viewer to `/login` (303). Server functions (`/api/…`)
-/// pass: each decides what an anonymous caller may see.
+/// and WebSockets (`/ws/…`) pass: each decides what an anonymous caller may see.
 pub async fn require_sign_in(request: Request, next: Next) -> Response {
     let path = request.uri().path();
     let is_page = matches!(*request.method(), Method::GET | Method::HEAD)
         && !path.starts_with("/api/")
+        && !path.starts_with("/ws/")
         && !PUBLIC.contains(&path);
     if is_page && request.extensions().get::<Viewer>().is_none() {
         return Redirect::to("/login").into_response();

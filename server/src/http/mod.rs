@@ -11,14 +11,18 @@ mod csrf;
 mod gate;
 mod guard;
 mod health;
+mod live;
 mod metrics;
 mod observe;
+mod preferences;
 pub mod rate_limit;
+mod usage_export;
 
 use std::time::Duration;
 
 use app::Assets;
 use app::api::billing::ssr::PaystackHealth;
+use app::api::servers::ssr::{ExitLive, ExitTelemetry};
 use app::api::session::ssr::{GatewayRefresh, ProxyEndpoints};
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
@@ -62,6 +66,7 @@ pub fn router(
     };
     let handle = state.gateway.handle.clone();
     let refresh = GatewayRefresh(std::sync::Arc::new(move || handle.refresh_now()));
+    let telemetry = exit_telemetry(&state.gateway.handle);
     let paystack = state.paystack.clone();
     let paystack_health = PaystackHealth(std::sync::Arc::new(move || paystack.is_unavailable()));
     let context = move || {
@@ -70,6 +75,7 @@ pub fn router(
         provide_context(endpoints.clone());
         provide_context(refresh.clone());
         provide_context(paystack_health.clone());
+        provide_context(telemetry.clone());
     };
     let page_assets = assets.clone();
     let options = state.leptos_options.clone();
@@ -85,6 +91,9 @@ pub fn router(
         .merge(account::router())
         .merge(admin::router())
         .merge(crate::billing::router())
+        .merge(live::router())
+        .merge(usage_export::router())
+        .merge(preferences::router())
         .route_layer(axum::middleware::from_fn(gate::require_sign_in))
         .fallback(file_and_error_handler_with_context::<AppState, _>(
             context,
@@ -151,6 +160,28 @@ pub fn router(
         ))
         .layer(axum::middleware::from_fn(csp::content_security_policy))
         .with_state(state)
+}
+
+/// The Servers page's live view of the exits, read from the running gateway.
+fn exit_telemetry(handle: &proxy::GatewayHandle) -> ExitTelemetry {
+    let handle = handle.clone();
+    ExitTelemetry(std::sync::Arc::new(move || {
+        handle
+            .stats()
+            .snapshot()
+            .exits
+            .into_iter()
+            .map(|e| ExitLive {
+                id: e.id,
+                checked: e.last_check_passed.is_some(),
+                healthy: e.healthy,
+                active_connections: e.active_connections,
+                latency_ms: e.latency_ms.map(|ms| ms.round() as i64),
+                successes: e.successes,
+                failures: e.failures,
+            })
+            .collect()
+    }))
 }
 
 /// `Strict-Transport-Security` in production, where the public URL must be https; never in

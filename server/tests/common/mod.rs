@@ -215,12 +215,17 @@ pub async fn activity_kinds(db: &store::Db, email: &str) -> Vec<String> {
         .await
         .expect("query")
         .expect("account");
-    store::activity::list(db, account.id, None, store::Page::first(20))
-        .await
-        .expect("activity")
-        .into_iter()
-        .map(|a| a.kind)
-        .collect()
+    store::activity::list(
+        db,
+        account.id,
+        store::activity::KindFilter::ALL,
+        store::Page::first(20),
+    )
+    .await
+    .expect("activity")
+    .into_iter()
+    .map(|a| a.kind)
+    .collect()
 }
 
 /// Creates an account with proxy credentials and `plan`; returns (username, password).

@@ -1,7 +1,7 @@
 //! The activity log.
 
 use serde_json::json;
-use store::activity::{self, NewActivity};
+use store::activity::{self, KindFilter, NewActivity};
 use store::test_support::TestDb;
 use store::{Page, StoreError, accounts};
 
@@ -38,7 +38,7 @@ async fn activity_is_listed_newest_first_and_filtered(t: &TestDb) {
     };
     activity::record(db, &anonymous, NOW + 4).await.unwrap();
 
-    let all = activity::list(db, ada, None, Page::first(50))
+    let all = activity::list(db, ada, KindFilter::ALL, Page::first(50))
         .await
         .unwrap();
     assert_eq!(
@@ -61,7 +61,7 @@ async fn activity_is_listed_newest_first_and_filtered(t: &TestDb) {
     );
     assert_eq!(all[1].detail, json!({}), "no detail is an empty object");
 
-    let logins = activity::list(db, ada, Some("auth.login"), Page::first(50))
+    let logins = activity::list(db, ada, KindFilter(&["auth.login"]), Page::first(50))
         .await
         .unwrap();
     assert_eq!(logins.len(), 2);
@@ -70,13 +70,44 @@ async fn activity_is_listed_newest_first_and_filtered(t: &TestDb) {
             .iter()
             .all(|a| a.kind == "auth.login" && a.account_id == Some(ada))
     );
-    assert_eq!(activity::count(db, ada, None).await.unwrap(), 3);
+    assert_eq!(activity::count(db, ada, KindFilter::ALL).await.unwrap(), 3);
     assert_eq!(
-        activity::count(db, ada, Some("auth.login")).await.unwrap(),
+        activity::count(db, ada, KindFilter(&["auth.login"]))
+            .await
+            .unwrap(),
         2
     );
-    assert_eq!(activity::count(db, ada, Some("nothing")).await.unwrap(), 0);
-    let page = activity::list(db, ada, None, Page::new(1, 1))
+    assert_eq!(
+        activity::count(db, ada, KindFilter(&["nothing"]))
+            .await
+            .unwrap(),
+        0
+    );
+    // A filter names kinds or their dotted families, and `_` is not a wildcard.
+    activity::record(db, &NewActivity::new(Some(ada), "authxlogin"), NOW - 1)
+        .await
+        .unwrap();
+    let family = KindFilter(&["auth", "credentials"]);
+    assert_eq!(activity::count(db, ada, family).await.unwrap(), 3);
+    activity::record(db, &NewActivity::new(Some(ada), "sign_in.failed"), NOW - 2)
+        .await
+        .unwrap();
+    activity::record(db, &NewActivity::new(Some(ada), "signxin.failed"), NOW - 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        activity::count(db, ada, KindFilter(&["sign_in"]))
+            .await
+            .unwrap(),
+        1
+    );
+    sqlx::query(
+        "DELETE FROM activity WHERE kind IN ('authxlogin', 'sign_in.failed', 'signxin.failed')",
+    )
+    .execute(db.pool())
+    .await
+    .unwrap();
+    let page = activity::list(db, ada, KindFilter::ALL, Page::new(1, 1))
         .await
         .unwrap();
     assert_eq!(
@@ -98,8 +129,8 @@ async fn activity_is_listed_newest_first_and_filtered(t: &TestDb) {
 
     // Deleting an account removes its log; anonymous events stay.
     accounts::delete(db, ada).await.unwrap();
-    assert_eq!(activity::count(db, ada, None).await.unwrap(), 0);
-    assert_eq!(activity::count(db, bob, None).await.unwrap(), 1);
+    assert_eq!(activity::count(db, ada, KindFilter::ALL).await.unwrap(), 0);
+    assert_eq!(activity::count(db, bob, KindFilter::ALL).await.unwrap(), 1);
     assert_eq!(
         activity::purge_before(db, NOW + 4).await.unwrap(),
         1,

@@ -43,6 +43,7 @@ mod billing;
 mod credentials;
 mod exits;
 mod migrations;
+mod quota;
 mod sessions;
 mod usage;
 

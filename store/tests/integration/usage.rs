@@ -208,3 +208,57 @@ async fn a_failing_batch_writes_nothing(t: &TestDb) {
         10
     );
 }
+
+on_both_engines!(sticky_sessions_are_broken_down_busiest_first);
+async fn sticky_sessions_are_broken_down_busiest_first(t: &TestDb) {
+    let db = t.db();
+    let ada = crate::customer(db, "ada@example.com").await;
+    let bob = crate::customer(db, "bob@example.com").await;
+    let traffic = |account, session: &str, bytes_down, at| UsageDelta {
+        session: session.to_owned(),
+        bytes_down,
+        requests: 1,
+        ..UsageDelta::new(account, at)
+    };
+    usage::record(
+        db,
+        &[
+            traffic(ada, "alpha", 100, NOW),
+            traffic(ada, "beta", 500, NOW),
+            traffic(ada, "alpha", 50, NOW + HOUR_MS),
+            traffic(ada, "", 1_000, NOW),
+            traffic(bob, "alpha", 7, NOW),
+        ],
+    )
+    .await
+    .unwrap();
+    let hour = usage::hour_floor(NOW);
+    let sessions = usage::by_session(db, ada, hour, hour + 2 * HOUR_MS, 10)
+        .await
+        .unwrap();
+    let shown: Vec<(&str, i64, i64)> = sessions
+        .iter()
+        .map(|s| (s.session.as_str(), s.totals.bytes_down, s.totals.requests))
+        .collect();
+    assert_eq!(shown, [("beta", 500, 1), ("alpha", 150, 2)]);
+    // Traffic without a session is in the totals, not in the breakdown.
+    assert_eq!(
+        usage::totals(db, ada, hour, hour + 2 * HOUR_MS)
+            .await
+            .unwrap()
+            .bytes_down,
+        1_650
+    );
+    assert_eq!(
+        usage::by_session(db, ada, hour, hour + 2 * HOUR_MS, 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let too_long = traffic(ada, &"x".repeat(33), 1, NOW);
+    assert!(matches!(
+        usage::record(db, &[too_long]).await,
+        Err(StoreError::Invalid(_))
+    ));
+}

@@ -3,15 +3,21 @@
 //! `?error=` and is shown at the top.
 
 mod allowlist;
+mod connect;
 mod credentials;
+mod preferences;
 mod security;
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use self::allowlist::AllowlistSection;
+use self::connect::ConnectSection;
 use self::credentials::CredentialsSection;
+use self::preferences::PreferencesSection;
 use self::security::{PasswordSection, SessionsSection, TwoFactorSection};
+use crate::api::credentials::my_credentials;
+use crate::api::preferences::{my_preferences, proxy_countries};
 use crate::api::security::security_overview;
 use crate::components::page_header::PageHeader;
 
@@ -19,10 +25,29 @@ use crate::components::page_header::PageHeader;
 #[component]
 pub fn SettingsPage() -> impl IntoView {
     let security = OnceResource::new(security_overview());
+    let prefs = OnceResource::new(my_preferences());
+    let builder = OnceResource::new(async { (my_credentials().await, proxy_countries().await) });
     view! {
-        <PageHeader title="Settings" subtitle="Your proxy credentials and account security." />
+        <PageHeader title="Settings" subtitle="Your profile, proxy credentials and account security." />
         <Outcome />
+        <Suspense fallback=|| view! { <div class="skeleton skeleton-short" aria-busy="true"></div> }>
+            {move || Suspend::new(async move {
+                match prefs.await {
+                    Ok(prefs) => view! { <PreferencesSection prefs /> }.into_any(),
+                    Err(e) => view! { <p class="notice notice-error" role="alert">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
         <CredentialsSection />
+        <Suspense fallback=|| view! { <div class="skeleton" aria-busy="true"></div> }>
+            {move || Suspend::new(async move {
+                match builder.await {
+                    (Ok(access), Ok(countries)) => view! { <ConnectSection access countries /> }.into_any(),
+                    (Err(e), _) | (_, Err(e)) => view! { <p class="notice notice-error" role="alert">{e.to_string()}</p> }
+                        .into_any(),
+                }
+            })}
+        </Suspense>
         <Suspense fallback=|| view! { <div class="skeleton" aria-busy="true"></div> }>
             {move || Suspend::new(async move {
                 match security.await {
@@ -53,7 +78,7 @@ fn Outcome() -> impl IntoView {
         query.with(|q| {
             if let Some(key) = q.get("notice") {
                 let text = notice_text(&key)?;
-                Some(view! { <p class="notice notice-ok" role="status" id="settings-outcome">{text}</p> }.into_any())
+                Some(view! { <p class="notice notice-ok toast" role="status" id="settings-outcome">{text}</p> }.into_any())
             } else {
                 let text = error_text(&q.get("error")?)?;
                 Some(view! { <p class="notice notice-error" role="alert" id="settings-outcome">{text}</p> }.into_any())
@@ -71,6 +96,7 @@ fn notice_text(key: &str) -> Option<&'static str> {
         "two_factor_off" => "Two-factor sign-in is off.",
         "allowlist_added" => "Added. The gateway accepts connections from it within seconds.",
         "allowlist_removed" => "Removed from the allowlist.",
+        "preferences_saved" => "Saved. Times and charts now use your time zone.",
         _ => return None,
     })
 }
@@ -88,6 +114,8 @@ fn error_text(key: &str) -> Option<&'static str> {
         "duplicate" => "That network is on the allowlist already.",
         "full" => "The allowlist is full (100 networks). Remove one first.",
         "note" => "Keep the label under 100 characters.",
+        "time_zone" => "Choose a time zone from the list.",
+        "quota_percent" => "The quota warning is a whole number from 0 to 100.",
         _ => return None,
     })
 }
@@ -106,6 +134,7 @@ mod tests {
             "two_factor_off",
             "allowlist_added",
             "allowlist_removed",
+            "preferences_saved",
         ] {
             assert!(notice_text(key).is_some(), "notice {key}");
         }
@@ -121,6 +150,8 @@ mod tests {
             "duplicate",
             "full",
             "note",
+            "time_zone",
+            "quota_percent",
         ] {
             assert!(error_text(key).is_some(), "error {key}");
         }

@@ -1,0 +1,161 @@
+//! Settings › Connection builder: choose protocol, country, sticky session and its lifetime,
+//! get a ready proxy URL and a `curl` line to copy. Without JavaScript it shows the plain URL.
+
+use leptos::prelude::*;
+
+use crate::api::credentials::ProxyAccess;
+
+/// The username with targeting parameters, per the grammar
+/// `USER[-country-CC][-session-ID][-ttl-MINUTES]`.
+pub fn username(user: &str, country: &str, session: &str, ttl: Option<u32>) -> String {
+    let mut name = user.to_owned();
+    if !country.is_empty() {
+        name.push_str(&format!("-country-{country}"));
+    }
+    if !session.is_empty() {
+        name.push_str(&format!("-session-{session}"));
+        if let Some(ttl) = ttl {
+            name.push_str(&format!("-ttl-{ttl}"));
+        }
+    }
+    name
+}
+
+/// A session id is 1–32 of `[a-z0-9]`.
+pub fn valid_session(session: &str) -> bool {
+    (1..=32).contains(&session.len())
+        && session
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
+/// The connection builder.
+#[component]
+pub fn ConnectSection(access: ProxyAccess, countries: Vec<String>) -> impl IntoView {
+    let socks = RwSignal::new(false);
+    let country = RwSignal::new(String::new());
+    let session = RwSignal::new(String::new());
+    let ttl = RwSignal::new(String::from("10"));
+    let reveal = RwSignal::new(false);
+    let ProxyAccess {
+        username: user,
+        password,
+        http_proxy,
+        socks_proxy,
+    } = access;
+    let session_ok = move || session.with(|s| s.is_empty() || valid_session(s));
+    let ttl_value = move || ttl.with(|t| t.parse::<u32>().ok().filter(|t| (1..=1440).contains(t)));
+    let url = move |shown_password: &str| {
+        let name = username(
+            &user,
+            &country.get(),
+            &if session_ok() {
+                session.get()
+            } else {
+                String::new()
+            },
+            ttl_value(),
+        );
+        if socks.get() {
+            format!("socks5h://{name}:{shown_password}@{socks_proxy}")
+        } else {
+            format!("http://{name}:{shown_password}@{http_proxy}")
+        }
+    };
+    let full = {
+        let (url, password) = (url.clone(), password.clone());
+        move || url(&password)
+    };
+    let shown = {
+        let full = full.clone();
+        move || {
+            if reveal.get() {
+                full()
+            } else {
+                url("••••••••")
+            }
+        }
+    };
+    let curl = {
+        let shown = shown.clone();
+        move || format!("curl -x '{}' https://example.com", shown())
+    };
+    let copy = move |_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(window) = web_sys::window() {
+            let _ = window.navigator().clipboard().write_text(&full());
+        }
+    };
+    view! {
+        <section id="connect" class="card settings-section" aria-labelledby="connect-heading">
+            <h2 id="connect-heading">"Connection builder"</h2>
+            <div class="builder">
+                <label for="builder-protocol">"Protocol"</label>
+                <select id="builder-protocol" on:change=move |ev| socks.set(event_target_value(&ev) == "socks5")>
+                    <option value="http">"HTTP (and HTTPS via CONNECT)"</option>
+                    <option value="socks5">"SOCKS5 (names resolved by the exit)"</option>
+                </select>
+                <label for="builder-country">"Country"</label>
+                <select id="builder-country" on:change=move |ev| country.set(event_target_value(&ev))>
+                    <option value="">"Any"</option>
+                    {countries
+                        .into_iter()
+                        .map(|c| view! { <option value=c.clone()>{c.to_uppercase()}</option> })
+                        .collect_view()}
+                </select>
+                <label for="builder-session">"Sticky session"</label>
+                <input
+                    id="builder-session"
+                    type="text"
+                    maxlength="32"
+                    placeholder="none: a new exit per connection"
+                    spellcheck="false"
+                    aria-invalid=move || (!session_ok()).to_string()
+                    aria-describedby="builder-session-help"
+                    prop:value=move || session.get()
+                    on:input=move |ev| session.set(event_target_value(&ev).to_ascii_lowercase())
+                />
+                <span class="muted small" id="builder-session-help">
+                    {move || if session_ok() { "Same id, same exit until the lifetime ends. Letters a–z and digits, up to 32." } else { "Use only a–z and 0–9, up to 32 characters." }}
+                </span>
+                <label for="builder-ttl">"Session lifetime (minutes)"</label>
+                <input
+                    id="builder-ttl"
+                    type="number"
+                    min="1"
+                    max="1440"
+                    prop:value=move || ttl.get()
+                    disabled=move || session.with(String::is_empty)
+                    on:input=move |ev| ttl.set(event_target_value(&ev))
+                />
+                <label class="checkbox">
+                    <input id="builder-reveal" type="checkbox" on:change=move |ev| reveal.set(event_target_checked(&ev)) />
+                    " Show the password"
+                </label>
+            </div>
+            <p><code id="builder-url" class="builder-url">{shown.clone()}</code></p>
+            <pre class="example"><code id="builder-curl">{curl}</code></pre>
+            <button class="button button-quiet button-small" type="button" id="builder-copy" on:click=copy>"Copy URL"</button>
+        </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_follow_the_grammar() {
+        assert_eq!(username("u1", "", "", Some(10)), "u1");
+        assert_eq!(username("u1", "ng", "", Some(10)), "u1-country-ng");
+        assert_eq!(
+            username("u1", "ng", "abc", Some(10)),
+            "u1-country-ng-session-abc-ttl-10"
+        );
+        assert_eq!(username("u1", "", "abc", None), "u1-session-abc");
+        assert!(valid_session("abc123"));
+        assert!(!valid_session("ABC"));
+        assert!(!valid_session("a-b"));
+        assert!(!valid_session(&"a".repeat(33)));
+    }
+}

@@ -1,0 +1,19 @@
+-- The dashboard: usage per sticky session, and the quota warning sent once per period.
+
+-- Bytes and requests per (account, hour, sticky session id). Traffic without a session id is
+-- not here (usage_hourly has it all); the gateway keeps at most a bounded number of session
+-- ids per account per flush, the rest count under usage_hourly only.
+CREATE TABLE usage_sessions_hourly (
+    account_id INTEGER NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    hour_start INTEGER NOT NULL CHECK (hour_start % 3600000 = 0),
+    session    TEXT    NOT NULL CHECK (length(session) BETWEEN 1 AND 32),
+    bytes_up   INTEGER NOT NULL DEFAULT 0,
+    bytes_down INTEGER NOT NULL DEFAULT 0,
+    requests   INTEGER NOT NULL DEFAULT 0,
+    errors     INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (account_id, hour_start, session)
+) WITHOUT ROWID;
+CREATE INDEX usage_sessions_hourly_hour_start_idx ON usage_sessions_hourly (hour_start);
+
+-- The period (by its end) for which the quota warning was last recorded.
+ALTER TABLE accounts ADD COLUMN quota_warned_period_end INTEGER;
