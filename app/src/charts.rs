@@ -59,7 +59,7 @@ pub fn traffic(buckets: &[Bucket]) -> String {
     let (unit, size) = unit_for(max);
     let labels: Vec<String> = buckets.iter().map(|b| b.label.clone()).collect();
     let chart = base()
-        .legend(Legend::new().data(vec!["Down", "Up"]))
+        .legend(Legend::new().top("0").data(vec!["Down", "Up"]))
         .x_axis(Axis::new().type_(AxisType::Category).data(labels))
         .y_axis(Axis::new().type_(AxisType::Value).name(unit))
         .series(
@@ -81,7 +81,7 @@ pub fn traffic(buckets: &[Bucket]) -> String {
 pub fn requests(buckets: &[Bucket]) -> String {
     let labels: Vec<String> = buckets.iter().map(|b| b.label.clone()).collect();
     let chart = base()
-        .legend(Legend::new().data(vec!["Requests", "Errors"]))
+        .legend(Legend::new().top("0").data(vec!["Requests", "Errors"]))
         .x_axis(Axis::new().type_(AxisType::Category).data(labels))
         .y_axis(Axis::new().type_(AxisType::Value).min_interval(1))
         .series(

@@ -79,7 +79,7 @@ test("build a proxy URL, send traffic, and find it on every page", async ({ page
   expect(socksUrl).toMatch(/^socks5h:\/\/[a-z0-9]+-session-e2etrip-ttl-15:[^@•]+@[^:]+:\d+$/);
   await page.locator("#builder-reveal").uncheck();
   await expect(page.locator("#builder-url")).toContainText("••••");
-  await snap(page, "page-settings");
+  await snap(page, "dashboard-settings");
   await accessible(page);
 
   // Live: the tiles move while traffic flows.
@@ -102,12 +102,21 @@ test("build a proxy URL, send traffic, and find it on every page", async ({ page
   await page.locator("#range-7d").click();
   await expect(page).toHaveURL(/\?range=7d$/);
   await expect(page.locator("#total-requests")).toHaveText(String(total));
-  await snap(page, "page-statistics");
+  // The chart is redrawn for the new range: 7 × 24 hourly points.
+  await expect
+    .poll(() => page.evaluate(() => {
+      const el = document.getElementById("chart-traffic");
+      const chart = el && (window as any).echarts.getInstanceByDom(el);
+      return chart ? chart.getOption().xAxis[0].data.length : 0;
+    }))
+    .toBe(168);
+  await snap(page, "dashboard-statistics");
   await accessible(page);
 
   // Usage: the quota bar, the session breakdown, the CSV.
   await page.goto("/usage");
   await expect(page.locator("#quota-meter")).toBeVisible();
+  await expect(page.locator("#chart-usage canvas")).toHaveCount(1);
   await expect(page.locator("#quota-used")).toContainText("of 5 GB");
   const session = page.locator("#usage-sessions tr", { hasText: "e2etrip" });
   await expect(session).toContainText(String(total));
@@ -119,7 +128,7 @@ test("build a proxy URL, send traffic, and find it on every page", async ({ page
   expect(csv.length - 1).toBeLessThanOrEqual(31);
   const requests = csv.slice(1).reduce((sum, line) => sum + Number(line.split(",")[5]), 0);
   expect(requests).toBe(total);
-  await snap(page, "page-usage");
+  await snap(page, "dashboard-usage");
   await accessible(page);
 
   // Activity: the sign-in is there, and the filter narrows to it.
@@ -129,24 +138,24 @@ test("build a proxy URL, send traffic, and find it on every page", async ({ page
   await expect(page.getByRole("heading", { name: "No events" })).toBeVisible();
   await page.locator("#filter-sign-ins").click();
   await expect(page.locator("#activity-table tbody tr").first()).toContainText("Signed in");
-  await snap(page, "page-activity");
+  await snap(page, "dashboard-activity");
   await accessible(page);
 
   // Servers: honest about having no upstream exits in this run.
   await page.goto("/servers");
   await expect(page.locator("#servers-summary")).toHaveText("0 of 0 exits healthy");
-  await snap(page, "page-servers");
+  await snap(page, "dashboard-servers");
   await accessible(page);
 
   await page.goto("/billing");
-  await snap(page, "page-billing");
+  await snap(page, "dashboard-billing");
   await accessible(page);
 
   // Phone width: the navigation is a drawer and the tiles still fit.
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto("/");
   await expect(page.locator("#nav-toggle")).toBeVisible();
-  await snap(page, "page-statistics-phone");
+  await snap(page, "dashboard-statistics-phone");
   errors.assertClean();
 });
 

@@ -98,7 +98,9 @@ pub fn build_site(release: bool) -> Result<PathBuf, String> {
     let css = concat_css(&root.join("style"))?;
     let js = read(&pkg.join(format!("{NAME}.js")))?;
     let wasm_bytes = read(&bg_wasm)?;
-    let echarts = read(&root.join("end2end/node_modules/echarts/dist/echarts.min.js"))?;
+    // The "common" build (line, bar, pie and the usual components) is all the dashboard
+    // draws: 240 KB gzipped instead of 368 KB for the full build.
+    let echarts = read(&root.join("end2end/node_modules/echarts/dist/echarts.common.min.js"))?;
 
     let hash = format!("{:016x}", fnv1a(&[&js, &wasm_bytes, &css]));
     let output_name = format!("{NAME}-{hash}");
@@ -115,6 +117,10 @@ pub fn build_site(release: bool) -> Result<PathBuf, String> {
         "{{\n  \"output_name\": \"{output_name}\",\n  \"css\": \"{output_name}.css\",\n  \"echarts\": \"{echarts_name}\"\n}}\n"
     );
     write(&staging.join("assets.json"), manifest.as_bytes())?;
+    if release {
+        step("precompressing the assets (brotli 11, gzip 9)");
+        precompress(&pkg)?;
+    }
 
     let _ = fs::remove_dir_all(&site);
     rename(&staging, &site)?;
@@ -194,4 +200,40 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
 fn rename(from: &Path, to: &Path) -> Result<(), String> {
     fs::rename(from, to)
         .map_err(|e| format!("cannot move {} to {}: {e}", from.display(), to.display()))
+}
+
+/// Writes `<file>.br` and `<file>.gz` next to every asset in `dir`, at the best ratios: the
+/// server sends these as they are instead of compressing on every request.
+fn precompress(dir: &Path) -> Result<(), String> {
+    use std::io::Write;
+    let entries = fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for entry in entries {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if !path
+            .extension()
+            .is_some_and(|x| x == "wasm" || x == "js" || x == "css")
+        {
+            continue;
+        }
+        let bytes = read(&path)?;
+        let mut br = brotli::CompressorWriter::new(Vec::new(), 64 * 1024, 11, 22);
+        br.write_all(&bytes).map_err(|e| e.to_string())?;
+        let br = br.into_inner();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&bytes).map_err(|e| e.to_string())?;
+        let gz = gz.finish().map_err(|e| e.to_string())?;
+        let name = path.display().to_string();
+        write(Path::new(&format!("{name}.br")), &br)?;
+        write(Path::new(&format!("{name}.gz")), &gz)?;
+        println!(
+            "    {}: {} B, br {} B, gzip {} B",
+            path.file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default(),
+            bytes.len(),
+            br.len(),
+            gz.len()
+        );
+    }
+    Ok(())
 }

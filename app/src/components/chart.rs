@@ -7,11 +7,17 @@ use leptos::prelude::*;
 /// One chart: `option` is ECharts option JSON; `label` describes it for screen readers.
 #[component]
 pub fn Chart(id: &'static str, option: String, label: String) -> impl IntoView {
+    let node = NodeRef::<leptos::html::Div>::new();
+    // Runs once the element is in the page (also after a client-side navigation re-renders it).
     #[cfg(feature = "hydrate")]
-    Effect::new(move |_| draw::when_ready(id, option.clone(), 0));
+    Effect::new(move |_| {
+        if let Some(element) = node.get() {
+            draw::when_ready(element.into(), option.clone(), 0);
+        }
+    });
     #[cfg(not(feature = "hydrate"))]
     let _ = option;
-    view! { <div id=id class="chart" role="img" aria-label=label></div> }
+    view! { <div node_ref=node id=id class="chart" role="img" aria-label=label></div> }
 }
 
 #[cfg(feature = "hydrate")]
@@ -22,16 +28,18 @@ mod draw {
     /// How many times to wait for the ECharts script (loaded with `defer`) before giving up.
     const ATTEMPTS: u32 = 40;
 
-    /// Draws once ECharts has loaded.
-    pub fn when_ready(id: &'static str, option: String, attempt: u32) {
-        match draw(id, &option) {
+    /// Draws into `element` once ECharts has loaded.
+    pub fn when_ready(element: web_sys::Element, option: String, attempt: u32) {
+        match draw(&element, &option) {
             Ok(true) => {}
             Ok(false) if attempt < ATTEMPTS => leptos::prelude::set_timeout(
-                move || when_ready(id, option, attempt + 1),
+                move || when_ready(element, option, attempt + 1),
                 std::time::Duration::from_millis(50),
             ),
-            Ok(false) => leptos::logging::warn!("ECharts did not load; chart {id} not drawn"),
-            Err(error) => leptos::logging::warn!("chart {id}: {error:?}"),
+            Ok(false) => {
+                leptos::logging::warn!("ECharts did not load; chart {} not drawn", element.id())
+            }
+            Err(error) => leptos::logging::warn!("chart {}: {error:?}", element.id()),
         }
     }
 
@@ -45,7 +53,7 @@ mod draw {
     }
 
     /// Draws the chart; `Ok(false)` while ECharts is not there yet.
-    fn draw(id: &str, option: &str) -> Result<bool, JsValue> {
+    fn draw(element: &web_sys::Element, option: &str) -> Result<bool, JsValue> {
         let Some(window) = web_sys::window() else {
             return Ok(true);
         };
@@ -53,9 +61,7 @@ mod draw {
         if echarts.is_undefined() {
             return Ok(false);
         }
-        let Some(element) = window.document().and_then(|d| d.get_element_by_id(id)) else {
-            return Ok(true);
-        };
+        let element = element.clone();
         let existing = call(&echarts, "getInstanceByDom", &[element.clone().into()])?;
         if !existing.is_undefined() && !existing.is_null() {
             call(&existing, "dispose", &[])?;

@@ -2,7 +2,6 @@
 //! JavaScript and the choice survives a reload.
 
 use leptos::prelude::*;
-use leptos_router::components::A;
 
 use crate::api::traffic::Range;
 
@@ -14,15 +13,17 @@ pub fn RangePicker(path: &'static str, current: Signal<Range>) -> impl IntoView 
             {Range::ALL
                 .into_iter()
                 .map(|r| {
+                    // A plain link: the router still navigates client-side, and `aria-current`
+                    // follows the range shown (also the default one, with no `?range=`).
                     view! {
-                        <A
+                        <a
                             href=format!("{path}?range={}", r.key())
-                            attr:class="range-link"
-                            attr:aria-current=move || (current.get() == r).then_some("true")
-                            attr:id=format!("range-{}", r.key())
+                            class="range-link"
+                            aria-current=move || (current.get() == r).then_some("true")
+                            id=format!("range-{}", r.key())
                         >
                             {r.label()}
-                        </A>
+                        </a>
                     }
                 })
                 .collect_view()}

@@ -2,7 +2,6 @@
 //! (`?filter=security&page=2`; links, so it works without JavaScript).
 
 use leptos::prelude::*;
-use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::activity::{ActivityPage, FILTERS, load_activity};
@@ -37,14 +36,14 @@ pub fn ActivityPage() -> impl IntoView {
                 .into_iter()
                 .map(|(key, label, _)| {
                     view! {
-                        <A
+                        <a
                             href=format!("/activity?filter={key}")
-                            attr:class="filter-link"
-                            attr:id=format!("filter-{key}")
-                            attr:aria-current=move || (filter.get() == key).then_some("true")
+                            class="filter-link"
+                            id=format!("filter-{key}")
+                            aria-current=move || (filter.get() == key).then_some("true")
                         >
                             {label}
-                        </A>
+                        </a>
                     }
                 })
                 .collect_view()}

@@ -78,6 +78,7 @@ fn Servers(view: ServersView) -> impl IntoView {
                                     <h3 class="country-head">{c.country.to_uppercase()}</h3>
                                     <ServerTable exits=c.exits admin />
                                 }
+                                .into_any()
                             })
                             .collect_view()}
                     </section>
@@ -110,7 +111,7 @@ fn ServerTable(exits: Vec<ServerRow>, admin: bool) -> impl IntoView {
                         {admin.then(|| view! { <th scope="col"><span class="visually-hidden">"Actions"</span></th> })}
                     </tr>
                 </thead>
-                <tbody>{exits.into_iter().map(|e| view! { <ServerLine exit=e admin /> }).collect_view()}</tbody>
+                <tbody>{exits.into_iter().map(|e| view! { <ServerLine exit=e admin /> }.into_any()).collect_view()}</tbody>
             </table>
         </div>
     }
@@ -145,6 +146,7 @@ fn ServerLine(exit: ServerRow, admin: bool) -> impl IntoView {
                 </form>
             </td>
         }
+        .into_any()
     });
     view! {
         <tr id=format!("exit-{}", exit.id) data-health=exit.health.clone()>
@@ -163,6 +165,7 @@ fn ServerLine(exit: ServerRow, admin: bool) -> impl IntoView {
             {actions}
         </tr>
     }
+    .into_any()
 }
 
 #[component]

@@ -10,10 +10,16 @@ use tower_http::services::ServeDir;
 
 use crate::state::AppState;
 
-/// Serves `<site_root>/pkg` with `Cache-Control: immutable` on successful answers only.
+/// Serves `<site_root>/pkg` with `Cache-Control: immutable` on successful answers only. The
+/// release build writes `.br` and `.gz` files next to the assets; those are sent as they are
+/// to clients that accept them (the compression layer leaves encoded answers alone).
 pub fn pkg_service(site_root: &Path) -> Router<AppState> {
     Router::new()
-        .fallback_service(ServeDir::new(site_root.join("pkg")))
+        .fallback_service(
+            ServeDir::new(site_root.join("pkg"))
+                .precompressed_br()
+                .precompressed_gzip(),
+        )
         .layer(axum::middleware::map_response(immutable))
 }
 

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Dashboard speed: server render time of each page at p50/p99 under 100 concurrent signed-in
+# users, with a month of hourly usage for 1,000 accounts loaded, and the compressed size of a
+# first page load. Loopback only; bounded (each page is loaded for DURATION seconds).
+#
+#   bench/dashboard.sh sqlite|postgres [BINARY]
+#
+# BINARY defaults to the release `atlantic` under CARGO_TARGET_DIR (build it first with
+# `cargo xtask build --release`). Needs wrk, curl, sqlite3 or psql.
+set -euo pipefail
+ENGINE="${1:?usage: bench/dashboard.sh sqlite|postgres [BINARY]}"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+BIN="${2:-$TARGET/release/atlantic}"
+SITE="${ATLANTIC_SITE_ROOT:-$TARGET/site}"
+ACCOUNTS="${ACCOUNTS:-1000}"
+USERS="${USERS:-100}"
+DURATION="${DURATION:-10}"
+PORT="${PORT:-18390}"
+PG_ADMIN="${ATLANTIC_TEST_POSTGRES_URL:-postgres://root@127.0.0.1:5432/test}"
+PASSWORD="load-test-password-42"
+WORK="$(mktemp -d /tmp/atl-dash-bench.XXXXXX)"
+BASE="http://127.0.0.1:$PORT"
+trap 'kill "${SERVER:-0}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+case "$ENGINE" in
+  sqlite) DB="sqlite://$WORK/bench.db"; run_sql() { sqlite3 "$WORK/bench.db" < "$1"; } ;;
+  postgres)
+    DB="${PG_ADMIN%/*}/atl_dash_bench"
+    psql -q "$PG_ADMIN" -c 'DROP DATABASE IF EXISTS atl_dash_bench' -c 'CREATE DATABASE atl_dash_bench'
+    run_sql() { psql -q -v ON_ERROR_STOP=1 "$DB" -f "$1"; } ;;
+  *) echo "engine is sqlite or postgres" >&2; exit 2 ;;
+esac
+export DATABASE_URL="$DB"
+
+echo "== loading $ACCOUNTS accounts with 30 days of hourly usage ($ENGINE)"
+"$BIN" migrate >/dev/null
+"$BIN" user add --email load0@example.com --password "$PASSWORD" --plan Starter >/dev/null
+NOW=$(( $(date +%s) * 1000 ))
+HOUR=$(( NOW - NOW % 3600000 ))
+cat > "$WORK/load.sql" <<SQL
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $((ACCOUNTS - 1)))
+INSERT INTO accounts (email, password_hash, role, created_at, updated_at)
+SELECT 'load' || i || '@example.com',
+       (SELECT password_hash FROM accounts WHERE email = 'load0@example.com'), 'customer', $NOW, $NOW
+  FROM n;
+INSERT INTO subscriptions (account_id, plan_id, status, period_start, period_end, created_at, updated_at)
+SELECT a.id, (SELECT id FROM plans WHERE name = 'Starter'), 'active', $((NOW - 10 * 86400000)),
+       $((NOW + 20 * 86400000)), $NOW, $NOW
+  FROM accounts a WHERE a.email <> 'load0@example.com';
+WITH RECURSIVE h(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM h WHERE k < 719)
+INSERT INTO usage_hourly (account_id, hour_start, exit_id, country, bytes_up, bytes_down, requests, errors)
+SELECT a.id, $HOUR - k * 3600000, 0, 'ng', 1000 + (a.id * 7 + k) % 900,
+       100000 + ((a.id * 31 + k * 17) % 5000) * 100, 10 + (a.id + k) % 90, (a.id + k) % 3
+  FROM accounts a, h;
+WITH RECURSIVE h(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM h WHERE k < 719)
+INSERT INTO usage_sessions_hourly (account_id, hour_start, session, bytes_up, bytes_down, requests, errors)
+SELECT a.id, $HOUR - k * 3600000, 's' || (k % 7), 500, 50000 + (k % 13) * 1000, 5 + k % 20, 0
+  FROM accounts a, h;
+WITH RECURSIVE h(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM h WHERE k < 719)
+INSERT INTO usage_errors_hourly (account_id, hour_start, code, count)
+SELECT a.id, $HOUR - k * 3600000, 'upstream_failed', (a.id + k) % 3
+  FROM accounts a, h WHERE (a.id + k) % 3 > 0;
+WITH RECURSIVE h(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM h WHERE k < 59)
+INSERT INTO activity (account_id, kind, detail, ip, created_at)
+SELECT a.id, 'sign_in.succeeded', '{"factor":"password"}', '203.0.113.9', $NOW - k * 43200000
+  FROM accounts a, h;
+ANALYZE;
+SQL
+started=$(date +%s)
+run_sql "$WORK/load.sql"
+echo "   loaded in $(( $(date +%s) - started )) s"
+
+echo "== starting atlantic on $BASE"
+ATLANTIC_TRUSTED_PROXIES=127.0.0.1/32 ATLANTIC_LOG=warn ATLANTIC_SITE_ROOT="$SITE" \
+  "$BIN" serve --listen "127.0.0.1:$PORT" --http-proxy 127.0.0.1:0 --socks-proxy 127.0.0.1:0 \
+  > "$WORK/server.log" 2>&1 &
+SERVER=$!
+for _ in $(seq 1 100); do curl -sf "$BASE/live" >/dev/null && break; sleep 0.2; done
+
+echo "== signing in $USERS users"
+: > "$WORK/cookies"
+for i in $(seq 0 $((USERS - 1))); do
+  curl -s -o /dev/null -D "$WORK/h" -X POST -H "Origin: $BASE" \
+    -H "X-Forwarded-For: 10.77.$((i / 200)).$((i % 200 + 1))" \
+    --data-urlencode "email=load$i@example.com" --data-urlencode "password=$PASSWORD" "$BASE/login"
+  grep -i '^set-cookie: atlantic_session=' "$WORK/h" | sed 's/^[Ss]et-[Cc]ookie: //; s/;.*//' | tr -d '\r' >> "$WORK/cookies"
+done
+[ "$(wc -l < "$WORK/cookies")" -eq "$USERS" ] || { echo "sign-in failed" >&2; exit 1; }
+cat > "$WORK/users.lua" <<'LUA'
+local cookies = {}
+for line in io.lines(os.getenv("COOKIES")) do cookies[#cookies + 1] = line end
+local n = 0
+local think = tonumber(os.getenv("THINK_MS") or "0")
+if think > 0 then
+  -- Each connection is a user who loads a page, reads it, loads the next one.
+  delay = function() return think end
+end
+request = function()
+  n = n + 1
+  return wrk.format("GET", nil, { ["Cookie"] = cookies[(n % #cookies) + 1], ["Accept-Encoding"] = "br, gzip" })
+end
+LUA
+
+for think in 0 1000; do
+  if [ "$think" = 0 ]; then
+    echo "== saturation: $USERS connections, each a signed-in user, back to back, $DURATION s per page"
+  else
+    echo "== paced: $USERS signed-in users, each loading a page every $think ms, $DURATION s per page"
+  fi
+  printf '| page | requests/s | p50 | p99 | non-2xx |\n|---|---|---|---|---|\n'
+  for page in / /servers /usage /activity /settings /billing; do
+    status=$(curl -s -o "$WORK/page.html" -w '%{http_code}' -H "Cookie: $(head -1 "$WORK/cookies")" "$BASE$page")
+    [ "$status" = 200 ] || { echo "$page answered $status" >&2; exit 1; }
+    out=$(THINK_MS=$think COOKIES="$WORK/cookies" wrk -t2 -c"$USERS" -d"${DURATION}s" --latency -s "$WORK/users.lua" "$BASE$page")
+    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+    p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+    p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+    bad=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
+    printf '| `%s` | %s | %s | %s | %s |\n' "$page" "$rps" "$p50" "$p99" "${bad:-0}"
+  done
+done
+
+echo "== first load of / (compressed bytes over the wire, br)"
+curl -s -H "Cookie: $(head -1 "$WORK/cookies")" "$BASE/" > "$WORK/index.html"
+total=0
+size() { curl -s -o /dev/null --compressed -H 'Accept-Encoding: br, gzip' -H "Cookie: $(head -1 "$WORK/cookies")" -w '%{size_download}' "$BASE$1"; }
+for path in / $( (grep -o '/pkg/[^"]*\.\(css\|js\|wasm\)' "$WORK/index.html"; grep -o '/pkg/[^"'"'"']*_bg\.wasm' "$WORK/index.html") | sort -u); do
+  bytes=$(size "$path"); total=$((total + bytes))
+  printf '%-48s %8d B\n' "$path" "$bytes"
+done
+printf '%-48s %8d B\n' "total" "$total"
