@@ -50,23 +50,24 @@ SELECT a.id, (SELECT id FROM plans WHERE name = 'Starter'), 'active', $((NOW - 1
   FROM accounts a WHERE a.email <> 'load0@example.com';
 WITH RECURSIVE h(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM h WHERE k < 719)
 INSERT INTO usage_hourly (account_id, hour_start, exit_id, country, bytes_up, bytes_down, requests, errors)
-SELECT a.id, $HOUR - k * 3600000, 0, 'ng', 1000 + (a.id * 7 + k) % 900,
+SELECT a.id, $HOUR - k * CAST(3600000 AS BIGINT), 0, 'ng', 1000 + (a.id * 7 + k) % 900,
        100000 + ((a.id * 31 + k * 17) % 5000) * 100, 10 + (a.id + k) % 90, (a.id + k) % 3
   FROM accounts a, h;
 WITH RECURSIVE h(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM h WHERE k < 719)
 INSERT INTO usage_sessions_hourly (account_id, hour_start, session, bytes_up, bytes_down, requests, errors)
-SELECT a.id, $HOUR - k * 3600000, 's' || (k % 7), 500, 50000 + (k % 13) * 1000, 5 + k % 20, 0
+SELECT a.id, $HOUR - k * CAST(3600000 AS BIGINT), 's' || (k % 7), 500, 50000 + (k % 13) * 1000, 5 + k % 20, 0
   FROM accounts a, h;
 WITH RECURSIVE h(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM h WHERE k < 719)
 INSERT INTO usage_errors_hourly (account_id, hour_start, code, count)
-SELECT a.id, $HOUR - k * 3600000, 'upstream_failed', (a.id + k) % 3
+SELECT a.id, $HOUR - k * CAST(3600000 AS BIGINT), 'upstream_failed', (a.id + k) % 3
   FROM accounts a, h WHERE (a.id + k) % 3 > 0;
 WITH RECURSIVE h(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM h WHERE k < 59)
 INSERT INTO activity (account_id, kind, detail, ip, created_at)
-SELECT a.id, 'sign_in.succeeded', '{"factor":"password"}', '203.0.113.9', $NOW - k * 43200000
+SELECT a.id, 'sign_in.succeeded', '{"factor":"password"}', '203.0.113.9', $NOW - k * CAST(43200000 AS BIGINT)
   FROM accounts a, h;
-ANALYZE;
 SQL
+# As a running database would be after autovacuum (PostgreSQL) or ANALYZE (SQLite).
+if [ "$ENGINE" = postgres ]; then echo 'VACUUM ANALYZE;' >> "$WORK/load.sql"; else echo 'ANALYZE;' >> "$WORK/load.sql"; fi
 started=$(date +%s)
 run_sql "$WORK/load.sql"
 echo "   loaded in $(( $(date +%s) - started )) s"
@@ -93,8 +94,10 @@ for line in io.lines(os.getenv("COOKIES")) do cookies[#cookies + 1] = line end
 local n = 0
 local think = tonumber(os.getenv("THINK_MS") or "0")
 if think > 0 then
-  -- Each connection is a user who loads a page, reads it, loads the next one.
-  delay = function() return think end
+  -- Each connection is a user who loads a page, reads it, loads the next one: on average one
+  -- page every `think` ms, at random moments, so the users do not click in step.
+  math.randomseed(os.time() + math.floor(os.clock() * 1000000))
+  delay = function() return math.random(0, 2 * think) end
 end
 request = function()
   n = n + 1

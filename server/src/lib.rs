@@ -139,11 +139,15 @@ pub async fn run(
         "AtlanticProxy is running"
     );
 
-    let serve = axum::serve(
-        listeners.web,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    // No Nagle: pages stream (the shell first, then each Suspense), and a small second write
+    // must not wait for the client's delayed ACK (40 ms on Linux).
+    let web = axum::serve::ListenerExt::tap_io(listeners.web, |tcp: &mut tokio::net::TcpStream| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "TCP_NODELAY not set");
+        }
+    });
+    let serve = axum::serve(web, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
     let mut web_task = tokio::spawn(async move { serve.await });
 
     tokio::select! {

@@ -7,8 +7,19 @@ use crate::api::traffic::Range;
 
 const HOUR_MS: i64 = 3_600_000;
 
-/// The account's time zone from Settings; UTC when unset or unknown.
+/// The account's time zone from Settings; UTC when unset or unknown. Read from the account the
+/// server's gate already loaded for this request when there is one (no second query).
 pub async fn of(db: &store::Db, account: store::AccountId) -> Tz {
+    let loaded = leptos::prelude::use_context::<http::request::Parts>().and_then(|parts| {
+        parts
+            .extensions
+            .get::<store::accounts::Account>()
+            .filter(|a| a.id == account)
+            .map(|a| a.time_zone.clone())
+    });
+    if let Some(name) = loaded {
+        return parse(&name);
+    }
     match store::accounts::by_id(db, account).await {
         Ok(Some(a)) => parse(&a.time_zone),
         Ok(None) => Tz::UTC,
