@@ -17,6 +17,7 @@ pub mod credentials;
 pub mod exits;
 pub mod payments;
 pub mod plans;
+pub mod renewals;
 pub mod subscriptions;
 pub mod two_factor;
 pub mod usage;

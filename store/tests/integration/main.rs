@@ -43,6 +43,9 @@ mod billing;
 mod credentials;
 mod exits;
 mod migrations;
+mod payments;
+mod periods;
+mod renewals;
 mod sessions;
 mod usage;
 
