@@ -12,6 +12,10 @@ use url::Url;
 /// Paystack's API, the production default for `PAYSTACK_BASE_URL`.
 pub const PAYSTACK_API: &str = "https://api.paystack.co";
 
+/// The addresses Paystack publishes for its webhook deliveries: the production value of
+/// `ATLANTIC_PAYSTACK_WEBHOOK_IPS` (documented, never applied by default).
+pub const PAYSTACK_WEBHOOK_IPS: &str = "52.31.139.75,52.49.173.169,52.214.14.220";
+
 /// `atlantic serve`'s flags. Every flag can also be set by the environment variable named.
 #[derive(Args, Debug, Clone, Default)]
 pub struct ServeArgs {
@@ -110,6 +114,12 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Reverse proxies whose `X-Forwarded-For` names the real client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Where Paystack webhooks may come from (the client IP, trusted proxies applied); empty:
+    /// anywhere (the signature is checked either way).
+    pub paystack_webhook_ips: Vec<ipnet::IpNet>,
+    /// How often billing housekeeping runs: webhook retries, automatic renewals, grace and
+    /// expiry.
+    pub billing_interval: Duration,
 }
 
 /// A configuration error: which variable, and what is wrong with it.
@@ -270,23 +280,19 @@ impl Config {
             None => Duration::from_secs(20),
         };
         let site_root = serve.site_root.clone().unwrap_or_else(default_site_root);
-        let trusted_proxies = match env("ATLANTIC_TRUSTED_PROXIES") {
-            Some(raw) => raw
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(|s| {
-                    s.parse::<ipnet::IpNet>()
-                        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                        .map_err(|_| {
-                            err(
-                                "ATLANTIC_TRUSTED_PROXIES",
-                                format!("\"{s}\" is not an IP address or CIDR"),
-                            )
-                        })
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-            None => Vec::new(),
+        let trusted_proxies = ip_list(env, "ATLANTIC_TRUSTED_PROXIES")?;
+        let paystack_webhook_ips = ip_list(env, "ATLANTIC_PAYSTACK_WEBHOOK_IPS")?;
+        let billing_interval = match env("ATLANTIC_BILLING_INTERVAL_SECS") {
+            Some(raw) => match raw.trim().parse::<u64>() {
+                Ok(secs @ 1..=3600) => Duration::from_secs(secs),
+                _ => {
+                    return Err(err(
+                        "ATLANTIC_BILLING_INTERVAL_SECS",
+                        format!("\"{raw}\" is not a whole number of seconds from 1 to 3600"),
+                    ));
+                }
+            },
+            None => Duration::from_secs(30),
         };
 
         Ok(Config {
@@ -305,8 +311,26 @@ impl Config {
             metrics_token,
             shutdown_grace,
             trusted_proxies,
+            paystack_webhook_ips,
+            billing_interval,
         })
     }
+}
+
+/// A comma-separated list of IP addresses and CIDRs; unset or empty is an empty list.
+fn ip_list(env: Env, var: &'static str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    let Some(raw) = env(var) else {
+        return Ok(Vec::new());
+    };
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<ipnet::IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| err(var, format!("\"{s}\" is not an IP address or CIDR")))
+        })
+        .collect()
 }
 
 /// The database URL from `--database-url`/`DATABASE_URL`, checked for a supported scheme.
@@ -462,6 +486,12 @@ mod tests {
         assert_eq!(e.var, "ATLANTIC_TRUSTED_PROXIES");
         let c = resolve(&[("ATLANTIC_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8")]).expect("valid");
         assert_eq!(c.trusted_proxies.len(), 2);
+        for bad in ["0", "3601", "soon", "-1"] {
+            let e = resolve(&[("ATLANTIC_BILLING_INTERVAL_SECS", bad)]).expect_err(bad);
+            assert_eq!(e.var, "ATLANTIC_BILLING_INTERVAL_SECS");
+        }
+        let c = resolve(&[("ATLANTIC_BILLING_INTERVAL_SECS", "1")]).expect("valid");
+        assert_eq!(c.billing_interval, Duration::from_secs(1));
         let e = resolve(&[("ATLANTIC_METRICS_TOKEN", "short")]).expect_err("short token");
         assert_eq!(e.var, "ATLANTIC_METRICS_TOKEN");
         assert!(!e.to_string().contains('\n'));
@@ -484,6 +514,33 @@ mod tests {
         assert!(database_url(Some("nonsense")).is_err());
         assert!(database_url(Some("postgres://127.0.0.1/test")).is_ok());
         assert!(database_url(Some("sqlite:///tmp/a.db")).is_ok());
+    }
+
+    #[test]
+    fn the_webhook_allowlist_takes_ips_and_cidrs_and_names_the_variable() {
+        let c = resolve(&[]).expect("defaults");
+        assert!(c.paystack_webhook_ips.is_empty(), "unset: no restriction");
+        assert_eq!(c.billing_interval, Duration::from_secs(30));
+        let c = resolve(&[("ATLANTIC_PAYSTACK_WEBHOOK_IPS", " ")]).expect("empty");
+        assert!(c.paystack_webhook_ips.is_empty(), "empty: no restriction");
+        let c = resolve(&[("ATLANTIC_PAYSTACK_WEBHOOK_IPS", PAYSTACK_WEBHOOK_IPS)]).expect("ok");
+        let ips: Vec<String> = c
+            .paystack_webhook_ips
+            .iter()
+            .map(|n| n.addr().to_string())
+            .collect();
+        assert_eq!(ips, ["52.31.139.75", "52.49.173.169", "52.214.14.220"]);
+        assert!(c.paystack_webhook_ips.iter().all(|n| n.prefix_len() == 32));
+        let c = resolve(&[("ATLANTIC_PAYSTACK_WEBHOOK_IPS", "10.0.0.0/8,::1")]).expect("mixed");
+        assert_eq!(c.paystack_webhook_ips.len(), 2);
+        for bad in ["52.31.139.75, paystack.co", "10.0.0.0/33", "52.31.139"] {
+            let e = resolve(&[("ATLANTIC_PAYSTACK_WEBHOOK_IPS", bad)]).expect_err(bad);
+            assert_eq!(e.var, "ATLANTIC_PAYSTACK_WEBHOOK_IPS");
+            assert!(
+                e.to_string().starts_with("ATLANTIC_PAYSTACK_WEBHOOK_IPS: "),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -28,6 +28,8 @@ use store::Db;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+/// The Paystack client and test double, for the contract test against Paystack's spec.
+pub use crate::billing::{double as paystack_double, paystack};
 pub use crate::config::{Config, Environment};
 use crate::state::AppState;
 
@@ -206,8 +208,9 @@ fn site_url(public_url: &url::Url, bound: SocketAddr) -> url::Url {
         .unwrap_or_else(|_| public_url.clone())
 }
 
-/// Periodic work: expired sessions, limiter keys whose budget refilled, webhook retries,
-/// subscription expiry and quota warnings.
+/// Periodic work: expired sessions, limiter keys whose budget refilled, and billing (webhook
+/// retries, automatic renewals, grace and expiry) and quota warnings every
+/// `ATLANTIC_BILLING_INTERVAL_SECS`.
 async fn housekeeping(state: AppState, sessions: auth::DbSessionStore) {
     let forget = async {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
@@ -219,11 +222,13 @@ async fn housekeeping(state: AppState, sessions: auth::DbSessionStore) {
             state.endpoint_limits.forget_idle();
         }
     };
-    let webhooks = async {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+    let billing = async {
+        let mut tick = tokio::time::interval(state.config.billing_interval);
         loop {
             tick.tick().await;
             billing::webhook::retry_unprocessed(&state).await;
+            // Renewals first: a period renewed in time never passes through grace.
+            billing::renewal::renew_due(&state).await;
             billing::expire_due(&state).await;
             quota_warnings::send_due(&state).await;
         }
@@ -231,7 +236,7 @@ async fn housekeeping(state: AppState, sessions: auth::DbSessionStore) {
     tokio::select! {
         _ = auth::cleanup_expired(sessions, std::time::Duration::from_secs(600), state.shutdown.clone()) => {}
         _ = forget => {}
-        _ = webhooks => {}
+        _ = billing => {}
     }
 }
 

@@ -257,6 +257,27 @@ fn production_refuses_to_start_without_its_secrets() {
     assert!(err.contains("ATLANTIC_SECRET"), "{err}");
 }
 
+#[test]
+fn a_bad_webhook_allowlist_stops_the_start_naming_the_variable() {
+    let out = Command::new(env!("CARGO_BIN_EXE_atlantic"))
+        .arg("serve")
+        .env_remove("ATLANTIC_ENV")
+        .env(
+            "ATLANTIC_PAYSTACK_WEBHOOK_IPS",
+            "52.31.139.75, api.paystack.co",
+        )
+        .env("DATABASE_URL", "sqlite:///nonexistent/never-created.db")
+        .output()
+        .expect("run atlantic");
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert_eq!(err.trim().lines().count(), 1, "{err:?}");
+    assert!(
+        err.contains("ATLANTIC_PAYSTACK_WEBHOOK_IPS") && err.contains("api.paystack.co"),
+        "{err}"
+    );
+}
+
 /// `atlantic` with no subcommand serves, configured by environment variables alone, and exits
 /// 0 on SIGTERM after a graceful shutdown.
 #[test]

@@ -18,6 +18,7 @@ pub mod exits;
 pub mod payments;
 pub mod plans;
 pub mod quota;
+pub mod renewals;
 pub mod subscriptions;
 pub mod two_factor;
 pub mod usage;

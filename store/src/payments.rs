@@ -54,6 +54,10 @@ pub struct Payment {
     pub failure_reason: Option<String>,
     /// The subscription it paid for, once granted.
     pub subscription_id: Option<SubscriptionId>,
+    /// For an automatic renewal: the subscription it renews.
+    pub renewal_of: Option<SubscriptionId>,
+    /// For an automatic renewal: the end of the period it renews (one attempt per period).
+    pub renewal_period_end: Option<i64>,
     /// Epoch milliseconds.
     pub created_at: i64,
     /// Epoch milliseconds.
@@ -75,15 +79,17 @@ impl FromRow<'_, AnyRow> for Payment {
             paid_at: row.try_get("paid_at")?,
             failure_reason: row.try_get("failure_reason")?,
             subscription_id: row.try_get("subscription_id")?,
+            renewal_of: row.try_get("renewal_of")?,
+            renewal_period_end: row.try_get("renewal_period_end")?,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
         })
     }
 }
 
-const COLUMNS: &str = "id, account_id, plan_id, reference, amount_minor, currency, status, \
+pub(crate) const COLUMNS: &str = "id, account_id, plan_id, reference, amount_minor, currency, status, \
                        paystack_transaction_id, channel, paid_at, failure_reason, \
-                       subscription_id, created_at, updated_at";
+                       subscription_id, renewal_of, renewal_period_end, created_at, updated_at";
 
 /// What the caller asks a pending payment for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,9 +106,8 @@ pub struct NewPayment<'a> {
     pub currency: &'a str,
 }
 
-/// Records a checkout about to start. `Conflict` if the reference is used already,
-/// `NotFound` if the account or plan does not exist.
-pub async fn create_pending(db: &Db, new: &NewPayment<'_>, now_ms: i64) -> Result<Payment> {
+/// Checks a new payment; returns its trimmed reference and upper-case currency.
+pub(crate) fn validated<'a>(new: &NewPayment<'a>) -> Result<(&'a str, String)> {
     let reference = new.reference.trim();
     if reference.is_empty() || reference.len() > 100 {
         return Err(StoreError::Invalid(
@@ -120,6 +125,13 @@ pub async fn create_pending(db: &Db, new: &NewPayment<'_>, now_ms: i64) -> Resul
             "`{currency}` is not a currency code"
         )));
     }
+    Ok((reference, currency))
+}
+
+/// Records a checkout about to start. `Conflict` if the reference is used already,
+/// `NotFound` if the account or plan does not exist.
+pub async fn create_pending(db: &Db, new: &NewPayment<'_>, now_ms: i64) -> Result<Payment> {
+    let (reference, currency) = validated(new)?;
     let sql = format!(
         "INSERT INTO payments \
              (account_id, plan_id, reference, amount_minor, currency, status, created_at, \
@@ -176,6 +188,10 @@ pub struct PaymentOutcome<'a> {
     pub paid_at: Option<i64>,
     /// Why it failed or mismatched.
     pub failure_reason: Option<&'a str>,
+    /// A reusable card authorization Paystack returned with a successful charge: [`fulfil`]
+    /// keeps it on the new subscription for automatic renewal (without one, a renewal of the
+    /// same plan keeps the card saved before).
+    pub authorization_code: Option<&'a str>,
 }
 
 /// Settles a pending payment. Returns the updated payment only if this call moved it out of
@@ -239,11 +255,19 @@ pub fn paid_period_end(
 /// then), before the account falls back to no plan.
 pub const GRACE_MS: i64 = 3 * crate::DAY_MS;
 
+/// When service stops for a period ending at `period_end` that is not paid again:
+/// [`GRACE_MS`] later (saturating, never before the period's end).
+pub fn grace_until(period_end: i64) -> i64 {
+    period_end.saturating_add(GRACE_MS)
+}
+
 /// Settles a pending payment as paid **and** activates what it paid for, in one transaction:
 /// the payment becomes `success`, the account's live subscription (if any) is closed, a new
 /// active period of the payment's plan starts now (see [`paid_period_end`]) with
-/// [`GRACE_MS`] of grace after it, and the payment is linked to it. Returns `None` when the payment was not pending any more (the callback
-/// and the webhook race; exactly one wins), `NotFound` when the reference is unknown. A
+/// [`GRACE_MS`] of grace after it, and the payment is linked to it. The new period keeps the
+/// account's automatic-renewal setting and saves the outcome's card authorization. Returns
+/// `None` when the payment was not pending any more (the callback, the webhook and a renewal
+/// charge's answer race; exactly one wins), `NotFound` when the reference is unknown. A
 /// failure anywhere rolls everything back: a plan is never half-activated.
 pub async fn fulfil(
     db: &Db,
@@ -300,6 +324,20 @@ pub async fn fulfil(
         current.as_ref().map(|c| (c.plan_id, c.period_end)),
         payment.plan_id,
     );
+    // The customer's setting lives on their newest subscription, live or not.
+    let auto_renew = sqlx::query_scalar::<_, i64>(
+        "SELECT auto_renew FROM subscriptions WHERE account_id = $1 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(payment.account_id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .unwrap_or(1);
+    let authorization = outcome.authorization_code.map(str::to_owned).or_else(|| {
+        current
+            .as_ref()
+            .filter(|c| c.plan_id == payment.plan_id)
+            .and_then(|c| c.authorization_code.clone())
+    });
     sqlx::query(
         "UPDATE subscriptions SET status = 'cancelled', updated_at = $1 \
          WHERE account_id = $2 AND status IN ('active', 'grace')",
@@ -310,16 +348,18 @@ pub async fn fulfil(
     .await?;
     let insert = format!(
         "INSERT INTO subscriptions \
-             (account_id, plan_id, status, period_start, period_end, grace_until, created_at, \
-              updated_at) \
-         VALUES ($1, $2, 'active', $3, $4, $5, $3, $3) RETURNING {SUBSCRIPTION_COLUMNS}"
+             (account_id, plan_id, status, period_start, period_end, grace_until, \
+              authorization_code, auto_renew, created_at, updated_at) \
+         VALUES ($1, $2, 'active', $3, $4, $5, $6, $7, $3, $3) RETURNING {SUBSCRIPTION_COLUMNS}"
     );
     let subscription = sqlx::query_as::<_, Subscription>(&insert)
         .bind(payment.account_id)
         .bind(payment.plan_id)
         .bind(now_ms)
         .bind(period_end)
-        .bind(period_end.saturating_add(GRACE_MS))
+        .bind(grace_until(period_end))
+        .bind(authorization)
+        .bind(auto_renew)
         .fetch_one(&mut *tx)
         .await?;
     let linked =

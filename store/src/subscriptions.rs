@@ -47,6 +47,9 @@ pub struct Subscription {
     pub paystack_email_token: Option<String>,
     /// Paystack's reusable card authorization.
     pub authorization_code: Option<String>,
+    /// Whether the period is renewed by charging `authorization_code` shortly before it ends
+    /// (the customer's setting, carried over to each new period).
+    pub auto_renew: bool,
     /// Epoch milliseconds.
     pub created_at: i64,
     /// Epoch milliseconds.
@@ -78,6 +81,7 @@ impl FromRow<'_, AnyRow> for Subscription {
             paystack_subscription_code: row.try_get("paystack_subscription_code")?,
             paystack_email_token: row.try_get("paystack_email_token")?,
             authorization_code: row.try_get("authorization_code")?,
+            auto_renew: get_flag(row, "auto_renew")?,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
         })
@@ -86,7 +90,7 @@ impl FromRow<'_, AnyRow> for Subscription {
 
 pub(crate) const COLUMNS: &str = "id, account_id, plan_id, status, period_start, period_end, grace_until, \
                        cancel_at_period_end, paystack_subscription_code, paystack_email_token, \
-                       authorization_code, created_at, updated_at";
+                       authorization_code, auto_renew, created_at, updated_at";
 
 /// SQL that is true when subscription `alias` grants service at the time in placeholder
 /// `now`: active or in grace, started, and either inside its period or inside its grace. It
@@ -272,6 +276,29 @@ pub async fn by_paystack_code(db: &Db, code: &str) -> Result<Option<Subscription
     let sql = format!("SELECT {COLUMNS} FROM subscriptions WHERE paystack_subscription_code = $1");
     Ok(sqlx::query_as::<_, Subscription>(&sql)
         .bind(code)
+        .fetch_optional(db.pool())
+        .await?)
+}
+
+/// Turns automatic renewal on or off for the subscription that grants the account service at
+/// `now_ms`. Returns it as changed, or `None` when the account has no live subscription.
+pub async fn set_auto_renew(
+    db: &Db,
+    account: AccountId,
+    on: bool,
+    now_ms: i64,
+) -> Result<Option<Subscription>> {
+    let sql = format!(
+        "UPDATE subscriptions SET auto_renew = $1, updated_at = $2 \
+         WHERE id = (SELECT s.id FROM subscriptions s WHERE s.account_id = $3 AND {} \
+                     ORDER BY s.period_end DESC, s.id DESC LIMIT 1) \
+         RETURNING {COLUMNS}",
+        live_condition("s", "$2")
+    );
+    Ok(sqlx::query_as::<_, Subscription>(&sql)
+        .bind(flag(on))
+        .bind(now_ms)
+        .bind(account)
         .fetch_optional(db.pool())
         .await?)
 }

@@ -1,6 +1,6 @@
-//! The Billing page's data: the current plan and its period, the payment history, and
-//! whether Paystack is reachable. Buying is a form post handled by the server
-//! (`POST /billing/checkout`).
+//! The Billing page's data: the current plan and its period, its automatic renewal, the
+//! payment history, and whether Paystack is reachable. Buying and the renewal switch are form
+//! posts handled by the server (`POST /billing/checkout`, `POST /billing/auto-renew`).
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -16,6 +16,10 @@ pub struct CurrentPlan {
     pub period_end: i64,
     /// `active` or `grace`.
     pub status: String,
+    /// Whether the period is renewed automatically by charging the saved card.
+    pub auto_renew: bool,
+    /// Whether a card is saved for that (one is saved with a card payment).
+    pub card_saved: bool,
 }
 
 /// One payment.
@@ -68,6 +72,8 @@ pub async fn billing_overview() -> Result<Billing, ServerFnError> {
             name: name_of(s.plan_id),
             period_end: s.period_end,
             status: s.status.as_str().to_owned(),
+            auto_renew: s.auto_renew,
+            card_saved: s.authorization_code.is_some(),
         });
     let payments = store::payments::list_for_account(&db, account, store::Page::first(50))
         .await

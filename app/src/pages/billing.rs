@@ -1,12 +1,12 @@
 //! `/billing`: the plans on sale (from the database) with a buy button each, the current plan
-//! and its period, and the payment history. Buying is a plain form post to
-//! `POST /billing/checkout`, which sends the customer to Paystack; the outcome comes back as
-//! `?notice=` or `?error=`.
+//! and its period with its automatic renewal switch, and the payment history. Buying is a
+//! plain form post to `POST /billing/checkout`, which sends the customer to Paystack; the
+//! switch posts to `POST /billing/auto-renew`; outcomes come back as `?notice=` or `?error=`.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::billing::{Billing, billing_overview};
+use crate::api::billing::{Billing, CurrentPlan, billing_overview};
 use crate::api::plans::{PlanOffer, list_plans};
 use crate::components::page_header::PageHeader;
 use crate::format::{bytes, count, money, utc_date};
@@ -41,6 +41,8 @@ fn Outcome() -> impl IntoView {
             let (class, text) = match (q.get("notice").as_deref(), q.get("error").as_deref()) {
                 (Some("paid"), _) => ("notice notice-ok", "Payment received: your plan is active. The proxy applies its limits within seconds."),
                 (Some("processing"), _) => ("notice", "Paystack is still processing the payment. This page updates once it is confirmed."),
+                (Some("auto_renew_on"), _) => ("notice notice-ok", "Automatic renewal is on: your saved card is charged a day before the period ends."),
+                (Some("auto_renew_off"), _) => ("notice notice-ok", "Automatic renewal is off: your plan ends with its period unless you renew it here."),
                 (_, Some("declined")) => ("notice notice-error", "The payment was declined. Nothing was charged; try again or use another card."),
                 (_, Some("cancelled")) => ("notice", "Checkout cancelled. Nothing was charged."),
                 (_, Some("mismatch")) => ("notice notice-error", "The payment did not match the order and was not applied. Contact support with the reference below."),
@@ -48,6 +50,8 @@ fn Outcome() -> impl IntoView {
                 (_, Some("refused")) => ("notice notice-error", "Paystack refused to start the checkout. Try again or contact support."),
                 (_, Some("plan")) => ("notice notice-error", "That plan cannot be bought."),
                 (_, Some("reference")) => ("notice notice-error", "That payment is unknown here."),
+                (_, Some("no_plan")) => ("notice notice-error", "There is no current plan to renew automatically."),
+                (_, Some("auto_renew")) => ("notice notice-error", "That renewal setting is not understood."),
                 _ => return None,
             };
             Some(view! { <p class=class role="status" id="billing-outcome">{text}</p> })
@@ -65,6 +69,7 @@ fn Overview(plans: Vec<PlanOffer>, billing: Billing) -> impl IntoView {
                 {format!(" · {} until ", plan.status)}
                 <time data-epoch-ms=plan.period_end.to_string()>{utc_date(plan.period_end)}</time>
             </p>
+            {auto_renewal(plan)}
         }
         .into_any(),
         None => view! {
@@ -99,6 +104,32 @@ fn Overview(plans: Vec<PlanOffer>, billing: Billing) -> impl IntoView {
             <h2 id="payments-heading">"Payments"</h2>
             {history}
         </section>
+    }
+    .into_any()
+}
+
+/// The automatic renewal state of the current plan and the form that switches it.
+fn auto_renewal(plan: &CurrentPlan) -> AnyView {
+    let state = match (plan.auto_renew, plan.card_saved) {
+        (true, true) => "on: your saved card is charged a day before the period ends",
+        (true, false) => "on, once a card is saved with your next card payment",
+        (false, _) => "off: the plan ends with its period unless you renew it",
+    };
+    let (now, value, label) = if plan.auto_renew {
+        ("on", "off", "Turn automatic renewal off")
+    } else {
+        ("off", "on", "Turn automatic renewal on")
+    };
+    view! {
+        <form method="post" action="/billing/auto-renew" id="auto-renew">
+            <p>
+                "Automatic renewal: "
+                <strong data-auto-renew=now>{state}</strong>
+                " "
+                <input type="hidden" name="enabled" value=value />
+                <button class="button button-quiet button-small" type="submit">{label}</button>
+            </p>
+        </form>
     }
     .into_any()
 }

@@ -15,7 +15,8 @@ use super::paystack::{InitializeRequest, PaystackError};
 use crate::http::SignedIn;
 use crate::state::AppState;
 
-fn back(outcome: &str, key: &str) -> Response {
+/// Back to the Billing page with `?outcome=key`.
+pub(super) fn back(outcome: &str, key: &str) -> Response {
     Redirect::to(&format!("/billing?{outcome}={key}")).into_response()
 }
 
@@ -25,7 +26,7 @@ pub struct CheckoutForm {
 }
 
 /// A fresh reference: `atl_<account>_<96 random bits>`.
-fn new_reference(account: i64) -> String {
+pub(super) fn new_reference(account: i64) -> String {
     let bits: u128 = rand::rng().random::<u128>() >> 32;
     format!("atl_{account}_{bits:024x}")
 }
@@ -86,6 +87,7 @@ pub async fn start(
                 channel: None,
                 paid_at: None,
                 failure_reason: Some(&reason),
+                authorization_code: None,
             };
             if let Err(error) = payments::settle(db, &reference, &outcome, store::now_ms()).await {
                 tracing::error!(reference, %error, "recording the failed checkout failed");
@@ -132,7 +134,8 @@ pub async fn callback(State(state): State<AppState>, Query(query): Query<Callbac
     }
 }
 
-fn failed(error: &store::StoreError) -> Response {
+/// 503 with a generic message; the detail goes to the log.
+pub(super) fn failed(error: &store::StoreError) -> Response {
     tracing::error!(%error, "billing failed");
     (
         axum::http::StatusCode::SERVICE_UNAVAILABLE,

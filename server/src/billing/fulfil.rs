@@ -2,7 +2,10 @@
 //! back (callback) or Paystack told us (webhook), in any order and concurrently: ask Paystack
 //! (`verify`), check the transaction against what we recorded at checkout, and settle. Only a
 //! `success` whose reference, amount, currency, account and plan all match activates, and
-//! [`store::payments::fulfil`] makes that activation happen once.
+//! [`store::payments::fulfil`] makes that activation happen once. Automatic renewals settle
+//! here too (their charge's answer, the verify and the webhook race like a checkout's), and
+//! whichever call settles one records the customer's `subscription.renewed` or
+//! `subscription.renewal_failed` activity event.
 
 use store::payments::{self, Payment, PaymentOutcome, PaymentStatus};
 use store::{Db, StoreError};
@@ -70,6 +73,7 @@ pub async fn settle_reference(
         channel: transaction.channel.as_deref(),
         paid_at: None,
         failure_reason: reason,
+        authorization_code: None,
     };
     match transaction.status.as_str() {
         "success" => {}
@@ -82,7 +86,13 @@ pub async fn settle_reference(
             let settled =
                 payments::settle(db, reference, &outcome(status, Some("declined")), now).await?;
             return Ok(match settled {
-                Some(_) => Settled::Declined,
+                Some(payment) => {
+                    if payment.renewal_of.is_some() {
+                        tracing::warn!(reference, status = %transaction.status, "a renewal charge was declined");
+                        renewal_failed(db, &payment, "declined", now).await;
+                    }
+                    Settled::Declined
+                }
                 None => already(db, reference).await?,
             });
         }
@@ -97,21 +107,75 @@ pub async fn settle_reference(
         metrics::counter!("atlantic_payments_total", "outcome" => "mismatch").increment(1);
         return Ok(
             match payments::settle(db, reference, &mismatch, now).await? {
-                Some(_) => Settled::Mismatch(reason),
+                Some(payment) => {
+                    let detail = serde_json::json!({
+                        "reference": payment.reference,
+                        "status": "mismatch: not activated",
+                    });
+                    record(db, &payment, "payment.mismatch", detail, now).await;
+                    Settled::Mismatch(reason)
+                }
                 None => already(db, reference).await?,
             },
         );
     }
     let paid = PaymentOutcome {
         paid_at: Some(now),
+        authorization_code: transaction.reusable_authorization(),
         ..outcome(PaymentStatus::Success, None)
     };
     match payments::fulfil(db, reference, &paid, PERIOD_DAYS, now).await? {
-        Some(_) => {
+        Some((payment, subscription)) => {
             metrics::counter!("atlantic_payments_total", "outcome" => "paid").increment(1);
+            if payment.renewal_of.is_some() {
+                tracing::info!(
+                    reference,
+                    period_end = subscription.period_end,
+                    "renewed automatically"
+                );
+                let detail = serde_json::json!({
+                    "plan_id": payment.plan_id.get(),
+                    "reference": payment.reference,
+                    "amount_minor": payment.amount_minor,
+                    "currency": payment.currency,
+                    "period_end": subscription.period_end,
+                });
+                record(db, &payment, "subscription.renewed", detail, now).await;
+            } else {
+                let detail = serde_json::json!({
+                    "plan_id": payment.plan_id.get(),
+                    "reference": payment.reference,
+                    "amount_minor": payment.amount_minor,
+                    "currency": payment.currency,
+                    "status": "paid",
+                });
+                record(db, &payment, "payment.succeeded", detail, now).await;
+            }
             Ok(Settled::Paid)
         }
         None => already(db, reference).await,
+    }
+}
+
+/// Records that the renewal `payment` did not go through (`reason`) in the customer's
+/// activity; the account then goes into grace at the period's end, as any unpaid period does.
+pub async fn renewal_failed(db: &Db, payment: &Payment, reason: &str, now: i64) {
+    metrics::counter!("atlantic_payments_total", "outcome" => "renewal_failed").increment(1);
+    let detail = serde_json::json!({
+        "plan_id": payment.plan_id.get(),
+        "reference": payment.reference,
+        "reason": reason,
+    });
+    record(db, payment, "subscription.renewal_failed", detail, now).await;
+}
+
+async fn record(db: &Db, payment: &Payment, kind: &str, detail: serde_json::Value, now: i64) {
+    let event = store::activity::NewActivity {
+        detail,
+        ..store::activity::NewActivity::new(Some(payment.account_id), kind)
+    };
+    if let Err(error) = store::activity::record(db, &event, now).await {
+        tracing::error!(reference = payment.reference, %error, kind, "recording billing activity failed");
     }
 }
 
@@ -189,6 +253,8 @@ mod tests {
             paid_at: None,
             failure_reason: None,
             subscription_id: None,
+            renewal_of: None,
+            renewal_period_end: None,
             created_at: 0,
             updated_at: 0,
         }
@@ -204,6 +270,7 @@ mod tests {
             paid_at: None,
             channel: Some("card".to_owned()),
             metadata: serde_json::json!({ "account_id": 7, "plan_id": 2 }),
+            authorization: None,
         }
     }
 
@@ -251,5 +318,39 @@ mod tests {
         for t in cases {
             assert!(matches_record(&payment(), &t).is_err(), "{t:?}");
         }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn only_the_exact_amount_passes(recorded in 0..i64::MAX, charged in proptest::num::i64::ANY) {
+            let payment = Payment { amount_minor: recorded, ..payment() };
+            let paid = Transaction { amount: charged, ..transaction() };
+            proptest::prop_assert_eq!(matches_record(&payment, &paid).is_ok(), charged == recorded);
+            let exact = Transaction { amount: recorded, ..transaction() };
+            proptest::prop_assert!(matches_record(&payment, &exact).is_ok());
+        }
+    }
+
+    #[test]
+    fn only_a_reusable_card_is_saved() {
+        let with = |code: Option<&str>, reusable: Option<bool>| Transaction {
+            authorization: Some(crate::billing::paystack::Authorization {
+                authorization_code: code.map(str::to_owned),
+                reusable,
+            }),
+            ..transaction()
+        };
+        assert_eq!(
+            with(Some("AUTH_1"), Some(true)).reusable_authorization(),
+            Some("AUTH_1")
+        );
+        assert_eq!(
+            with(Some("AUTH_1"), Some(false)).reusable_authorization(),
+            None
+        );
+        assert_eq!(with(Some("AUTH_1"), None).reusable_authorization(), None);
+        assert_eq!(with(Some(""), Some(true)).reusable_authorization(), None);
+        assert_eq!(with(None, Some(true)).reusable_authorization(), None);
+        assert_eq!(transaction().reusable_authorization(), None);
     }
 }

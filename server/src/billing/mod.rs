@@ -1,11 +1,16 @@
 //! Billing with Paystack: the API client ([`paystack`]), checkout and callback
-//! ([`checkout`]), settling a reference exactly once ([`fulfil`]), the webhook ([`webhook`]),
-//! its signature ([`signature`]) and the built-in test double ([`double`]).
+//! ([`checkout`]), settling a reference exactly once ([`fulfil`]), automatic renewal by
+//! charging the saved card ([`renewal`]) and the customer's switch for it ([`auto_renew`]),
+//! the webhook ([`webhook`]), the subscription and invoice events ([`events`]), the webhook
+//! signature ([`signature`]) and the built-in test double ([`double`]).
 
+pub mod auto_renew;
 pub mod checkout;
 pub mod double;
+pub mod events;
 pub mod fulfil;
 pub mod paystack;
+pub mod renewal;
 pub mod signature;
 pub mod webhook;
 
@@ -14,10 +19,12 @@ use axum::routing::{get, post};
 
 use crate::state::AppState;
 
-/// `POST /billing/checkout`, `GET /billing/callback`, `POST /webhooks/paystack`.
+/// `POST /billing/checkout`, `GET /billing/callback`, `POST /billing/auto-renew`,
+/// `POST /webhooks/paystack`.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/billing/checkout", post(checkout::start))
+        .route("/billing/auto-renew", post(auto_renew::set))
         .route("/billing/callback", get(checkout::callback))
         .route("/webhooks/paystack", post(webhook::receive))
 }

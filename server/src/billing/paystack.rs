@@ -1,5 +1,5 @@
-//! The Paystack API client: `POST /transaction/initialize` and `GET /transaction/verify/…`,
-//! with timeouts, retries with exponential backoff and jitter for the idempotent verify, and a
+//! The Paystack API client: `POST /transaction/initialize`, `GET /transaction/verify/…` and
+//! `POST /transaction/charge_authorization`, with timeouts, retries with exponential backoff and jitter for the idempotent verify, and a
 //! circuit breaker so that while Paystack is failing, checkout fails fast with a clear message
 //! instead of hanging. Requests and outcomes are counted in `/metrics`
 //! (`atlantic_paystack_requests_total{op,outcome}`).
@@ -98,6 +98,61 @@ pub struct Transaction {
     /// What we sent at initialize (Paystack may return it as an object or a string).
     #[serde(default)]
     pub metadata: serde_json::Value,
+    /// The card (or other instrument) that paid, when Paystack reports one.
+    #[serde(default)]
+    pub authorization: Option<Authorization>,
+}
+
+impl Transaction {
+    /// The authorization code of a card that may be charged again (`reusable: true`), if any.
+    pub fn reusable_authorization(&self) -> Option<&str> {
+        self.authorization
+            .as_ref()
+            .filter(|a| a.reusable == Some(true))
+            .and_then(|a| a.authorization_code.as_deref())
+            .filter(|code| !code.is_empty())
+    }
+}
+
+/// `data.authorization` of a transaction (the fields we use).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Authorization {
+    /// `AUTH_…`: what `charge_authorization` charges.
+    #[serde(default)]
+    pub authorization_code: Option<String>,
+    /// Whether it may be charged again.
+    #[serde(default)]
+    pub reusable: Option<bool>,
+}
+
+/// What `POST /transaction/charge_authorization` takes (the fields we use).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ChargeRequest {
+    /// The customer's email (the authorization's owner).
+    pub email: String,
+    /// In the currency's subunit (kobo).
+    pub amount: i64,
+    /// The saved card's `AUTH_…` code.
+    pub authorization_code: String,
+    /// Our unique reference, recorded before the call.
+    pub reference: String,
+    /// ISO 4217.
+    pub currency: String,
+    /// Our own details (account, plan, renewed subscription) as a JSON text: Paystack's spec
+    /// takes this endpoint's metadata as a string.
+    pub metadata: String,
+}
+
+/// `data` of a charge attempt (the fields we log; the outcome is settled through verify).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Charge {
+    /// success, failed, send_otp, pending, …
+    pub status: String,
+    /// The reference charged.
+    pub reference: String,
+    /// The processor's words, e.g. "Approved" or "Declined".
+    #[serde(default)]
+    pub gateway_response: Option<String>,
 }
 
 /// A cheaply cloned client.
@@ -151,6 +206,24 @@ impl Paystack {
             .bearer_auth(&*self.secret_key)
             .json(request);
         self.guarded("initialize", || {
+            call.try_clone().expect("a JSON body clones")
+        })
+        .await
+    }
+
+    /// Charges a saved card. Not retried: the reference was recorded before the call, so an
+    /// unanswered attempt is settled later by [`Paystack::verify`], never charged twice.
+    pub async fn charge_authorization(
+        &self,
+        request: &ChargeRequest,
+    ) -> Result<Charge, PaystackError> {
+        let url = self.url("transaction/charge_authorization")?;
+        let call = self
+            .http
+            .post(url)
+            .bearer_auth(&*self.secret_key)
+            .json(request);
+        self.guarded("charge_authorization", || {
             call.try_clone().expect("a JSON body clones")
         })
         .await

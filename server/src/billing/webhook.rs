@@ -1,24 +1,49 @@
-//! `POST /webhooks/paystack`: the signature is checked on the raw body before anything else
-//! (a forged or unsigned delivery gets 401 and changes nothing); the event is stored first,
-//! keyed so that Paystack's retries are recognised; the answer is 200 at once; processing
-//! follows, and a failed processing is retried from the stored event by [`retry_unprocessed`].
+//! `POST /webhooks/paystack`: with `ATLANTIC_PAYSTACK_WEBHOOK_IPS` set, a delivery from any
+//! other source address gets 403 first; then the signature is checked on the raw body before
+//! anything else (a forged or unsigned delivery gets 401 and changes nothing); the event is
+//! stored first, keyed so that Paystack's retries are recognised; the answer is 200 at once;
+//! processing follows ([`handle`], with the subscription and invoice events in
+//! [`super::events`]), and a failed processing is retried from the stored event by
+//! [`retry_unprocessed`]. Events we do not act on stay stored and are acknowledged.
+
+use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use ipnet::IpNet;
 use serde_json::Value;
 use store::payments::{self, PaymentStatus};
 
+use super::events;
 use super::fulfil::{self, SettleError, Settled};
 use super::signature;
+use crate::http::client_ip::client_ip;
 use crate::state::AppState;
 
 /// Give up on an event after this many failed attempts (it stays stored for an operator).
 const MAX_ATTEMPTS: i64 = 20;
 
+/// Whether `ip` may deliver webhooks: anywhere when the allowlist is empty.
+pub fn source_allowed(ip: IpAddr, allowlist: &[IpNet]) -> bool {
+    allowlist.is_empty() || allowlist.iter().any(|net| net.contains(&ip))
+}
+
 /// The webhook endpoint.
-pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn receive(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let source = client_ip(peer, &headers, &state.config.trusted_proxies);
+    if !source_allowed(source, &state.config.paystack_webhook_ips) {
+        metrics::counter!("atlantic_paystack_webhooks_total", "outcome" => "bad_source")
+            .increment(1);
+        tracing::warn!(%source, "refused a webhook from outside ATLANTIC_PAYSTACK_WEBHOOK_IPS");
+        return (StatusCode::FORBIDDEN, "source not allowed\n").into_response();
+    }
     let claimed = headers
         .get("x-paystack-signature")
         .and_then(|v| v.to_str().ok());
@@ -119,8 +144,13 @@ async fn handle(state: &AppState, name: &str, data: &Value) -> Result<(), String
                 Err(error) => Err(error.to_string()),
             }
         }
-        // Renewals are checkouts of our own, not Paystack subscriptions, so these are only
-        // kept (stored above) for the record.
+        "subscription.create" => events::subscription_created(state, data).await,
+        "subscription.disable" | "subscription.not_renew" => {
+            events::subscription_stopped(state, name, data).await
+        }
+        "invoice.payment_failed" => events::invoice_failed(state, data).await,
+        // Anything else (invoice.create, invoice.update, disputes, …) is kept, stored above,
+        // for the record.
         _ => Ok(()),
     }
 }
@@ -168,5 +198,31 @@ mod tests {
             event_key("refund.processed", &json!({ "id": 42 })),
             "refund.processed:42"
         );
+        assert_eq!(
+            event_key(
+                "invoice.payment_failed",
+                &json!({ "invoice_code": "INV_1", "subscription": { "subscription_code": "SUB_1" } })
+            ),
+            "invoice.payment_failed:INV_1"
+        );
+    }
+
+    #[test]
+    fn only_listed_sources_may_deliver_when_a_list_is_set() {
+        let paystack: Vec<IpNet> = crate::config::PAYSTACK_WEBHOOK_IPS
+            .split(',')
+            .map(|ip| IpNet::from(ip.parse::<IpAddr>().expect("ip")))
+            .collect();
+        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+        assert!(source_allowed(ip("203.0.113.9"), &[]), "no list: anyone");
+        for allowed in ["52.31.139.75", "52.49.173.169", "52.214.14.220"] {
+            assert!(source_allowed(ip(allowed), &paystack), "{allowed}");
+        }
+        for refused in ["52.31.139.76", "127.0.0.1", "::1", "10.0.0.1"] {
+            assert!(!source_allowed(ip(refused), &paystack), "{refused}");
+        }
+        let net: Vec<IpNet> = vec!["10.0.0.0/8".parse().expect("net")];
+        assert!(source_allowed(ip("10.200.1.2"), &net));
+        assert!(!source_allowed(ip("11.0.0.1"), &net));
     }
 }

@@ -5,7 +5,7 @@ mod account;
 mod admin;
 mod assets;
 mod auth;
-mod client_ip;
+pub(crate) mod client_ip;
 mod csp;
 mod csrf;
 mod gate;

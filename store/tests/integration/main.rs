@@ -43,7 +43,10 @@ mod billing;
 mod credentials;
 mod exits;
 mod migrations;
+mod payments;
+mod periods;
 mod quota;
+mod renewals;
 mod sessions;
 mod usage;
 

@@ -3,7 +3,7 @@
 use store::test_support::{Engine, TestDb};
 use store::{Backend, StoreError};
 
-const MIGRATIONS: usize = 4;
+const MIGRATIONS: usize = 6;
 
 async fn table_exists(t: &TestDb, table: &str) -> bool {
     sqlx::query(&format!("SELECT 1 FROM {table} LIMIT 1"))
@@ -52,11 +52,25 @@ async fn migrate_is_idempotent(t: &TestDb) {
 on_both_engines!(revert_last_then_migrate_again);
 async fn revert_last_then_migrate_again(t: &TestDb) {
     let db = t.db();
+    // 0006 only adds the automatic-renewal columns and their index.
+    assert_eq!(db.revert_last().await.unwrap(), Some(6));
+    assert!(
+        sqlx::query("SELECT auto_renew FROM subscriptions")
+            .fetch_optional(db.pool())
+            .await
+            .is_err(),
+        "auto_renew is dropped"
+    );
+    assert!(table_exists(t, "payments").await);
+    // 0005: the per-session usage table and the quota-warning mark.
+    assert!(table_exists(t, "usage_sessions_hourly").await);
+    assert_eq!(db.revert_last().await.unwrap(), Some(5));
+    assert!(!table_exists(t, "usage_sessions_hourly").await);
     // 0004 only adds columns to accounts.
     assert_eq!(db.revert_last().await.unwrap(), Some(4));
     assert!(table_exists(t, "exits").await);
     assert_eq!(db.revert_last().await.unwrap(), Some(3));
-    assert_eq!(db.pending_migrations().await.unwrap(), 2);
+    assert_eq!(db.pending_migrations().await.unwrap(), 4);
     assert!(!table_exists(t, "exits").await);
     assert!(!table_exists(t, "usage_hourly").await);
     assert!(table_exists(t, "plans").await);
@@ -66,6 +80,8 @@ async fn revert_last_then_migrate_again(t: &TestDb) {
     assert!(table_exists(t, "exits").await);
 
     // All the way down: every table, the session table included, is gone.
+    assert_eq!(db.revert_last().await.unwrap(), Some(6));
+    assert_eq!(db.revert_last().await.unwrap(), Some(5));
     assert_eq!(db.revert_last().await.unwrap(), Some(4));
     assert_eq!(db.revert_last().await.unwrap(), Some(3));
     assert_eq!(db.revert_last().await.unwrap(), Some(2));

@@ -61,6 +61,15 @@ async fn warnings_come_once_per_period_past_the_threshold(t: &TestDb) {
         .await
         .unwrap();
     assert_ne!(next.period_end, sub.period_end);
+    assert!(
+        quota::warnings_due(db, later).await.unwrap().is_empty(),
+        "the new period starts from zero"
+    );
+    let in_new_period = UsageDelta {
+        bytes_down: STARTER * 80 / 100,
+        ..UsageDelta::new(ada, later)
+    };
+    usage::record(db, &[in_new_period]).await.unwrap();
     assert_eq!(quota::warnings_due(db, later).await.unwrap().len(), 1);
 
     // A threshold of 0 turns warnings off.

@@ -1,10 +1,15 @@
 //! The built-in Paystack test double (development and tests; never in production): the
-//! endpoints we call, with Paystack's request and response shapes, a small hosted checkout
-//! page where the tester chooses "Pay" or "Decline", the redirect back to `callback_url`
-//! with `reference` and `trxref`, and a `charge.success` webhook signed exactly as Paystack
-//! signs it. Mounted at `/paystack-double/` when `PAYSTACK_BASE_URL` is not set.
+//! endpoints we call, with Paystack's request and response shapes ([`shapes`]), a small hosted
+//! checkout page where the tester chooses "Pay" or "Decline", the redirect back to
+//! `callback_url` with `reference` and `trxref`, charging a saved card ([`charge`]), and a
+//! `charge.success` webhook signed exactly as Paystack signs it. Mounted at
+//! `/paystack-double/` when `PAYSTACK_BASE_URL` is not set.
+
+mod charge;
+mod shapes;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, State};
@@ -21,6 +26,7 @@ use super::signature;
 /// Where the double is mounted.
 pub const MOUNT: &str = "/paystack-double";
 
+/// One transaction, as the double keeps it.
 #[derive(Clone, Debug)]
 struct Txn {
     id: i64,
@@ -31,7 +37,10 @@ struct Txn {
     callback_url: String,
     metadata: Value,
     status: &'static str,
+    created_at: String,
     paid_at: Option<String>,
+    /// The card used, once one was (a paid checkout, or a charge of a saved card).
+    authorization_code: Option<String>,
 }
 
 /// The double's state: its transactions, in memory.
@@ -42,6 +51,10 @@ pub struct Double {
     webhook_url: Url,
     txns: Arc<Mutex<HashMap<String, Txn>>>,
     codes: Arc<Mutex<HashMap<String, String>>>,
+    /// How many of the next `charge_authorization` calls are declined (set by tests).
+    declines: Arc<AtomicU32>,
+    /// The last transaction id handed out.
+    last_id: Arc<AtomicI64>,
     http: reqwest::Client,
 }
 
@@ -55,6 +68,8 @@ impl Double {
             webhook_url,
             txns: Arc::default(),
             codes: Arc::default(),
+            declines: Arc::default(),
+            last_id: Arc::new(AtomicI64::new(4_099_260_000)),
             http: reqwest::Client::builder()
                 .no_proxy()
                 .timeout(std::time::Duration::from_secs(10))
@@ -68,6 +83,11 @@ impl Double {
         Router::new()
             .route("/transaction/initialize", post(initialize))
             .route("/transaction/verify/{reference}", get(verify))
+            .route(
+                "/transaction/charge_authorization",
+                post(charge::charge_authorization),
+            )
+            .route(charge::DECLINE_NEXT, post(charge::decline_next_charge))
             .route("/checkout/{code}", get(checkout_page))
             .route("/checkout/{code}/pay", post(pay))
             .route("/checkout/{code}/decline", post(decline))
@@ -86,6 +106,52 @@ impl Double {
         self.txns
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The saved-card code the double hands out for `email`'s payments: derived from the key
+    /// and the email, so it outlives a restart and is refused for another customer, as
+    /// Paystack refuses another customer's authorization.
+    fn authorization_code_for(&self, email: &str) -> String {
+        let digest = signature::sign(&self.secret_key, email.trim().to_lowercase().as_bytes());
+        format!("AUTH_{}", &digest[..10])
+    }
+
+    /// Records a new transaction; `false` when the reference is taken.
+    fn insert(&self, txn: Txn) -> bool {
+        let mut txns = self.lock();
+        if txns.contains_key(&txn.reference) {
+            return false;
+        }
+        txns.insert(txn.reference.clone(), txn);
+        true
+    }
+
+    /// A fresh transaction id.
+    fn next_id(&self) -> i64 {
+        self.last_id.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Announces a successful transaction with a signed `charge.success` webhook, as Paystack
+    /// does (failures only show through verify). Delivered in the background.
+    fn announce(&self, txn: &Txn) {
+        let body = json!({ "event": "charge.success", "data": shapes::transaction(self, txn) });
+        let body = serde_json::to_vec(&body).unwrap_or_default();
+        let signature = signature::sign(&self.secret_key, &body);
+        let request = self
+            .http
+            .post(self.webhook_url.clone())
+            .header("x-paystack-signature", signature)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body);
+        tokio::spawn(async move {
+            match request.send().await {
+                Ok(response) if response.status().is_success() => {}
+                Ok(response) => {
+                    tracing::warn!(status = %response.status(), "test double: webhook refused")
+                }
+                Err(error) => tracing::warn!(%error, "test double: webhook not delivered"),
+            }
+        });
     }
 }
 
@@ -132,26 +198,22 @@ async fn initialize(
         .reference
         .unwrap_or_else(|| format!("T{}", rand::random::<u64>()));
     let code = format!("{:x}", rand::random::<u64>());
-    let mut txns = double.lock();
-    if txns.contains_key(&reference) {
+    let txn = Txn {
+        id: double.next_id(),
+        email,
+        amount,
+        currency: body.currency.unwrap_or_else(|| "NGN".to_owned()),
+        reference: reference.clone(),
+        callback_url: body.callback_url.unwrap_or_default(),
+        metadata: body.metadata,
+        status: "ongoing",
+        created_at: iso8601(store::now_ms()),
+        paid_at: None,
+        authorization_code: None,
+    };
+    if !double.insert(txn) {
         return refuse(StatusCode::BAD_REQUEST, "Duplicate Transaction Reference");
     }
-    let id = i64::try_from(txns.len()).unwrap_or(0) + 4_099_260_000;
-    txns.insert(
-        reference.clone(),
-        Txn {
-            id,
-            email,
-            amount,
-            currency: body.currency.unwrap_or_else(|| "NGN".to_owned()),
-            reference: reference.clone(),
-            callback_url: body.callback_url.unwrap_or_default(),
-            metadata: body.metadata,
-            status: "ongoing",
-            paid_at: None,
-        },
-    );
-    drop(txns);
     double
         .codes
         .lock()
@@ -170,31 +232,6 @@ async fn initialize(
     .into_response()
 }
 
-fn transaction_json(txn: &Txn) -> Value {
-    json!({
-        "id": txn.id,
-        "domain": "test",
-        "status": txn.status,
-        "reference": txn.reference,
-        "amount": txn.amount,
-        "message": null,
-        "gateway_response": if txn.status == "success" { "Successful" } else { "Declined" },
-        "paid_at": txn.paid_at,
-        "created_at": txn.paid_at,
-        "channel": "card",
-        "currency": txn.currency,
-        "fees": txn.amount * 15 / 1000,
-        "metadata": txn.metadata,
-        "customer": { "email": txn.email },
-        "authorization": {
-            "authorization_code": format!("AUTH_{:x}", txn.id),
-            "channel": "card",
-            "reusable": true,
-        },
-        "plan": null,
-    })
-}
-
 async fn verify(
     State(double): State<Double>,
     headers: HeaderMap,
@@ -207,10 +244,10 @@ async fn verify(
         Some(txn) => Json(json!({
             "status": true,
             "message": "Verification successful",
-            "data": transaction_json(txn),
+            "data": shapes::transaction(&double, txn),
         }))
         .into_response(),
-        None => refuse(StatusCode::BAD_REQUEST, "Transaction reference not found"),
+        None => refuse(StatusCode::NOT_FOUND, "Transaction reference not found"),
     }
 }
 
@@ -279,28 +316,14 @@ async fn finish(double: Double, code: &str, paid: bool) -> Response {
         if entry.status == "ongoing" {
             entry.status = if paid { "success" } else { "failed" };
             entry.paid_at = paid.then(|| iso8601(store::now_ms()));
+            if paid {
+                entry.authorization_code = Some(double.authorization_code_for(&entry.email));
+            }
         }
         entry.clone()
     };
     if updated.status == "success" {
-        let body = json!({ "event": "charge.success", "data": transaction_json(&updated) });
-        let body = serde_json::to_vec(&body).unwrap_or_default();
-        let signature = signature::sign(&double.secret_key, &body);
-        let request = double
-            .http
-            .post(double.webhook_url.clone())
-            .header("x-paystack-signature", signature)
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(body);
-        tokio::spawn(async move {
-            match request.send().await {
-                Ok(response) if response.status().is_success() => {}
-                Ok(response) => {
-                    tracing::warn!(status = %response.status(), "test double: webhook refused")
-                }
-                Err(error) => tracing::warn!(%error, "test double: webhook not delivered"),
-            }
-        });
+        double.announce(&updated);
     }
     let mut back = match Url::parse(&updated.callback_url) {
         Ok(url) => url,
@@ -344,5 +367,42 @@ mod tests {
         assert_eq!(amount_of(Some(&json!(-5))), None);
         assert_eq!(amount_of(Some(&json!("5.5"))), None);
         assert_eq!(amount_of(None), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn an_amount_reads_the_same_as_a_number_or_as_text(amount in proptest::num::i64::ANY) {
+            let expected = (amount > 0).then_some(amount);
+            proptest::prop_assert_eq!(amount_of(Some(&json!(amount))), expected);
+            proptest::prop_assert_eq!(amount_of(Some(&json!(amount.to_string()))), expected);
+            // Fractions of the subunit do not exist.
+            let fraction = format!("{amount}.5");
+            proptest::prop_assert_eq!(amount_of(Some(&json!(fraction))), None);
+        }
+    }
+
+    #[test]
+    fn saved_cards_belong_to_one_customer_and_outlive_a_restart() {
+        let double = |key: &str| {
+            Double::new(
+                key,
+                Url::parse("http://127.0.0.1/paystack-double/").expect("url"),
+                Url::parse("http://127.0.0.1/webhooks/paystack").expect("url"),
+            )
+        };
+        let first = double("sk_test_a").authorization_code_for("ada@example.com");
+        assert!(first.starts_with("AUTH_") && first.len() == 15, "{first}");
+        assert_eq!(
+            double("sk_test_a").authorization_code_for(" Ada@Example.com"),
+            first
+        );
+        assert_ne!(
+            double("sk_test_a").authorization_code_for("bob@example.com"),
+            first
+        );
+        assert_ne!(
+            double("sk_test_b").authorization_code_for("ada@example.com"),
+            first
+        );
     }
 }

@@ -1,129 +1,14 @@
-//! Billing through the real service and its built-in Paystack test double, on SQLite and
-//! PostgreSQL: checkout, callback and webhook settle a payment exactly once; forged webhooks,
-//! replays and mismatches change nothing; a Paystack outage opens the circuit and says so.
+//! Checkout: callback and webhook settle a payment exactly once; forged webhooks, replays and
+//! mismatches change nothing; a Paystack outage opens the circuit and says so; expiry and a
+//! new checkout move the gateway.
 
-// A failed unwrap here is a failed test with its location, which is all it needs to say.
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
-use std::time::Duration;
-
-use common::{Browser, Engine, Service, TestDb, location};
-use hmac::{Hmac, Mac};
-use sha2::Sha512;
 use store::payments::PaymentStatus;
 
-/// The test double's default secret key (development without PAYSTACK_SECRET_KEY).
-const DOUBLE_KEY: &str = "sk_test_atlantic_double";
-
-fn sign(key: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha512>::new_from_slice(key.as_bytes()).unwrap();
-    mac.update(body);
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// A signed-in customer without a plan.
-async fn signed_in_customer(db: &store::Db, service: &Service, email: &str) -> Browser {
-    let hash = store::accounts::hash_password(common::CUSTOMER_PASSWORD).unwrap();
-    let account = store::accounts::create(
-        db,
-        email,
-        &hash,
-        store::accounts::Role::Customer,
-        store::now_ms(),
-    )
-    .await
-    .unwrap();
-    store::credentials::create(db, account.id, store::now_ms())
-        .await
-        .unwrap();
-    let browser = Browser::new(service);
-    browser.sign_in_customer(email).await;
-    browser
-}
-
-async fn plan_id(db: &store::Db, name: &str) -> String {
-    store::plans::by_name(db, name)
-        .await
-        .unwrap()
-        .unwrap()
-        .id
-        .get()
-        .to_string()
-}
-
-/// Starts a checkout for `plan`; returns the double's checkout URL and the reference.
-async fn start_checkout(browser: &Browser, db: &store::Db, plan: &str) -> (String, String) {
-    let started = browser
-        .post("/billing/checkout", &[("plan", &plan_id(db, plan).await)])
-        .await;
-    assert_eq!(started.status(), 303);
-    let checkout = location(&started);
-    assert!(
-        checkout.contains("/paystack-double/checkout/"),
-        "{checkout}"
-    );
-    let page = browser.client.get(&checkout).send().await.unwrap();
-    let html = page.text().await.unwrap();
-    let reference = html
-        .split("reference ")
-        .nth(1)
-        .and_then(|rest| rest.split(')').next())
-        .unwrap()
-        .to_owned();
-    (checkout, reference)
-}
-
-/// Pays (or declines) on the double's page and follows the redirect to our callback.
-async fn finish(browser: &Browser, checkout: &str, pay: bool) -> String {
-    let action = if pay { "pay" } else { "decline" };
-    let done = browser
-        .client
-        .post(format!("{checkout}/{action}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(done.status(), 303);
-    let callback = location(&done);
-    assert!(callback.contains("/billing/callback?trxref="), "{callback}");
-    let back = browser.client.get(&callback).send().await.unwrap();
-    location(&back)
-}
-
-async fn payment_status(db: &store::Db, reference: &str) -> PaymentStatus {
-    store::payments::by_reference(db, reference)
-        .await
-        .unwrap()
-        .unwrap()
-        .status
-}
-
-async fn subscription_count(db: &store::Db, email: &str) -> usize {
-    let account = store::accounts::by_email(db, email).await.unwrap().unwrap();
-    store::subscriptions::list_for_account(db, account.id)
-        .await
-        .unwrap()
-        .len()
-}
-
-/// Waits until the double's webhook for `reference` was stored and processed.
-async fn webhook_processed(db: &store::Db, reference: &str) {
-    let key = format!("charge.success:{reference}");
-    for _ in 0..100 {
-        if let Some(event) = store::payments::event_by_key(db, &key).await.unwrap()
-            && event.processed_at.is_some()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the webhook for {reference} was not processed within 5 s");
-}
+use crate::common::{self, Engine, Service, TestDb, location};
+use crate::support::{
+    DOUBLE_KEY, finish, gateway_answer, payment_status, plan_id, sign, signed_in_customer,
+    start_checkout, subscription_count, webhook_processed,
+};
 
 async fn buying_a_plan_activates_it_once(engine: Engine) {
     let Some(db) = TestDb::new(engine).await else {
@@ -165,6 +50,12 @@ async fn buying_a_plan_activates_it_once(engine: Engine) {
         PaymentStatus::Success
     );
     assert_eq!(subscription_count(db.db(), email).await, 1, "credited once");
+    let kinds = common::activity_kinds(db.db(), email).await;
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "payment.succeeded").count(),
+        1,
+        "the payment is in the activity log once: {kinds:?}"
+    );
     let current = store::subscriptions::current(db.db(), account.id, store::now_ms())
         .await
         .unwrap()
@@ -237,6 +128,12 @@ async fn declined_and_mismatched_payments_never_activate(engine: Engine) {
         subscription_count(db.db(), email).await,
         0,
         "nothing activated"
+    );
+    assert!(
+        common::activity_kinds(db.db(), email)
+            .await
+            .contains(&"payment.mismatch".to_owned()),
+        "the mismatch is shown to the customer"
     );
     service.stop().await.expect("clean stop");
 }
@@ -359,40 +256,6 @@ async fn a_paystack_outage_opens_the_circuit_and_the_page_says_so(engine: Engine
     service.stop().await.expect("clean stop");
 }
 on_both_engines!(a_paystack_outage_opens_the_circuit_and_the_page_says_so);
-
-/// What the gateway answers the account's proxy credentials, once it settles on `want`
-/// (it reloads accounts within seconds): the `X-Atlantic-Error` code, `ok` for the origin's
-/// 200, or `status N` for anything else.
-async fn gateway_answer(service: &Service, db: &store::Db, email: &str, want: &str) -> String {
-    let account = store::accounts::by_email(db, email).await.unwrap().unwrap();
-    let creds = store::credentials::by_account(db, account.id)
-        .await
-        .unwrap()
-        .unwrap();
-    let origin = common::origin("through").await;
-    let proxy = reqwest::Client::builder()
-        .proxy(
-            reqwest::Proxy::http(format!("http://{}", service.http_proxy))
-                .unwrap()
-                .basic_auth(&creds.username, &creds.secret),
-        )
-        .build()
-        .unwrap();
-    let mut answer = String::new();
-    for _ in 0..60 {
-        let response = proxy.get(format!("http://{origin}/")).send().await.unwrap();
-        answer = match response.headers().get("x-atlantic-error") {
-            Some(code) => code.to_str().unwrap().to_owned(),
-            None if response.status() == 200 => "ok".to_owned(),
-            None => format!("status {}", response.status()),
-        };
-        if answer == want {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    answer
-}
 
 async fn expiry_and_renewal_move_the_gateway(engine: Engine) {
     let Some(db) = TestDb::new(engine).await else {

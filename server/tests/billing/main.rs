@@ -1,0 +1,19 @@
+//! Billing through the real service and its built-in Paystack test double, on SQLite and
+//! PostgreSQL: checkout, callback and webhook settle a payment exactly once; forged webhooks,
+//! replays and mismatches change nothing; a Paystack outage opens the circuit and says so
+//! ([`checkout`]); due periods renew once by charging the saved card, a declined renewal ends
+//! in grace ([`renewal`]); subscription and invoice events act on the customer's plan
+//! ([`events`]); the webhook source-IP allowlist ([`allowlist`]).
+
+// A failed unwrap here is a failed test with its location, which is all it needs to say.
+#![allow(clippy::unwrap_used)]
+
+#[macro_use]
+#[path = "../common/mod.rs"]
+mod common;
+
+mod allowlist;
+mod checkout;
+mod events;
+mod renewal;
+mod support;
