@@ -124,14 +124,11 @@ pub fn countries(rows: &[ShareRow]) -> String {
         .iter()
         .map(|r| {
             let name = if r.name.is_empty() {
-                "direct".to_owned()
+                "Direct".to_owned()
             } else {
                 r.name.to_uppercase()
             };
-            (
-                ((r.bytes as f64 / size) * 100.0).round() / 100.0,
-                format!("{name} ({unit})"),
-            )
+            (((r.bytes as f64 / size) * 100.0).round() / 100.0, name)
         })
         .collect();
     let chart = Chart::new()
@@ -140,7 +137,7 @@ pub fn countries(rows: &[ShareRow]) -> String {
         .legend(Legend::new().orient(Orient::Vertical).left("left"))
         .series(
             Pie::new()
-                .name("Traffic")
+                .name(format!("Traffic ({unit})"))
                 .radius(vec!["40%", "70%"])
                 .data(data),
         );

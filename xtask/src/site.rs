@@ -98,9 +98,7 @@ pub fn build_site(release: bool) -> Result<PathBuf, String> {
     let css = concat_css(&root.join("style"))?;
     let js = read(&pkg.join(format!("{NAME}.js")))?;
     let wasm_bytes = read(&bg_wasm)?;
-    // The "common" build (line, bar, pie and the usual components) is all the dashboard
-    // draws: 240 KB gzipped instead of 368 KB for the full build.
-    let echarts = read(&root.join("end2end/node_modules/echarts/dist/echarts.common.min.js"))?;
+    let echarts = bundle_echarts(&root, &staging)?;
 
     let hash = format!("{:016x}", fnv1a(&[&js, &wasm_bytes, &css]));
     let output_name = format!("{NAME}-{hash}");
@@ -236,4 +234,28 @@ fn precompress(dir: &Path) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// Bundles `end2end/echarts/dashboard.js` (only the series and components the dashboard
+/// draws) into one minified script defining `window.echarts`: 190 KB gzipped instead of 368 KB
+/// for ECharts' full build and 240 KB for its "common" one.
+fn bundle_echarts(root: &Path, staging: &Path) -> Result<Vec<u8>, String> {
+    let out = staging.join("echarts.bundle.js");
+    let esbuild = root.join("end2end/node_modules/.bin/esbuild");
+    run(command(&esbuild.to_string_lossy())
+        .current_dir(root.join("end2end"))
+        .args([
+            "echarts/dashboard.js",
+            "--bundle",
+            "--minify",
+            "--format=iife",
+            "--global-name=echarts",
+            "--legal-comments=eof",
+            "--log-level=warning",
+            "--banner:js=/*! Apache ECharts (Apache-2.0, https://echarts.apache.org): line, bar and pie series, grid, tooltip, legend, canvas renderer */",
+        ])
+        .arg(format!("--outfile={}", out.display())))?;
+    let bytes = read(&out)?;
+    fs::remove_file(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    Ok(bytes)
 }
