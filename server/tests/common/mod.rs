@@ -261,7 +261,10 @@ impl Browser {
                 .no_proxy()
                 .cookie_store(true)
                 .redirect(reqwest::redirect::Policy::none())
-                .timeout(Duration::from_secs(10))
+                // Generous: a page that never finishes still fails the test. One CI run saw a
+                // /billing body take over 10 s on SQLite under the billing tests' 1 s
+                // housekeeping (not reproduced; see the session notes).
+                .timeout(Duration::from_secs(30))
                 .build()
                 .expect("client"),
             base: service.base.clone(),
