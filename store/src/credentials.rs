@@ -328,23 +328,16 @@ pub struct GatewayPlan {
 /// Usage counts from the hour bucket holding `period_start` (traffic in the hour a plan starts
 /// is charged to it) up to `now_ms`, grace included, so a lapsed renewal is no free pass.
 pub async fn gateway_accounts(db: &Db, now_ms: i64) -> Result<Vec<GatewayAccount>> {
-    let live = subscriptions::live_condition("s2", "$1");
     let sql = format!(
         "SELECT c.account_id, c.username, c.secret, \
                 p.id AS plan_id, p.name AS plan_name, p.requests_per_second, p.max_connections, \
-                p.bandwidth_bytes, s.period_start, s.period_end, \
-                (SELECT CAST(COALESCE(SUM(u.bytes_up + u.bytes_down), 0) AS BIGINT) \
-                   FROM usage_hourly u \
-                  WHERE u.account_id = c.account_id \
-                    AND u.hour_start >= s.period_start - (s.period_start % 3600000) \
-                    AND u.hour_start <= $1) AS bytes_used \
+                p.bandwidth_bytes, s.period_start, s.period_end, {used} AS bytes_used \
            FROM proxy_credentials c \
-           LEFT JOIN subscriptions s ON s.id = ( \
-                SELECT s2.id FROM subscriptions s2 \
-                 WHERE s2.account_id = c.account_id AND {live} \
-                 ORDER BY s2.period_end DESC, s2.id DESC LIMIT 1) \
+           LEFT JOIN subscriptions s ON s.id = {newest} \
            LEFT JOIN plans p ON p.id = s.plan_id \
-          ORDER BY c.account_id"
+          ORDER BY c.account_id",
+        used = subscriptions::period_bytes_used("c.account_id", "s", "$1"),
+        newest = subscriptions::newest_live_id("c.account_id", "$1"),
     );
     let rows = sqlx::query(&sql).bind(now_ms).fetch_all(db.pool()).await?;
 

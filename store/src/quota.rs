@@ -34,23 +34,17 @@ impl QuotaWarning {
 /// Accounts with a live, metered plan whose usage this period has reached their threshold
 /// and who have not been warned for this period. A threshold of 0 turns warnings off.
 pub async fn warnings_due(db: &Db, now_ms: i64) -> Result<Vec<QuotaWarning>> {
-    let live = subscriptions::live_condition("s2", "$1");
     let sql = format!(
         "SELECT a.id AS account_id, a.quota_warning_percent, s.period_end, p.bandwidth_bytes, \
-                (SELECT CAST(COALESCE(SUM(u.bytes_up + u.bytes_down), 0) AS BIGINT) \
-                   FROM usage_hourly u \
-                  WHERE u.account_id = a.id \
-                    AND u.hour_start >= s.period_start - (s.period_start % 3600000) \
-                    AND u.hour_start <= $1) AS bytes_used \
+                {used} AS bytes_used \
            FROM accounts a \
-           JOIN subscriptions s ON s.id = ( \
-                SELECT s2.id FROM subscriptions s2 \
-                 WHERE s2.account_id = a.id AND {live} \
-                 ORDER BY s2.period_end DESC, s2.id DESC LIMIT 1) \
+           JOIN subscriptions s ON s.id = {newest} \
            JOIN plans p ON p.id = s.plan_id \
           WHERE a.quota_warning_percent > 0 AND p.bandwidth_bytes IS NOT NULL \
             AND (a.quota_warned_period_end IS NULL OR a.quota_warned_period_end <> s.period_end) \
-          ORDER BY a.id"
+          ORDER BY a.id",
+        used = subscriptions::period_bytes_used("a.id", "s", "$1"),
+        newest = subscriptions::newest_live_id("a.id", "$1"),
     );
     let rows = sqlx::query(&sql).bind(now_ms).fetch_all(db.pool()).await?;
     let mut due = Vec::new();

@@ -103,6 +103,29 @@ pub(crate) fn live_condition(alias: &str, now: &str) -> String {
     )
 }
 
+/// SQL for the id of `account`'s newest live subscription at `now` (a column and a
+/// placeholder), for joining the current plan onto per-account queries.
+pub(crate) fn newest_live_id(account: &str, now: &str) -> String {
+    format!(
+        "(SELECT s2.id FROM subscriptions s2 WHERE s2.account_id = {account} AND {} \
+          ORDER BY s2.period_end DESC, s2.id DESC LIMIT 1)",
+        live_condition("s2", now)
+    )
+}
+
+/// SQL for the bytes `account` used in subscription `sub`'s period up to `now`: from the hour
+/// bucket holding the period's start (traffic in the hour a plan starts is charged to it),
+/// grace included, exactly as the gateway counts the quota.
+pub(crate) fn period_bytes_used(account: &str, sub: &str, now: &str) -> String {
+    format!(
+        "(SELECT CAST(COALESCE(SUM(u.bytes_up + u.bytes_down), 0) AS BIGINT) \
+            FROM usage_hourly u \
+           WHERE u.account_id = {account} \
+             AND u.hour_start >= {sub}.period_start - ({sub}.period_start % 3600000) \
+             AND u.hour_start <= {now})"
+    )
+}
+
 /// Longest grant: ten years.
 const MAX_DAYS: i64 = 3650;
 

@@ -1,5 +1,5 @@
-//! The administrator's view: every account and every exit. Changes to exits are form posts
-//! handled by the server (`/admin/exits…`). Customers get 403 from all of it.
+//! The administrator's view of the accounts (exits are on the Servers page). Customers get 403
+//! from all of it.
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -19,36 +19,13 @@ pub struct AccountRow {
     pub created_at: i64,
 }
 
-/// One exit as the administrator sees it (the upstream's password hidden).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExitRow {
-    /// The exit's id.
-    pub id: i64,
-    /// The upstream URL without its password.
-    pub url: String,
-    /// Country tag.
-    pub country: String,
-    /// City tag.
-    pub city: Option<String>,
-    /// Pool.
-    pub pool: String,
-    /// Whether the gateway may use it.
-    pub enabled: bool,
-    /// Last health verdict.
-    pub health: String,
-    /// Last measured latency.
-    pub last_latency_ms: Option<i64>,
-}
-
-/// Accounts (first 200) and exits.
+/// Accounts (first 200).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Administration {
     /// How many accounts exist.
     pub account_count: i64,
     /// The first accounts by id.
     pub accounts: Vec<AccountRow>,
-    /// Every exit.
-    pub exits: Vec<ExitRow>,
 }
 
 /// Everything the admin page shows; 403 for customers.
@@ -61,7 +38,6 @@ pub async fn admin_overview() -> Result<Administration, ServerFnError> {
         .await
         .map_err(&unavailable)?;
     let account_count = store::accounts::count(&db).await.map_err(&unavailable)?;
-    let exits = store::exits::list(&db).await.map_err(&unavailable)?;
     Ok(Administration {
         account_count,
         accounts: accounts
@@ -72,19 +48,6 @@ pub async fn admin_overview() -> Result<Administration, ServerFnError> {
                 admin: a.role == store::accounts::Role::Admin,
                 two_factor: a.totp_enabled,
                 created_at: a.created_at,
-            })
-            .collect(),
-        exits: exits
-            .into_iter()
-            .map(|e| ExitRow {
-                id: e.id.get(),
-                url: e.display_url(),
-                country: e.country,
-                city: e.city,
-                pool: e.pool,
-                enabled: e.enabled,
-                health: e.health.as_str().to_owned(),
-                last_latency_ms: e.last_latency_ms,
             })
             .collect(),
     })

@@ -158,8 +158,8 @@ pub mod ssr {
         };
         let plan = store::plans::by_id(db, sub.plan_id).await?;
         // Counted as the gateway counts: from the hour holding the period's start.
-        let from = sub.period_start - sub.period_start.rem_euclid(3_600_000);
-        let used = store::usage::totals(db, account, from, now + 3_600_000)
+        let from = store::usage::hour_floor(sub.period_start);
+        let used = store::usage::totals(db, account, from, now + store::HOUR_MS)
             .await?
             .bytes();
         let bandwidth = plan.as_ref().and_then(|p| p.bandwidth_bytes);

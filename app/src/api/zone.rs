@@ -5,7 +5,7 @@ use chrono_tz::Tz;
 
 use crate::api::traffic::Range;
 
-const HOUR_MS: i64 = 3_600_000;
+use store::HOUR_MS;
 
 /// The account's time zone from Settings; UTC when unset or unknown. Read from the account the
 /// server's gate already loaded for this request when there is one (no second query).
@@ -87,7 +87,7 @@ impl Window {
 
     /// `hours` hours up to and including the one holding `now`.
     pub fn hours(hours: i64, now: i64) -> Window {
-        let to = now - now.rem_euclid(HOUR_MS) + HOUR_MS;
+        let to = store::usage::hour_floor(now) + HOUR_MS;
         Window {
             from: to - hours * HOUR_MS,
             to,

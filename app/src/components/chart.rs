@@ -61,7 +61,6 @@ mod draw {
         if echarts.is_undefined() {
             return Ok(false);
         }
-        let element = element.clone();
         let existing = call(&echarts, "getInstanceByDom", &[element.clone().into()])?;
         if !existing.is_undefined() && !existing.is_null() {
             call(&existing, "dispose", &[])?;
