@@ -29,7 +29,7 @@ test("buy a plan through the Paystack test double", async ({ page }) => {
   await expect(page.locator("[data-plan=personal]")).toContainText("50");
   const rows = page.locator("#payments-table tbody tr");
   await expect(rows).toHaveCount(2);
-  await expect(rows.first()).toContainText("success");
+  await expect(rows.first()).toContainText("paid");
   await expect(rows.nth(1)).toContainText("failed");
   await snap(page, "billing-paid");
   errors.assertClean();

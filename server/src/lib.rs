@@ -229,6 +229,7 @@ async fn housekeeping(state: AppState, sessions: auth::DbSessionStore) {
             billing::webhook::retry_unprocessed(&state).await;
             // Renewals first: a period renewed in time never passes through grace.
             billing::renewal::renew_due(&state).await;
+            billing::fulfil::retry_refunds(&state.db, &state.paystack).await;
             billing::expire_due(&state).await;
             quota_warnings::send_due(&state).await;
         }

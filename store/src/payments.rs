@@ -24,6 +24,9 @@ crate::text_enum! {
         Mismatch => "mismatch",
         /// The money went back.
         Refunded => "refunded",
+        /// An automatic renewal paid for a subscription the customer had replaced by then:
+        /// nothing was activated and the money is owed back (see [`crate::refunds`]).
+        Superseded => "superseded",
     }
 }
 
@@ -58,6 +61,8 @@ pub struct Payment {
     pub renewal_of: Option<SubscriptionId>,
     /// For an automatic renewal: the end of the period it renews (one attempt per period).
     pub renewal_period_end: Option<i64>,
+    /// For a superseded payment: when its refund was asked of Paystack.
+    pub refund_requested_at: Option<i64>,
     /// Epoch milliseconds.
     pub created_at: i64,
     /// Epoch milliseconds.
@@ -81,6 +86,7 @@ impl FromRow<'_, AnyRow> for Payment {
             subscription_id: row.try_get("subscription_id")?,
             renewal_of: row.try_get("renewal_of")?,
             renewal_period_end: row.try_get("renewal_period_end")?,
+            refund_requested_at: row.try_get("refund_requested_at")?,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
         })
@@ -89,7 +95,8 @@ impl FromRow<'_, AnyRow> for Payment {
 
 pub(crate) const COLUMNS: &str = "id, account_id, plan_id, reference, amount_minor, currency, status, \
                        paystack_transaction_id, channel, paid_at, failure_reason, \
-                       subscription_id, renewal_of, renewal_period_end, created_at, updated_at";
+                       subscription_id, renewal_of, renewal_period_end, refund_requested_at, \
+                       created_at, updated_at";
 
 /// What the caller asks a pending payment for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -231,153 +238,15 @@ pub async fn settle(
     }
 }
 
-/// The new period a successful payment buys, starting `now_ms`: `days` long, plus what was
-/// left of a live period of the same plan (paying early loses nothing). A different plan
-/// replaces the current one at once. Pure, so the arithmetic is tested on its own.
-pub fn paid_period_end(
-    now_ms: i64,
-    days: i64,
-    current: Option<(PlanId, i64)>,
-    plan: PlanId,
-) -> i64 {
-    let carried = match current {
-        Some((current_plan, period_end)) if current_plan == plan => {
-            period_end.saturating_sub(now_ms).max(0)
-        }
-        _ => 0,
-    };
-    now_ms
-        .saturating_add(days.saturating_mul(crate::DAY_MS))
-        .saturating_add(carried)
-}
+pub use crate::fulfilment::{
+    Fulfilled, GRACE_MS, SUPERSEDED_REASON, fulfil, grace_until, paid_period_end,
+};
 
-/// How long service continues after an unpaid period ends (the subscription is `grace`
-/// then), before the account falls back to no plan.
-pub const GRACE_MS: i64 = 3 * crate::DAY_MS;
-
-/// When service stops for a period ending at `period_end` that is not paid again:
-/// [`GRACE_MS`] later (saturating, never before the period's end).
-pub fn grace_until(period_end: i64) -> i64 {
-    period_end.saturating_add(GRACE_MS)
-}
-
-/// Settles a pending payment as paid **and** activates what it paid for, in one transaction:
-/// the payment becomes `success`, the account's live subscription (if any) is closed, a new
-/// active period of the payment's plan starts now (see [`paid_period_end`]) with
-/// [`GRACE_MS`] of grace after it, and the payment is linked to it. The new period keeps the
-/// account's automatic-renewal setting and saves the outcome's card authorization. Returns
-/// `None` when the payment was not pending any more (the callback, the webhook and a renewal
-/// charge's answer race; exactly one wins), `NotFound` when the reference is unknown. A
-/// failure anywhere rolls everything back: a plan is never half-activated.
-pub async fn fulfil(
-    db: &Db,
-    reference: &str,
-    outcome: &PaymentOutcome<'_>,
-    days: i64,
-    now_ms: i64,
-) -> Result<Option<(Payment, crate::subscriptions::Subscription)>> {
-    use crate::subscriptions::{COLUMNS as SUBSCRIPTION_COLUMNS, Subscription};
-    if outcome.status != PaymentStatus::Success {
-        return Err(StoreError::Invalid(
-            "only a successful payment activates a plan".to_owned(),
-        ));
-    }
-    if !(1..=366).contains(&days) {
-        return Err(StoreError::Invalid(
-            "a paid period lasts 1 to 366 days".to_owned(),
-        ));
-    }
-    let mut tx = db.pool().begin().await?;
-    let sql = format!(
-        "UPDATE payments SET status = 'success', paystack_transaction_id = $1, channel = $2, \
-             paid_at = $3, failure_reason = NULL, updated_at = $4 \
-         WHERE reference = $5 AND status = 'pending' RETURNING {COLUMNS}"
-    );
-    let Some(payment) = sqlx::query_as::<_, Payment>(&sql)
-        .bind(outcome.paystack_transaction_id)
-        .bind(outcome.channel)
-        .bind(outcome.paid_at)
-        .bind(now_ms)
-        .bind(reference.trim())
-        .fetch_optional(&mut *tx)
-        .await?
-    else {
-        tx.rollback().await?;
-        return match by_reference(db, reference).await? {
-            Some(_) => Ok(None),
-            None => Err(StoreError::NotFound),
-        };
-    };
-    let live = format!(
-        "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s WHERE s.account_id = $1 AND {} \
-         ORDER BY s.period_end DESC, s.id DESC LIMIT 1",
-        crate::subscriptions::live_condition("s", "$2")
-    );
-    let current = sqlx::query_as::<_, Subscription>(&live)
-        .bind(payment.account_id)
-        .bind(now_ms)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let period_end = paid_period_end(
-        now_ms,
-        days,
-        current.as_ref().map(|c| (c.plan_id, c.period_end)),
-        payment.plan_id,
-    );
-    // The customer's setting lives on their newest subscription, live or not.
-    let auto_renew = sqlx::query_scalar::<_, i64>(
-        "SELECT auto_renew FROM subscriptions WHERE account_id = $1 ORDER BY id DESC LIMIT 1",
-    )
-    .bind(payment.account_id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .unwrap_or(1);
-    let authorization = outcome.authorization_code.map(str::to_owned).or_else(|| {
-        current
-            .as_ref()
-            .filter(|c| c.plan_id == payment.plan_id)
-            .and_then(|c| c.authorization_code.clone())
-    });
-    sqlx::query(
-        "UPDATE subscriptions SET status = 'cancelled', updated_at = $1 \
-         WHERE account_id = $2 AND status IN ('active', 'grace')",
-    )
-    .bind(now_ms)
-    .bind(payment.account_id)
-    .execute(&mut *tx)
-    .await?;
-    let insert = format!(
-        "INSERT INTO subscriptions \
-             (account_id, plan_id, status, period_start, period_end, grace_until, \
-              authorization_code, auto_renew, created_at, updated_at) \
-         VALUES ($1, $2, 'active', $3, $4, $5, $6, $7, $3, $3) RETURNING {SUBSCRIPTION_COLUMNS}"
-    );
-    let subscription = sqlx::query_as::<_, Subscription>(&insert)
-        .bind(payment.account_id)
-        .bind(payment.plan_id)
-        .bind(now_ms)
-        .bind(period_end)
-        .bind(grace_until(period_end))
-        .bind(authorization)
-        .bind(auto_renew)
-        .fetch_one(&mut *tx)
-        .await?;
-    let linked =
-        format!("UPDATE payments SET subscription_id = $1 WHERE id = $2 RETURNING {COLUMNS}");
-    let payment = sqlx::query_as::<_, Payment>(&linked)
-        .bind(subscription.id)
-        .bind(payment.id)
-        .fetch_one(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(Some((payment, subscription)))
-}
-
-/// Marks a successful payment refunded.
+/// Marks a successful (or superseded) payment refunded.
 pub async fn mark_refunded(db: &Db, id: PaymentId, now_ms: i64) -> Result<()> {
     let done = sqlx::query(
         "UPDATE payments SET status = 'refunded', updated_at = $1 WHERE id = $2 \
-         AND status = 'success'",
+         AND status IN ('success', 'superseded')",
     )
     .bind(now_ms)
     .bind(id)

@@ -5,24 +5,37 @@
 
 use crate::payments::{COLUMNS as PAYMENT_COLUMNS, NewPayment, Payment, validated};
 use crate::subscriptions::{COLUMNS as SUBSCRIPTION_COLUMNS, Subscription, live_condition};
-use crate::{Db, Page, Result, SubscriptionId};
+use crate::{AccountId, Db, Page, Result, SubscriptionId};
 
 /// Live subscriptions due for an automatic renewal: automatic renewal on, not cancelled at
-/// the period's end, a saved card, a period that ends at or before `ends_by`, and no attempt
-/// recorded for that period yet (see [`record_attempt`]). Soonest first, at most `limit`.
-pub async fn due(db: &Db, now_ms: i64, ends_by: i64, limit: i64) -> Result<Vec<Subscription>> {
+/// the period's end, a saved card, a period that ends at or before `ends_by`, no attempt
+/// recorded for that period yet (see [`record_attempt`]), and no checkout of the account
+/// started since `checkout_since` still pending (the customer may be switching plans: the
+/// renewal waits rather than charge for a period they are leaving). Soonest first, at most
+/// `limit`.
+pub async fn due(
+    db: &Db,
+    now_ms: i64,
+    ends_by: i64,
+    checkout_since: i64,
+    limit: i64,
+) -> Result<Vec<Subscription>> {
     let sql = format!(
         "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s \
          WHERE {} AND s.auto_renew = 1 AND s.cancel_at_period_end = 0 \
            AND s.authorization_code IS NOT NULL AND s.period_end <= $2 \
            AND NOT EXISTS (SELECT 1 FROM payments p \
                            WHERE p.renewal_of = s.id AND p.renewal_period_end = s.period_end) \
-         ORDER BY s.period_end, s.id LIMIT $3",
+           AND NOT EXISTS (SELECT 1 FROM payments c \
+                           WHERE c.account_id = s.account_id AND c.status = 'pending' \
+                             AND c.renewal_of IS NULL AND c.created_at >= $3) \
+         ORDER BY s.period_end, s.id LIMIT $4",
         live_condition("s", "$1")
     );
     Ok(sqlx::query_as::<_, Subscription>(&sql)
         .bind(now_ms)
         .bind(ends_by)
+        .bind(checkout_since)
         .bind(limit.clamp(1, Page::MAX_LIMIT))
         .fetch_all(db.pool())
         .await?)
@@ -59,6 +72,19 @@ pub async fn record_attempt(
         .bind(now_ms)
         .fetch_optional(db.pool())
         .await?)
+}
+
+/// Whether an automatic renewal of `account` is being charged (recorded, not settled yet):
+/// a checkout waits for it rather than race it.
+pub async fn in_flight(db: &Db, account: AccountId) -> Result<bool> {
+    Ok(sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM payments \
+         WHERE account_id = $1 AND status = 'pending' AND renewal_of IS NOT NULL",
+    )
+    .bind(account)
+    .fetch_one(db.pool())
+    .await?
+        > 0)
 }
 
 /// Renewal attempts still pending that were recorded before `created_before`, oldest first:

@@ -148,6 +148,8 @@ pub mod ssr {
             "subscription.payment_failed" => "A subscription payment failed",
             "payment.succeeded" => "Payment received: plan active",
             "payment.mismatch" => "Payment did not match the checkout: not activated",
+            "payment.superseded" => "Renewal charged while you switched plans: refunded",
+            "payment.refunded" => "Refund processed",
             "quota.warning" => "Quota warning",
             "proxy.error" => "Proxy requests failing",
             k if k.starts_with("payment.") => "Payment",

@@ -33,7 +33,7 @@ pub struct PaymentRow {
     pub amount_minor: i64,
     /// ISO 4217.
     pub currency: String,
-    /// pending, success, failed, abandoned, mismatch, refunded.
+    /// pending, success, failed, abandoned, mismatch, refunded, superseded.
     pub status: String,
     /// Started (epoch ms).
     pub created_at: i64,

@@ -33,6 +33,15 @@ pub fn BillingPage() -> impl IntoView {
     }
 }
 
+/// A payment's status in the customer's words.
+fn status_label(status: &str) -> String {
+    match status {
+        "success" => "paid".to_owned(),
+        "superseded" => "refund under way (you had switched plans)".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
 #[component]
 fn Outcome() -> impl IntoView {
     let query = use_query_map();
@@ -43,6 +52,8 @@ fn Outcome() -> impl IntoView {
                 (Some("processing"), _) => ("notice", "Paystack is still processing the payment. This page updates once it is confirmed."),
                 (Some("auto_renew_on"), _) => ("notice notice-ok", "Automatic renewal is on: your saved card is charged a day before the period ends."),
                 (Some("auto_renew_off"), _) => ("notice notice-ok", "Automatic renewal is off: your plan ends with its period unless you renew it here."),
+                (Some("refunded"), _) => ("notice", "That payment renewed a plan you had already switched from, so it was refunded to your card."),
+                (_, Some("renewing")) => ("notice notice-error", "Your plan is being renewed with your saved card right now. Nothing new was charged; try again in a minute."),
                 (_, Some("declined")) => ("notice notice-error", "The payment was declined. Nothing was charged; try again or use another card."),
                 (_, Some("cancelled")) => ("notice", "Checkout cancelled. Nothing was charged."),
                 (_, Some("mismatch")) => ("notice notice-error", "The payment did not match the order and was not applied. Contact support with the reference below."),
@@ -99,6 +110,11 @@ fn Overview(plans: Vec<PlanOffer>, billing: Billing) -> impl IntoView {
             {current}
             {paused}
             <div class="plan-grid">{cards}</div>
+            <p class="muted" id="plan-terms">
+                "A plan paid by card renews automatically with that card a day before its period ends; "
+                "you can turn this off here at any time. Another plan applies at once, and the rest "
+                "of the current period is not carried over to it."
+            </p>
         </section>
         <section class="card settings-section" aria-labelledby="payments-heading">
             <h2 id="payments-heading">"Payments"</h2>
@@ -147,7 +163,7 @@ fn payments_table(billing: &Billing) -> AnyView {
                     <td>{utc_date(p.created_at)}</td>
                     <td>{p.plan.clone()}</td>
                     <td>{money(p.amount_minor, &p.currency)}</td>
-                    <td class=format!("payment-{}", p.status)>{p.status.clone()}</td>
+                    <td class=format!("payment-{}", p.status)>{status_label(&p.status)}</td>
                     <td><code>{p.reference.clone()}</code></td>
                 </tr>
             }

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use rand::Rng as _;
 use serde::Deserialize;
 use store::payments::{self, NewPayment, PaymentOutcome, PaymentStatus};
-use store::{accounts, plans};
+use store::{accounts, plans, renewals};
 
 use super::fulfil::{self, SettleError, Settled};
 use super::paystack::{InitializeRequest, PaystackError};
@@ -48,6 +48,13 @@ pub async fn start(
         Ok(None) => return Redirect::to("/login").into_response(),
         Err(error) => return failed(&error),
     };
+    // A renewal being charged and a switch of plans would race for the same period: the
+    // switch waits (store::payments::fulfil refunds whichever renewal still slips through).
+    match renewals::in_flight(db, account.id).await {
+        Ok(false) => {}
+        Ok(true) => return back("error", "renewing"),
+        Err(error) => return failed(&error),
+    }
     let reference = new_reference(account.id.get());
     let pending = NewPayment {
         account_id: account.id,
@@ -123,6 +130,10 @@ pub async fn callback(State(state): State<AppState>, Query(query): Query<Callbac
         Ok(Settled::Paid | Settled::Earlier(PaymentStatus::Success)) => back("notice", "paid"),
         Ok(Settled::Declined | Settled::Earlier(PaymentStatus::Failed))
         | Ok(Settled::Earlier(PaymentStatus::Abandoned)) => back("error", "declined"),
+        Ok(
+            Settled::Superseded
+            | Settled::Earlier(PaymentStatus::Superseded | PaymentStatus::Refunded),
+        ) => back("notice", "refunded"),
         Ok(Settled::Mismatch(_) | Settled::Earlier(_)) => back("error", "mismatch"),
         Ok(Settled::StillPending) => back("notice", "processing"),
         Err(SettleError::UnknownReference) => back("error", "reference"),

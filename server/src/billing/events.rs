@@ -149,3 +149,16 @@ pub async fn invoice_failed(state: &AppState, data: &Value) -> Result<(), String
     record(state, account, "subscription.payment_failed", detail).await;
     Ok(())
 }
+
+/// Tells the customer a payment's refund went through (`refund.processed`).
+pub async fn refunded(state: &AppState, payment: &store::payments::Payment) {
+    let detail = serde_json::json!({
+        "plan_id": payment.plan_id.get(),
+        "reference": payment.reference,
+        "amount_minor": payment.amount_minor,
+        "currency": payment.currency,
+        "status": "refunded",
+    });
+    tracing::info!(reference = payment.reference, "refund processed");
+    record(state, payment.account_id, "payment.refunded", detail).await;
+}

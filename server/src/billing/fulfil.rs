@@ -5,12 +5,14 @@
 //! [`store::payments::fulfil`] makes that activation happen once. Automatic renewals settle
 //! here too (their charge's answer, the verify and the webhook race like a checkout's), and
 //! whichever call settles one records the customer's `subscription.renewed` or
-//! `subscription.renewal_failed` activity event.
+//! `subscription.renewal_failed` activity event. A renewal that raced the customer's switch to
+//! another plan is `superseded` by [`store::payments::fulfil`] and refunded here
+//! ([`refund_superseded`]; housekeeping asks again while Paystack does not take it).
 
-use store::payments::{self, Payment, PaymentOutcome, PaymentStatus};
+use store::payments::{self, Fulfilled, Payment, PaymentOutcome, PaymentStatus};
 use store::{Db, StoreError};
 
-use super::paystack::{Paystack, PaystackError, Transaction};
+use super::paystack::{Paystack, PaystackError, RefundRequest, Transaction};
 
 /// Days one paid period lasts.
 pub const PERIOD_DAYS: i64 = 30;
@@ -28,6 +30,9 @@ pub enum Settled {
     Mismatch(String),
     /// Paystack is still processing; try again later.
     StillPending,
+    /// An automatic renewal paid after the customer had switched plans: nothing activated,
+    /// refunded.
+    Superseded,
 }
 
 /// Why settling could not finish (nothing was changed).
@@ -62,7 +67,12 @@ pub async fn settle_reference(
     let payment = payments::by_reference(db, reference)
         .await?
         .ok_or(SettleError::UnknownReference)?;
-    if payment.status != PaymentStatus::Pending {
+    // Paystack lets a customer finish a checkout after a declined card or after leaving the
+    // page: those are asked about again, and a late success still activates.
+    if !matches!(
+        payment.status,
+        PaymentStatus::Pending | PaymentStatus::Failed | PaymentStatus::Abandoned
+    ) {
         return Ok(Settled::Earlier(payment.status));
     }
     let transaction = paystack.verify(reference).await?;
@@ -124,36 +134,114 @@ pub async fn settle_reference(
         authorization_code: transaction.reusable_authorization(),
         ..outcome(PaymentStatus::Success, None)
     };
-    match payments::fulfil(db, reference, &paid, PERIOD_DAYS, now).await? {
-        Some((payment, subscription)) => {
-            metrics::counter!("atlantic_payments_total", "outcome" => "paid").increment(1);
-            if payment.renewal_of.is_some() {
-                tracing::info!(
+    let (payment, subscription, superseded) =
+        match payments::fulfil(db, reference, &paid, PERIOD_DAYS, now).await? {
+            Some(Fulfilled::Activated {
+                payment,
+                subscription,
+                superseded,
+            }) => (payment, subscription, superseded),
+            Some(Fulfilled::Superseded(payment)) => {
+                tracing::warn!(
                     reference,
-                    period_end = subscription.period_end,
-                    "renewed automatically"
+                    "a renewal was paid after a switch of plans: refunding"
                 );
-                let detail = serde_json::json!({
-                    "plan_id": payment.plan_id.get(),
-                    "reference": payment.reference,
-                    "amount_minor": payment.amount_minor,
-                    "currency": payment.currency,
-                    "period_end": subscription.period_end,
-                });
-                record(db, &payment, "subscription.renewed", detail, now).await;
-            } else {
-                let detail = serde_json::json!({
-                    "plan_id": payment.plan_id.get(),
-                    "reference": payment.reference,
-                    "amount_minor": payment.amount_minor,
-                    "currency": payment.currency,
-                    "status": "paid",
-                });
-                record(db, &payment, "payment.succeeded", detail, now).await;
+                refund_superseded(db, paystack, &payment, now).await;
+                return Ok(Settled::Superseded);
             }
-            Ok(Settled::Paid)
+            None => return already(db, reference).await,
+        };
+    metrics::counter!("atlantic_payments_total", "outcome" => "paid").increment(1);
+    if payment.renewal_of.is_some() {
+        tracing::info!(
+            reference,
+            period_end = subscription.period_end,
+            "renewed automatically"
+        );
+        let detail = serde_json::json!({
+            "plan_id": payment.plan_id.get(),
+            "reference": payment.reference,
+            "amount_minor": payment.amount_minor,
+            "currency": payment.currency,
+            "period_end": subscription.period_end,
+        });
+        record(db, &payment, "subscription.renewed", detail, now).await;
+    } else {
+        let detail = serde_json::json!({
+            "plan_id": payment.plan_id.get(),
+            "reference": payment.reference,
+            "amount_minor": payment.amount_minor,
+            "currency": payment.currency,
+            "status": "paid",
+        });
+        record(db, &payment, "payment.succeeded", detail, now).await;
+    }
+    if let Some(renewal) = superseded {
+        tracing::warn!(
+            reference = renewal.reference,
+            "a renewal was paid while the customer switched plans: refunding"
+        );
+        refund_superseded(db, paystack, &renewal, now).await;
+    }
+    Ok(Settled::Paid)
+}
+
+/// Tells the customer a superseded renewal is refunded and asks Paystack for the refund.
+/// When Paystack does not take the request now, [`retry_refunds`] asks again.
+pub async fn refund_superseded(db: &Db, paystack: &Paystack, payment: &Payment, now: i64) {
+    metrics::counter!("atlantic_payments_total", "outcome" => "superseded").increment(1);
+    let detail = serde_json::json!({
+        "plan_id": payment.plan_id.get(),
+        "reference": payment.reference,
+        "amount_minor": payment.amount_minor,
+        "currency": payment.currency,
+        "status": "refund requested",
+    });
+    record(db, payment, "payment.superseded", detail, now).await;
+    request_refund(db, paystack, payment).await;
+}
+
+/// Asks Paystack for refunds still owed (called periodically).
+pub async fn retry_refunds(db: &Db, paystack: &Paystack) {
+    if paystack.is_unavailable() {
+        return;
+    }
+    match store::refunds::owed(db, 50).await {
+        Ok(owed) => {
+            for payment in &owed {
+                request_refund(db, paystack, payment).await;
+            }
         }
-        None => already(db, reference).await,
+        Err(error) => tracing::warn!(%error, "listing refunds owed failed"),
+    }
+}
+
+async fn request_refund(db: &Db, paystack: &Paystack, payment: &Payment) {
+    let request = RefundRequest {
+        transaction: payment.reference.clone(),
+        customer_note: payments::SUPERSEDED_REASON.to_owned(),
+        merchant_note: format!(
+            "automatic renewal {} superseded by a switch of plans",
+            payment.reference
+        ),
+    };
+    match paystack.refund(&request).await {
+        Ok(refund) => {
+            tracing::info!(
+                reference = payment.reference,
+                refund = refund.id,
+                status = refund.status,
+                "refund requested"
+            );
+            if let Err(error) =
+                store::refunds::mark_requested(db, payment.id, store::now_ms()).await
+            {
+                tracing::error!(reference = payment.reference, %error, "recording a refund request failed");
+            }
+        }
+        Err(error) => {
+            tracing::warn!(reference = payment.reference, %error, "requesting a refund failed; asking again later");
+        }
     }
 }
 
@@ -255,6 +343,7 @@ mod tests {
             subscription_id: None,
             renewal_of: None,
             renewal_period_end: None,
+            refund_requested_at: None,
             created_at: 0,
             updated_at: 0,
         }

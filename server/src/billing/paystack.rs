@@ -1,5 +1,5 @@
-//! The Paystack API client: `POST /transaction/initialize`, `GET /transaction/verify/…` and
-//! `POST /transaction/charge_authorization`, with timeouts, retries with exponential backoff and jitter for the idempotent verify, and a
+//! The Paystack API client: `POST /transaction/initialize`, `GET /transaction/verify/…`,
+//! `POST /transaction/charge_authorization` and `POST /refund`, with timeouts, retries with exponential backoff and jitter for the idempotent verify, and a
 //! circuit breaker so that while Paystack is failing, checkout fails fast with a clear message
 //! instead of hanging. Requests and outcomes are counted in `/metrics`
 //! (`atlantic_paystack_requests_total{op,outcome}`).
@@ -155,6 +155,28 @@ pub struct Charge {
     pub gateway_response: Option<String>,
 }
 
+/// What `POST /refund` takes (the fields we use).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RefundRequest {
+    /// The reference of the transaction to refund (in full: no `amount`).
+    pub transaction: String,
+    /// Why, in the customer's words.
+    pub customer_note: String,
+    /// Why, for our own records on Paystack's dashboard.
+    pub merchant_note: String,
+}
+
+/// `data` of a refund request (the fields we log; `refund.processed` settles it).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Refund {
+    /// Paystack's refund id.
+    pub id: i64,
+    /// pending, processing, processed, failed, needs-attention.
+    pub status: String,
+    /// In the currency's subunit.
+    pub amount: i64,
+}
+
 /// A cheaply cloned client.
 #[derive(Clone)]
 pub struct Paystack {
@@ -227,6 +249,20 @@ impl Paystack {
             call.try_clone().expect("a JSON body clones")
         })
         .await
+    }
+
+    /// Asks for a full refund of a transaction. Not retried here: the caller records the
+    /// request once Paystack takes it and asks again on a later run otherwise (Paystack
+    /// refuses a second refund of a fully refunded transaction).
+    pub async fn refund(&self, request: &RefundRequest) -> Result<Refund, PaystackError> {
+        let url = self.url("refund")?;
+        let call = self
+            .http
+            .post(url)
+            .bearer_auth(&*self.secret_key)
+            .json(request);
+        self.guarded("refund", || call.try_clone().expect("a JSON body clones"))
+            .await
     }
 
     /// Looks a transaction up; retried with backoff and jitter.

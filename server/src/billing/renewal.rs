@@ -20,6 +20,9 @@ use crate::state::AppState;
 
 /// How long before a period ends its renewal is attempted (one day).
 pub const RENEW_WITHIN_MS: i64 = store::DAY_MS;
+/// A checkout started this recently and still pending holds its account's renewal back (the
+/// customer may be switching plans).
+const CHECKOUT_WAIT_MS: i64 = 60 * 60_000;
 /// Subscriptions renewed, or pending attempts checked again, per run at most.
 const BATCH: i64 = 50;
 /// A pending attempt older than this is verified again (its charge's answer may be lost).
@@ -38,8 +41,9 @@ pub async fn renew_due(state: &AppState) {
         return;
     }
     let now = store::now_ms();
-    let due = match renewals::due(&state.db, now, now.saturating_add(RENEW_WITHIN_MS), BATCH).await
-    {
+    let ends_by = now.saturating_add(RENEW_WITHIN_MS);
+    let checkout_since = now.saturating_sub(CHECKOUT_WAIT_MS);
+    let due = match renewals::due(&state.db, now, ends_by, checkout_since, BATCH).await {
         Ok(due) => due,
         Err(error) => {
             tracing::warn!(%error, "listing subscriptions due for renewal failed");
@@ -171,6 +175,7 @@ async fn settle(state: &AppState, reference: &str) {
         Ok(Settled::StillPending) => {
             tracing::info!(reference, "Paystack still processes a renewal charge");
         }
+        Ok(Settled::Superseded) => count("superseded"),
         Ok(Settled::Mismatch(_) | Settled::Earlier(_)) => {}
         Err(error) => {
             tracing::warn!(reference, %error, "settling a renewal failed; verifying later");
@@ -203,6 +208,7 @@ async fn recheck_pending(state: &AppState) {
                 state.gateway.handle.refresh_now();
             }
             Ok(Settled::Declined) => count("declined"),
+            Ok(Settled::Superseded) => count("superseded"),
             Ok(_) => {}
             Err(error) => {
                 tracing::warn!(reference = payment.reference, %error, "verifying a pending renewal failed");

@@ -135,10 +135,17 @@ async fn handle(state: &AppState, name: &str, data: &Value) -> Result<(), String
                 .or_else(|| data["transaction"]["reference"].as_str())
                 .ok_or("no transaction reference")?;
             match payments::by_reference(&state.db, reference).await {
-                Ok(Some(payment)) if payment.status == PaymentStatus::Success => {
+                Ok(Some(payment))
+                    if matches!(
+                        payment.status,
+                        PaymentStatus::Success | PaymentStatus::Superseded
+                    ) =>
+                {
                     payments::mark_refunded(&state.db, payment.id, store::now_ms())
                         .await
-                        .map_err(|e| e.to_string())
+                        .map_err(|e| e.to_string())?;
+                    events::refunded(state, &payment).await;
+                    Ok(())
                 }
                 Ok(_) => Ok(()),
                 Err(error) => Err(error.to_string()),

@@ -17,3 +17,4 @@ mod checkout;
 mod events;
 mod renewal;
 mod support;
+mod switch;

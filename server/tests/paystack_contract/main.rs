@@ -2,8 +2,8 @@
 //! OpenAPI spec (vendored, trimmed, in `tests/fixtures/paystack/`): the bodies our client
 //! sends to initialize and charge_authorization are checked against the spec's request
 //! schemas (required fields, types, documented names), and the double's answers to
-//! initialize, verify and charge_authorization — successes and refusals — and its signed
-//! `charge.success` webhook against the response schemas. The double runs alone here, behind
+//! initialize, verify, charge_authorization and refund — successes and refusals — and its
+//! signed `charge.success` webhook against the response schemas. The double runs alone here, behind
 //! a recorder that keeps every request and response body.
 
 // A failed unwrap here is a failed test with its location, which is all it needs to say.
@@ -15,13 +15,14 @@ mod spec;
 use std::time::Duration;
 
 use serde_json::json;
-use server::paystack::{ChargeRequest, InitializeRequest, Paystack, PaystackError};
+use server::paystack::{ChargeRequest, InitializeRequest, Paystack, PaystackError, RefundRequest};
 use spec::{Spec, assert_conforms, violations};
 
 const KEY: &str = "sk_test_contract";
 const INITIALIZE: &str = "/transaction/initialize";
 const VERIFY: &str = "/transaction/verify/{reference}";
 const CHARGE: &str = "/transaction/charge_authorization";
+const REFUND: &str = "/refund";
 
 fn checkout(reference: &str) -> InitializeRequest {
     InitializeRequest {
@@ -128,6 +129,38 @@ async fn the_client_and_the_double_follow_paystacks_spec() {
         &verify_200,
         &double.last("/transaction/verify/").response,
     );
+
+    // refund: our request, the double's answer; the transaction is reversed, and a second
+    // refund is refused.
+    let refund = RefundRequest {
+        transaction: "atl_7_contract2".to_owned(),
+        customer_note: "you switched plans".to_owned(),
+        merchant_note: "renewal superseded".to_owned(),
+    };
+    let refunded = client.refund(&refund).await.unwrap();
+    assert_eq!(
+        (refunded.status.as_str(), refunded.amount),
+        ("pending", 500_000)
+    );
+    let call = double.last(REFUND);
+    assert_conforms(
+        "our refund request",
+        &spec.request("post", REFUND),
+        &call.request,
+    );
+    assert_conforms(
+        "the double's refund answer",
+        &spec.response("post", REFUND, "200"),
+        &call.response,
+    );
+    assert_eq!(
+        client.verify("atl_7_contract2").await.unwrap().status,
+        "reversed"
+    );
+    assert!(matches!(
+        client.refund(&refund).await,
+        Err(PaystackError::Refused(m)) if m.contains("reversed")
+    ));
 
     // A declined charge is an answer of the same shape, status failed.
     double.decline_next_charge().await;

@@ -128,7 +128,7 @@ impl Recorded {
             .unwrap_or_else(|| panic!("no call to {path}"))
     }
 
-    /// The webhook about `reference`, once it arrived.
+    /// The first webhook about `reference` (a charge, or a refund of it), once it arrived.
     pub async fn webhook(&self, reference: &str) -> Value {
         let deadline = tokio::time::Instant::now() + crate::WEBHOOK_WAIT;
         loop {
@@ -138,7 +138,10 @@ impl Recorded {
                 .lock()
                 .unwrap()
                 .iter()
-                .find(|(_, w)| w["data"]["reference"] == reference)
+                .find(|(_, w)| {
+                    w["data"]["reference"] == reference
+                        || w["data"]["transaction_reference"] == reference
+                })
                 .cloned();
             if let Some((signed, found)) = found {
                 assert!(signed, "the webhook is signed as Paystack signs");

@@ -3,7 +3,7 @@
 use store::test_support::{Engine, TestDb};
 use store::{Backend, StoreError};
 
-const MIGRATIONS: usize = 6;
+const MIGRATIONS: usize = 7;
 
 async fn table_exists(t: &TestDb, table: &str) -> bool {
     sqlx::query(&format!("SELECT 1 FROM {table} LIMIT 1"))
@@ -52,6 +52,23 @@ async fn migrate_is_idempotent(t: &TestDb) {
 on_both_engines!(revert_last_then_migrate_again);
 async fn revert_last_then_migrate_again(t: &TestDb) {
     let db = t.db();
+    // 0007 widens the payment statuses (SQLite rebuilds the table): a superseded payment
+    // reads as the success it was once reverted, and nothing else is lost.
+    let ada = crate::customer(db, "ada@example.com").await;
+    crate::payments::pending(db, ada, "Starter", "ref-kept").await;
+    sqlx::query("UPDATE payments SET status = 'superseded' WHERE reference = 'ref-kept'")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(db.revert_last().await.unwrap(), Some(7));
+    let status =
+        sqlx::query_scalar::<_, String>("SELECT status FROM payments WHERE reference = 'ref-kept'")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+    assert_eq!(status, "success");
+    db.migrate().await.unwrap();
+    assert_eq!(db.revert_last().await.unwrap(), Some(7));
     // 0006 only adds the automatic-renewal columns and their index.
     assert_eq!(db.revert_last().await.unwrap(), Some(6));
     assert!(
@@ -70,7 +87,7 @@ async fn revert_last_then_migrate_again(t: &TestDb) {
     assert_eq!(db.revert_last().await.unwrap(), Some(4));
     assert!(table_exists(t, "exits").await);
     assert_eq!(db.revert_last().await.unwrap(), Some(3));
-    assert_eq!(db.pending_migrations().await.unwrap(), 4);
+    assert_eq!(db.pending_migrations().await.unwrap(), 5);
     assert!(!table_exists(t, "exits").await);
     assert!(!table_exists(t, "usage_hourly").await);
     assert!(table_exists(t, "plans").await);
@@ -80,6 +97,7 @@ async fn revert_last_then_migrate_again(t: &TestDb) {
     assert!(table_exists(t, "exits").await);
 
     // All the way down: every table, the session table included, is gone.
+    assert_eq!(db.revert_last().await.unwrap(), Some(7));
     assert_eq!(db.revert_last().await.unwrap(), Some(6));
     assert_eq!(db.revert_last().await.unwrap(), Some(5));
     assert_eq!(db.revert_last().await.unwrap(), Some(4));

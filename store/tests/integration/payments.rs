@@ -310,6 +310,7 @@ async fn fulfil_activates_once_even_when_racing(t: &TestDb) {
     let winners: Vec<_> = results
         .into_iter()
         .filter_map(|r| r.expect("no error"))
+        .filter_map(payments::Fulfilled::activated)
         .collect();
     assert_eq!(winners.len(), 1, "exactly one activation");
     let (payment, subscription) = &winners[0];
@@ -374,6 +375,8 @@ async fn renewal_carries_the_rest_and_upgrades_apply_at_once(t: &TestDb) {
     let (_, renewed) = payments::fulfil(db, "ref-2", &paid(), 30, later)
         .await
         .unwrap()
+        .unwrap()
+        .activated()
         .unwrap();
     assert_eq!(renewed.period_start, later, "the quota period restarts");
     assert_eq!(renewed.period_end, later + 40 * DAY_MS);
@@ -382,6 +385,8 @@ async fn renewal_carries_the_rest_and_upgrades_apply_at_once(t: &TestDb) {
     let (_, upgraded) = payments::fulfil(db, "ref-3", &paid(), 30, later + 1)
         .await
         .unwrap()
+        .unwrap()
+        .activated()
         .unwrap();
     assert_eq!(upgraded.plan_id, team);
     assert_eq!(upgraded.period_end, later + 1 + 30 * DAY_MS);

@@ -62,26 +62,36 @@ async fn due_are_live_periods_ending_soon_with_a_card_and_renewal_on(t: &TestDb)
     // A day before the end: only Ada (Bob has no card, Cy turned it off, Dee cancels).
     let day_before = end - DAY_MS;
     assert!(
-        renewals::due(db, day_before - 1, day_before - 1 + DAY_MS - 1, 10)
-            .await
-            .unwrap()
-            .is_empty(),
+        renewals::due(
+            db,
+            day_before - 1,
+            day_before - 1 + DAY_MS - 1,
+            i64::MAX,
+            10
+        )
+        .await
+        .unwrap()
+        .is_empty(),
         "not yet"
     );
     assert_eq!(
-        ids(renewals::due(db, day_before, end, 10).await.unwrap()),
-        [ada]
-    );
-    // Still due in grace (the service was down at the time), not once the grace is over.
-    assert_eq!(
-        ids(renewals::due(db, end + DAY_MS, end + 2 * DAY_MS, 10)
+        ids(renewals::due(db, day_before, end, i64::MAX, 10)
             .await
             .unwrap()),
         [ada]
     );
+    // Still due in grace (the service was down at the time), not once the grace is over.
+    assert_eq!(
+        ids(
+            renewals::due(db, end + DAY_MS, end + 2 * DAY_MS, i64::MAX, 10)
+                .await
+                .unwrap()
+        ),
+        [ada]
+    );
     let after_grace = payments::grace_until(end);
     assert!(
-        renewals::due(db, after_grace, after_grace + DAY_MS, 10)
+        renewals::due(db, after_grace, after_grace + DAY_MS, i64::MAX, 10)
             .await
             .unwrap()
             .is_empty()
@@ -104,7 +114,7 @@ async fn due_are_live_periods_ending_soon_with_a_card_and_renewal_on(t: &TestDb)
         (Some(ada_sub.id), Some(end))
     );
     assert!(
-        renewals::due(db, day_before, end, 10)
+        renewals::due(db, day_before, end, i64::MAX, 10)
             .await
             .unwrap()
             .is_empty()
@@ -177,6 +187,8 @@ async fn one_attempt_per_period_however_many_runs_race(t: &TestDb) {
     let (_, renewed) = payments::fulfil(db, &recorded[0].reference, &paid(), 30, at + 5)
         .await
         .unwrap()
+        .unwrap()
+        .activated()
         .unwrap();
     assert_eq!(
         renewed.period_end,
@@ -252,6 +264,8 @@ async fn the_renewal_setting_and_card_carry_over_to_new_periods(t: &TestDb) {
     let (_, second) = payments::fulfil(db, "ref-manual", &paid(), 30, NOW + DAY_MS)
         .await
         .unwrap()
+        .unwrap()
+        .activated()
         .unwrap();
     assert!(!second.auto_renew, "still off");
     assert_eq!(second.authorization_code.as_deref(), Some("AUTH_1"));
@@ -269,6 +283,8 @@ async fn the_renewal_setting_and_card_carry_over_to_new_periods(t: &TestDb) {
     let (_, third) = payments::fulfil(db, "ref-upgrade", &card, 30, NOW + 2 * DAY_MS)
         .await
         .unwrap()
+        .unwrap()
+        .activated()
         .unwrap();
     assert!(third.auto_renew);
     assert_eq!(third.authorization_code.as_deref(), Some("AUTH_2"));
@@ -278,6 +294,8 @@ async fn the_renewal_setting_and_card_carry_over_to_new_periods(t: &TestDb) {
     let (_, fourth) = payments::fulfil(db, "ref-transfer", &paid(), 30, NOW + 3 * DAY_MS)
         .await
         .unwrap()
+        .unwrap()
+        .activated()
         .unwrap();
     assert_eq!(fourth.authorization_code, None);
 
@@ -296,4 +314,140 @@ async fn the_renewal_setting_and_card_carry_over_to_new_periods(t: &TestDb) {
     assert_eq!(found.account_id, ada);
     let plan = plans::by_name(db, "Personal").await.unwrap().unwrap();
     assert_eq!(found.plan_id, plan.id);
+}
+
+on_both_engines!(a_renewal_racing_a_switch_is_superseded_whichever_settles_first);
+async fn a_renewal_racing_a_switch_is_superseded_whichever_settles_first(t: &TestDb) {
+    let db = t.db();
+    let ids = |subs: Vec<subscriptions::Subscription>| -> Vec<AccountId> {
+        subs.into_iter().map(|s| s.account_id).collect()
+    };
+    for round in 0..6 {
+        let email = format!("race{round}@example.com");
+        let (account, _) = paid_customer(db, &email, Some("AUTH_race")).await;
+        let starter = subscriptions::current(db, account, NOW + 1)
+            .await
+            .unwrap()
+            .unwrap();
+        // The customer starts paying for Team; the renewal attempt is recorded after.
+        let switch = format!("ref-switch-{round}");
+        let team = pending(db, account, "Team", &switch).await;
+        let due = |since| renewals::due(db, NOW + 1, starter.period_end, since, 10);
+        assert!(
+            !ids(due(NOW - 3_600_000).await.unwrap()).contains(&account),
+            "a fresh checkout holds the renewal back"
+        );
+        assert!(ids(due(NOW + 1).await.unwrap()).contains(&account));
+        assert!(!renewals::in_flight(db, account).await.unwrap());
+        let renewal = format!("ref-renewal-{round}");
+        renewals::record_attempt(
+            db,
+            &attempt(account, starter.plan_id, &renewal),
+            starter.id,
+            starter.period_end,
+            NOW,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert!(renewals::in_flight(db, account).await.unwrap());
+
+        // Both are paid at once; the engine decides the order.
+        let settle = |reference: String| {
+            let db = db.clone();
+            async move { payments::fulfil(&db, &reference, &paid(), 30, NOW + 5).await }
+        };
+        let results = futures_join_all([settle(switch.clone()), settle(renewal.clone())]).await;
+        for result in &results {
+            assert!(matches!(result, Ok(Some(_))), "{result:?}");
+        }
+
+        // Whichever went first: the customer is on Team, the renewal is owed back.
+        let live = subscriptions::current(db, account, NOW + 6)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(live.plan_id, team, "round {round}");
+        let live_count = subscriptions::list_for_account(db, account)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|s| s.status == subscriptions::SubscriptionStatus::Active)
+            .count();
+        assert_eq!(live_count, 1, "round {round}");
+        let by_ref = |reference: String| async move {
+            payments::by_reference(db, &reference)
+                .await
+                .unwrap()
+                .unwrap()
+        };
+        let paid_switch = by_ref(switch.clone()).await;
+        assert_eq!(paid_switch.status, PaymentStatus::Success);
+        assert_eq!(paid_switch.subscription_id, Some(live.id));
+        let superseded = by_ref(renewal.clone()).await;
+        assert_eq!(
+            superseded.status,
+            PaymentStatus::Superseded,
+            "round {round}"
+        );
+        assert_eq!(
+            superseded.failure_reason.as_deref(),
+            Some(payments::SUPERSEDED_REASON)
+        );
+    }
+
+    // The refunds owed: asked for once each, then refunded.
+    let owed = store::refunds::owed(db, 50).await.unwrap();
+    assert_eq!(owed.len(), 6);
+    let first = &owed[0];
+    assert!(
+        store::refunds::mark_requested(db, first.id, NOW + 10)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store::refunds::mark_requested(db, first.id, NOW + 11)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store::refunds::owed(db, 50).await.unwrap().len(), 5);
+    payments::mark_refunded(db, first.id, NOW + 12)
+        .await
+        .unwrap();
+    let refunded = payments::by_reference(db, &first.reference)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(refunded.status, PaymentStatus::Refunded);
+    assert_eq!(refunded.refund_requested_at, Some(NOW + 10));
+}
+
+on_both_engines!(a_late_success_after_a_decline_or_abandonment_activates);
+async fn a_late_success_after_a_decline_or_abandonment_activates(t: &TestDb) {
+    let db = t.db();
+    let ada = crate::customer(db, "late@example.com").await;
+    for (reference, status) in [
+        ("ref-failed", PaymentStatus::Failed),
+        ("ref-abandoned", PaymentStatus::Abandoned),
+    ] {
+        pending(db, ada, "Starter", reference).await;
+        let outcome = PaymentOutcome { status, ..paid() };
+        payments::settle(db, reference, &outcome, NOW)
+            .await
+            .unwrap();
+        let (payment, _) = payments::fulfil(db, reference, &paid(), 30, NOW + 1)
+            .await
+            .unwrap()
+            .unwrap()
+            .activated()
+            .unwrap();
+        assert_eq!(payment.status, PaymentStatus::Success);
+    }
+    // Settled outcomes stay settled: success, mismatch and refunds are final.
+    assert_eq!(
+        payments::fulfil(db, "ref-failed", &paid(), 30, NOW + 2)
+            .await
+            .unwrap(),
+        None
+    );
 }

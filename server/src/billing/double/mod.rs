@@ -1,11 +1,13 @@
 //! The built-in Paystack test double (development and tests; never in production): the
 //! endpoints we call, with Paystack's request and response shapes ([`shapes`]), a small hosted
 //! checkout page where the tester chooses "Pay" or "Decline", the redirect back to
-//! `callback_url` with `reference` and `trxref`, charging a saved card ([`charge`]), and a
-//! `charge.success` webhook signed exactly as Paystack signs it. Mounted at
+//! `callback_url` with `reference` and `trxref`, charging a saved card ([`charge`]), refunds
+//! ([`refund`]), and the `charge.success` and `refund.processed` webhooks signed exactly as
+//! Paystack signs them. Mounted at
 //! `/paystack-double/` when `PAYSTACK_BASE_URL` is not set.
 
 mod charge;
+mod refund;
 mod shapes;
 
 use std::collections::HashMap;
@@ -88,6 +90,7 @@ impl Double {
                 post(charge::charge_authorization),
             )
             .route(charge::DECLINE_NEXT, post(charge::decline_next_charge))
+            .route("/refund", post(refund::refund))
             .route("/checkout/{code}", get(checkout_page))
             .route("/checkout/{code}/pay", post(pay))
             .route("/checkout/{code}/decline", post(decline))
@@ -134,7 +137,12 @@ impl Double {
     /// Announces a successful transaction with a signed `charge.success` webhook, as Paystack
     /// does (failures only show through verify). Delivered in the background.
     fn announce(&self, txn: &Txn) {
-        let body = json!({ "event": "charge.success", "data": shapes::transaction(self, txn) });
+        self.deliver("charge.success", shapes::transaction(self, txn));
+    }
+
+    /// Delivers a webhook `{ event, data }`, signed as Paystack signs it, in the background.
+    fn deliver(&self, event: &str, data: Value) {
+        let body = json!({ "event": event, "data": data });
         let body = serde_json::to_vec(&body).unwrap_or_default();
         let signature = signature::sign(&self.secret_key, &body);
         let request = self
@@ -313,7 +321,8 @@ async fn finish(double: Double, code: &str, paid: bool) -> Response {
         let Some(entry) = txns.get_mut(&txn.reference) else {
             return (StatusCode::NOT_FOUND, "no such checkout\n").into_response();
         };
-        if entry.status == "ongoing" {
+        // As on Paystack's page, a declined card may be followed by another try.
+        if matches!(entry.status, "ongoing" | "failed") {
             entry.status = if paid { "success" } else { "failed" };
             entry.paid_at = paid.then(|| iso8601(store::now_ms()));
             if paid {

@@ -125,3 +125,77 @@ pub(super) fn charge(double: &Double, txn: &Txn) -> Value {
         "id": txn.id,
     })
 }
+
+/// `data` of `POST /refund` (`RefundCreateResponse`): the refund, queued.
+pub(super) fn refund(
+    double: &Double,
+    txn: &Txn,
+    id: i64,
+    customer_note: &str,
+    merchant_note: &str,
+    now: &str,
+) -> Value {
+    let mut card = authorization(txn);
+    for key in ["exp_month", "exp_year", "account_name"] {
+        if card.get(key).is_none() {
+            card[key] = Value::Null;
+        }
+    }
+    json!({
+        "transaction": {
+            "id": txn.id,
+            "domain": "test",
+            "reference": txn.reference,
+            "amount": txn.amount,
+            "paid_at": txn.paid_at,
+            "channel": "card",
+            "currency": txn.currency,
+            "authorization": card,
+            "customer": customer(double, txn),
+            "plan": {},
+            "subaccount": { "currency": null },
+            "split": {},
+            "order_id": null,
+            "paidAt": txn.paid_at,
+            "pos_transaction_data": null,
+            "source": null,
+            "fees_breakdown": null,
+        },
+        "integration": 463_433,
+        "deducted_amount": 0,
+        "channel": null,
+        "merchant_note": merchant_note,
+        "customer_note": customer_note,
+        "status": "pending",
+        "refunded_by": "api",
+        "expected_at": now,
+        "currency": txn.currency,
+        "domain": "test",
+        "amount": txn.amount,
+        "fully_deducted": false,
+        "id": id,
+        "createdAt": now,
+        "updatedAt": now,
+    })
+}
+
+/// `data` of the `refund.processed` webhook (Paystack's documented example's fields).
+pub(super) fn refund_processed(double: &Double, txn: &Txn, id: i64) -> Value {
+    let customer = customer(double, txn);
+    json!({
+        "status": "processed",
+        "transaction_reference": txn.reference,
+        "refund_reference": format!("RF{id}"),
+        "amount": txn.amount.to_string(),
+        "currency": txn.currency,
+        "processor": "visa",
+        "customer": {
+            "first_name": customer["first_name"],
+            "last_name": customer["last_name"],
+            "email": customer["email"],
+        },
+        "integration": 463_433,
+        "domain": "test",
+        "id": id.to_string(),
+    })
+}
