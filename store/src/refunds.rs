@@ -19,12 +19,13 @@ pub async fn owed(db: &Db, limit: i64) -> Result<Vec<Payment>> {
         .await?)
 }
 
-/// Records that Paystack took the refund request for `id`. Returns false when it had been
-/// recorded already (another run asked first).
+/// Records that Paystack took the refund request for `id` (also when its `refund.processed`
+/// overtook the answer and the payment is `refunded` already). Returns false when it had been
+/// recorded before (another run asked first).
 pub async fn mark_requested(db: &Db, id: PaymentId, now_ms: i64) -> Result<bool> {
     let done = sqlx::query(
         "UPDATE payments SET refund_requested_at = $1, updated_at = $1 \
-         WHERE id = $2 AND status = 'superseded' AND refund_requested_at IS NULL",
+         WHERE id = $2 AND status IN ('superseded', 'refunded') AND refund_requested_at IS NULL",
     )
     .bind(now_ms)
     .bind(id)

@@ -106,7 +106,7 @@ pub async fn start(
 
 fn unavailable_key(error: &PaystackError) -> &'static str {
     match error {
-        PaystackError::Refused(_) => "refused",
+        PaystackError::Refused(_) | PaystackError::NotFound(_) => "refused",
         _ => "paystack_unavailable",
     }
 }
@@ -136,7 +136,9 @@ pub async fn callback(State(state): State<AppState>, Query(query): Query<Callbac
         ) => back("notice", "refunded"),
         Ok(Settled::Mismatch(_) | Settled::Earlier(_)) => back("error", "mismatch"),
         Ok(Settled::StillPending) => back("notice", "processing"),
-        Err(SettleError::UnknownReference) => back("error", "reference"),
+        Err(SettleError::UnknownReference | SettleError::Paystack(PaystackError::NotFound(_))) => {
+            back("error", "reference")
+        }
         Err(SettleError::Paystack(error)) => {
             tracing::error!(reference, %error, "verifying a payment failed");
             back("error", unavailable_key(&error))

@@ -35,6 +35,10 @@ pub enum PaystackError {
     /// Paystack answered `status: false` (a 4xx): the request itself was refused.
     #[error("Paystack refused the request: {0}")]
     Refused(String),
+    /// Paystack answered 404: it has no such transaction (e.g. "Transaction reference not
+    /// found").
+    #[error("Paystack has no record of it: {0}")]
+    NotFound(String),
     /// The answer did not have the documented shape.
     #[error("Paystack's answer was malformed: {0}")]
     Malformed(String),
@@ -306,14 +310,16 @@ impl Paystack {
         }
         let result = send::<T>(request()).await;
         match &result {
-            Ok(_) | Err(PaystackError::Refused(_)) => self.breaker.success(),
+            Ok(_) | Err(PaystackError::Refused(_) | PaystackError::NotFound(_)) => {
+                self.breaker.success()
+            }
             Err(_) => self.breaker.failure(),
         }
         count(
             op,
             match &result {
                 Ok(_) => "ok",
-                Err(PaystackError::Refused(_)) => "refused",
+                Err(PaystackError::Refused(_) | PaystackError::NotFound(_)) => "refused",
                 Err(PaystackError::Malformed(_)) => "malformed",
                 Err(_) => "unavailable",
             },
@@ -347,6 +353,9 @@ async fn send<T: serde::de::DeserializeOwned>(
     match (envelope.status, envelope.data) {
         (true, Some(data)) if status.is_success() => Ok(data),
         (true, _) if status.is_success() => Err(PaystackError::Malformed("no data".to_owned())),
+        _ if status == reqwest::StatusCode::NOT_FOUND => {
+            Err(PaystackError::NotFound(envelope.message))
+        }
         _ => Err(PaystackError::Refused(envelope.message)),
     }
 }

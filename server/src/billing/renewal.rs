@@ -130,7 +130,11 @@ async fn renew(state: &AppState, subscription: &Subscription) {
             settle(state, &reference).await;
         }
         // Nothing was charged: the attempt for this period ends here.
-        Err(error @ (PaystackError::Refused(_) | PaystackError::Unavailable)) => {
+        Err(
+            error @ (PaystackError::Refused(_)
+            | PaystackError::NotFound(_)
+            | PaystackError::Unavailable),
+        ) => {
             tracing::error!(reference, %error, "a renewal charge was refused");
             count("refused");
             let reason = error.to_string();
@@ -196,10 +200,8 @@ async fn recheck_pending(state: &AppState) {
     };
     for payment in &pending {
         match fulfil::settle_reference(&state.db, &state.paystack, &payment.reference).await {
-            // "Transaction reference not found": the charge never reached Paystack.
-            Err(SettleError::Paystack(PaystackError::Refused(reason)))
-                if reason.to_ascii_lowercase().contains("not found") =>
-            {
+            // 404, "Transaction reference not found": the charge never reached Paystack.
+            Err(SettleError::Paystack(PaystackError::NotFound(reason))) => {
                 tracing::error!(reference = payment.reference, %reason, "Paystack has no record of a renewal charge");
                 refuse(state, payment, "Paystack has no record of the charge").await;
             }

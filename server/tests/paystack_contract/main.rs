@@ -201,7 +201,7 @@ async fn the_client_and_the_double_follow_paystacks_spec() {
     );
     assert!(matches!(
         client.verify("atl_7_nothing").await,
-        Err(PaystackError::Refused(m)) if m.contains("not found")
+        Err(PaystackError::NotFound(m)) if m.contains("not found")
     ));
     let call = double.last("/transaction/verify/");
     assert_eq!(call.status, 404);
