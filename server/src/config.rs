@@ -9,6 +9,10 @@ use std::time::Duration;
 use clap::Args;
 use url::Url;
 
+pub use self::edge::EdgeSettings;
+
+mod edge;
+
 /// Paystack's API, the production default for `PAYSTACK_BASE_URL`.
 pub const PAYSTACK_API: &str = "https://api.paystack.co";
 
@@ -120,6 +124,9 @@ pub struct Config {
     /// How often billing housekeeping runs: webhook retries, automatic renewals, grace and
     /// expiry.
     pub billing_interval: Duration,
+    /// The gateway's deadlines, caps, blocked ports, health probing, exit strategy and default
+    /// session lifetime (`ATLANTIC_HEAD_TIMEOUT_SECS` and the others in [`EdgeSettings`]).
+    pub edge: EdgeSettings,
 }
 
 /// A configuration error: which variable, and what is wrong with it.
@@ -294,6 +301,7 @@ impl Config {
             },
             None => Duration::from_secs(30),
         };
+        let edge = EdgeSettings::from_env(env)?;
 
         Ok(Config {
             environment,
@@ -313,6 +321,7 @@ impl Config {
             trusted_proxies,
             paystack_webhook_ips,
             billing_interval,
+            edge,
         })
     }
 }

@@ -37,17 +37,22 @@ impl StartedGateway {
     }
 }
 
-/// Builds the gateway on the bound proxy listeners.
-pub fn start(config: &Config, db: &Db, http: TcpListener, socks: TcpListener) -> StartedGateway {
-    let gateway_config = GatewayConfig {
+/// The engine's configuration: the service's addresses and drain deadline, the edge settings
+/// from the environment, the engine's defaults for the rest.
+fn gateway_config(config: &Config) -> GatewayConfig {
+    config.edge.apply(GatewayConfig {
         http_listen: config.http_proxy,
         socks_listen: config.socks_proxy,
         allow_private_destinations: config.allow_private_destinations,
         drain_timeout: config.shutdown_grace,
         ..GatewayConfig::default()
-    };
+    })
+}
+
+/// Builds the gateway on the bound proxy listeners.
+pub fn start(config: &Config, db: &Db, http: TcpListener, socks: TcpListener) -> StartedGateway {
     let gateway = proxy::Gateway::from_listeners(
-        gateway_config,
+        gateway_config(config),
         http,
         socks,
         StoreDirectory { db: db.clone() },
@@ -295,4 +300,36 @@ fn clamp_u32(n: i64) -> u32 {
 
 fn clamp_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{CommonArgs, ServeArgs};
+
+    #[test]
+    fn the_engine_gets_the_service_addresses_and_the_edge_settings() {
+        let env = |name: &str| {
+            let value = match name {
+                "ATLANTIC_SHUTDOWN_GRACE_SECS" => "3",
+                "ATLANTIC_HEAD_TIMEOUT_SECS" => "5",
+                "ATLANTIC_BLOCKED_PORTS" => "none",
+                "ATLANTIC_EXIT_STRATEGY" => "weighted_random",
+                _ => return None,
+            };
+            Some(value.to_owned())
+        };
+        let serve = ServeArgs {
+            http_proxy: Some("127.0.0.1:18080".into()),
+            ..ServeArgs::default()
+        };
+        let config = Config::resolve(&serve, &CommonArgs::default(), &env).expect("valid");
+        let g = gateway_config(&config);
+        assert_eq!(g.http_listen.to_string(), "127.0.0.1:18080");
+        assert_eq!(g.drain_timeout, Duration::from_secs(3));
+        assert_eq!(g.head_timeout, Duration::from_secs(5));
+        assert!(g.blocked_ports.is_empty());
+        assert_eq!(g.strategy, proxy::Strategy::WeightedRandom);
+        assert_eq!(g.max_head_bytes, 64 * 1024, "unset: the engine default");
+    }
 }

@@ -471,6 +471,33 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn username_ttl_counts_minutes_from_first_use() {
+        let x = Exits::new(&GatewayConfig {
+            strategy: Strategy::RoundRobin,
+            session_ttl: Duration::from_secs(5),
+            ..GatewayConfig::default()
+        });
+        x.install(vec![entry(1, 1), entry(3, 1), entry(5, 1)]);
+        let t0 = Instant::now();
+        let t = Targeting {
+            session: Some("abc".into()),
+            ttl_minutes: Some(1),
+            ..Targeting::default()
+        };
+        let first = x.candidates(&t, 9, t0).expect("c")[0].clone();
+        x.served(&first, &t, 9, t0);
+        // past the 5 s default, within the minute: round robin alone would start at 3, 5, 1
+        for secs in [6, 30, 59] {
+            let at = t0 + Duration::from_secs(secs);
+            assert_eq!(x.candidates(&t, 9, at).expect("c")[0].id(), 1, "{secs} s");
+        }
+        // a minute after first use the session is gone: round robin's fifth turn starts at 3
+        let at = t0 + Duration::from_secs(60);
+        assert_eq!(x.candidates(&t, 9, at).expect("c")[0].id(), 3);
+        assert_eq!(first.id(), 1);
+    }
+
+    #[test]
     fn open_breakers_are_skipped_and_sticky_exit_goes_first() {
         let cfg = GatewayConfig {
             strategy: Strategy::RoundRobin,

@@ -64,6 +64,16 @@ async fn chains_through_http_and_socks5_upstreams_by_country() {
 /// Three upstream gateways as exits 1..=3 (country `de`) behind a gateway using `strategy`;
 /// `pool` is its `forward_pool_max_idle`.
 async fn three_upstreams(strategy: Strategy, pool: usize) -> (Vec<TestGateway>, TestGateway) {
+    let config = GatewayConfig {
+        strategy,
+        forward_pool_max_idle: pool,
+        ..test_config()
+    };
+    three_upstreams_with(config).await
+}
+
+/// Three upstream gateways as exits 1..=3 (country `de`) behind a gateway with `config`.
+async fn three_upstreams_with(config: GatewayConfig) -> (Vec<TestGateway>, TestGateway) {
     let mut ups = Vec::new();
     for _ in 0..3 {
         ups.push(TestGateway::upstream().await);
@@ -73,11 +83,6 @@ async fn three_upstreams(strategy: Strategy, pool: usize) -> (Vec<TestGateway>, 
         .enumerate()
         .map(|(i, u)| exit(i as i64 + 1, &format!("http://up:uppw@{}", u.http), "de"))
         .collect();
-    let config = GatewayConfig {
-        strategy,
-        forward_pool_max_idle: pool,
-        ..test_config()
-    };
     let gw = TestGateway::start(config, MemDirectory::new(vec![alice()], exits)).await;
     (ups, gw)
 }
@@ -132,6 +137,113 @@ async fn sticky_session_keeps_exit_across_connections() {
         let after: Vec<u64> = ups.iter().map(TestGateway::requests_served).collect();
         assert_eq!(after.iter().sum::<u64>(), 9);
         assert!(after.iter().all(|n| *n >= 1), "{after:?}");
+        gw.stop().await;
+        for u in ups {
+            u.stop().await;
+        }
+    })
+    .await;
+}
+
+/// Sends one request as `user` through `gw` and returns the index of the upstream in `ups`
+/// that served it.
+async fn exit_used(gw: &TestGateway, ups: &[TestGateway], origin: &Origin, user: &str) -> usize {
+    let before: Vec<u64> = ups.iter().map(TestGateway::requests_served).collect();
+    let r = proxied_get(gw.http, &origin.url("/bytes/1"), Some((user, "s3cret"))).await;
+    assert_eq!(r.status, 200, "{user}");
+    let after: Vec<u64> = ups.iter().map(TestGateway::requests_served).collect();
+    let used: Vec<usize> = (0..ups.len()).filter(|&i| after[i] != before[i]).collect();
+    assert_eq!(
+        used.len(),
+        1,
+        "one upstream served it: {before:?} -> {after:?}"
+    );
+    used[0]
+}
+
+/// Waits until `ttl` (and a margin) has passed since `since`.
+async fn outlive(since: Instant, ttl: Duration) {
+    let until = since + ttl + Duration::from_millis(100);
+    tokio::time::sleep(until.saturating_duration_since(Instant::now())).await;
+}
+
+#[tokio::test]
+async fn sticky_session_keeps_exit_until_ttl_then_picks_again() {
+    bounded(30, async {
+        let origin = Origin::start().await;
+        // A session without `-ttl-` lives `session_ttl`: short here, so real time can pass it.
+        // Shared reuse off: every request picks its exit, and the upstreams count requests.
+        let ttl = Duration::from_millis(1500);
+        let (ups, gw) = three_upstreams_with(GatewayConfig {
+            strategy: Strategy::RoundRobin,
+            forward_pool_max_idle: 0,
+            session_ttl: ttl,
+            ..test_config()
+        })
+        .await;
+        let user = "alice-session-expiring";
+        let started = Instant::now();
+        let first = exit_used(&gw, &ups, &origin, user).await;
+        // bound while the first request was served, so by now at the latest
+        let bound = Instant::now();
+        for _ in 0..3 {
+            // round robin alone would have moved each of these on by one exit
+            assert_eq!(exit_used(&gw, &ups, &origin, user).await, first);
+        }
+        let within = started.elapsed();
+        assert!(within < ttl, "too slow to test within the TTL: {within:?}");
+
+        outlive(bound, ttl).await;
+        // The fifth pick of round robin starts one exit after the first: an expired session
+        // goes there; a live one would have stayed.
+        let next = exit_used(&gw, &ups, &origin, user).await;
+        assert_ne!(next, first, "after its TTL the session picks an exit again");
+        for _ in 0..2 {
+            assert_eq!(
+                exit_used(&gw, &ups, &origin, user).await,
+                next,
+                "and is bound to the new one for a fresh TTL"
+            );
+        }
+        gw.stop().await;
+        for u in ups {
+            u.stop().await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn username_ttl_outlasts_the_default_session_ttl() {
+    bounded(30, async {
+        let origin = Origin::start().await;
+        let default_ttl = Duration::from_millis(300);
+        let (ups, gw) = three_upstreams_with(GatewayConfig {
+            strategy: Strategy::RoundRobin,
+            forward_pool_max_idle: 0,
+            session_ttl: default_ttl,
+            ..test_config()
+        })
+        .await;
+        // `-ttl-1` is one minute; `short` has no `-ttl-`, so it lives `session_ttl`
+        let (long, short) = ("alice-session-long-ttl-1", "alice-session-short");
+        let long_exit = exit_used(&gw, &ups, &origin, long).await;
+        let short_exit = exit_used(&gw, &ups, &origin, short).await;
+        assert_ne!(long_exit, short_exit, "round robin spread the two sessions");
+        outlive(Instant::now(), default_ttl).await;
+
+        // picks 3 to 5 of round robin would start at exits 3, 1 and 2 (indices 2, 0, 1)
+        assert_eq!(exit_used(&gw, &ups, &origin, long).await, long_exit);
+        assert_ne!(
+            exit_used(&gw, &ups, &origin, short).await,
+            short_exit,
+            "the session without -ttl- expired"
+        );
+        assert_eq!(
+            exit_used(&gw, &ups, &origin, long).await,
+            long_exit,
+            "the session with -ttl-1 did not"
+        );
         gw.stop().await;
         for u in ups {
             u.stop().await;
