@@ -2,9 +2,14 @@
 
 use std::path::PathBuf;
 
-/// The workspace root (the parent of this crate's manifest dir).
+/// The workspace root (the parent of this crate's manifest dir). `cargo run` tells the running
+/// binary its manifest dir; that wins over the one compiled in, because two checkouts sharing a
+/// `CARGO_TARGET_DIR` share one xtask binary, and cargo may find the other checkout's build
+/// fresh — it would then build and test the other checkout.
 pub fn workspace() -> PathBuf {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
     manifest.parent().map(PathBuf::from).unwrap_or(manifest)
 }
 
