@@ -30,7 +30,7 @@ trap 'kill "${SERVER:-0}" 2>/dev/null || true; wait "${SERVER:-0}" 2>/dev/null |
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 export DATABASE_URL="sqlite://$WORK/bench.db"
-export ATLANTIC_SITE_ROOT="${ATLANTIC_SITE_ROOT:-$TARGET/site}"
+export ATLANTIC_SITE_ROOT="${ATLANTIC_SITE_ROOT:-$(dirname "$BIN")/site}"
 "$BIN" user add --email bench@example.com --password 'bench-password-123' --plan Unlimited \
   >"$WORK/user.txt"
 USER_NAME="$(sed -n 's/^ *proxy_username=//p' "$WORK/user.txt")"
