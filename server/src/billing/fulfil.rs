@@ -239,6 +239,19 @@ async fn request_refund(db: &Db, paystack: &Paystack, payment: &Payment) {
                 tracing::error!(reference = payment.reference, %error, "recording a refund request failed");
             }
         }
+        // Paystack answered, and no: asking again would be answered the same (e.g. refunded
+        // already from Paystack's dashboard). Recorded so housekeeping stops asking; an
+        // operator settles it by hand.
+        Err(error @ (PaystackError::Refused(_) | PaystackError::NotFound(_))) => {
+            tracing::error!(reference = payment.reference, %error, "Paystack refused a refund we owe: settle it by hand");
+            metrics::counter!("atlantic_payments_total", "outcome" => "refund_refused")
+                .increment(1);
+            if let Err(error) =
+                store::refunds::mark_requested(db, payment.id, store::now_ms()).await
+            {
+                tracing::error!(reference = payment.reference, %error, "recording a refused refund failed");
+            }
+        }
         Err(error) => {
             tracing::warn!(reference = payment.reference, %error, "requesting a refund failed; asking again later");
         }

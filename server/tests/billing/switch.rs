@@ -142,7 +142,7 @@ async fn a_renewal_settling_after_the_switch_is_refunded(engine: Engine) {
     let Some(db) = TestDb::new(engine).await else {
         return;
     };
-    let service = Service::start(db.url()).await;
+    let service = Service::start_with(db.url(), &FAST).await;
     let email = "swan@example.com";
     let browser = paying_customer(db.db(), &service, email).await;
     let starter = current(db.db(), email).await;
@@ -235,6 +235,33 @@ async fn a_renewal_settling_after_the_switch_is_refunded(engine: Engine) {
         .unwrap()
         .unwrap();
     assert!(renewal.refund_requested_at.is_some());
+
+    // Had our record of the request been lost, housekeeping asks again; Paystack refuses a
+    // second refund, and that is recorded once instead of asked every run.
+    sqlx::query(
+        "UPDATE payments SET status = 'superseded', refund_requested_at = NULL \
+         WHERE reference = $1",
+    )
+    .bind(&reference)
+    .execute(db.db().pool())
+    .await
+    .unwrap();
+    wait_for("the refused refund recorded", 15, || async {
+        store::payments::by_reference(db.db(), &reference)
+            .await
+            .unwrap()
+            .unwrap()
+            .refund_requested_at
+            .map(|_| ())
+    })
+    .await;
+    let metrics = service.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("atlantic_payments_total") && l.contains("refund_refused")),
+        "{metrics}"
+    );
     service.stop().await.expect("clean stop");
 }
 on_both_engines!(a_renewal_settling_after_the_switch_is_refunded);
