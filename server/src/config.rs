@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -289,18 +290,8 @@ impl Config {
         let site_root = serve.site_root.clone().unwrap_or_else(default_site_root);
         let trusted_proxies = ip_list(env, "ATLANTIC_TRUSTED_PROXIES")?;
         let paystack_webhook_ips = ip_list(env, "ATLANTIC_PAYSTACK_WEBHOOK_IPS")?;
-        let billing_interval = match env("ATLANTIC_BILLING_INTERVAL_SECS") {
-            Some(raw) => match raw.trim().parse::<u64>() {
-                Ok(secs @ 1..=3600) => Duration::from_secs(secs),
-                _ => {
-                    return Err(err(
-                        "ATLANTIC_BILLING_INTERVAL_SECS",
-                        format!("\"{raw}\" is not a whole number of seconds from 1 to 3600"),
-                    ));
-                }
-            },
-            None => Duration::from_secs(30),
-        };
+        let billing_interval = secs(env, "ATLANTIC_BILLING_INTERVAL_SECS", 1..=3600)?
+            .unwrap_or(Duration::from_secs(30));
         let edge = EdgeSettings::from_env(env)?;
 
         Ok(Config {
@@ -324,6 +315,41 @@ impl Config {
             edge,
         })
     }
+}
+
+const SECONDS: &str = "a whole number of seconds";
+
+/// A whole number in `range`, if `var` is set; `what` names the expected kind in the error,
+/// e.g. "a whole number of bytes".
+fn whole(
+    env: Env,
+    var: &'static str,
+    range: RangeInclusive<u64>,
+    what: &str,
+) -> Result<Option<u64>, ConfigError> {
+    let Some(raw) = env(var) else {
+        return Ok(None);
+    };
+    match raw.trim().parse::<u64>() {
+        Ok(n) if range.contains(&n) => Ok(Some(n)),
+        _ => Err(err(
+            var,
+            format!(
+                "\"{raw}\" is not {what} from {} to {}",
+                range.start(),
+                range.end()
+            ),
+        )),
+    }
+}
+
+/// A duration in whole seconds within `range`, if `var` is set.
+fn secs(
+    env: Env,
+    var: &'static str,
+    range: RangeInclusive<u64>,
+) -> Result<Option<Duration>, ConfigError> {
+    Ok(whole(env, var, range, SECONDS)?.map(Duration::from_secs))
 }
 
 /// A comma-separated list of IP addresses and CIDRs; unset or empty is an empty list.

@@ -152,13 +152,7 @@ pub async fn invoice_failed(state: &AppState, data: &Value) -> Result<(), String
 
 /// Tells the customer a payment's refund went through (`refund.processed`).
 pub async fn refunded(state: &AppState, payment: &store::payments::Payment) {
-    let detail = serde_json::json!({
-        "plan_id": payment.plan_id.get(),
-        "reference": payment.reference,
-        "amount_minor": payment.amount_minor,
-        "currency": payment.currency,
-        "status": "refunded",
-    });
+    let detail = super::fulfil::payment_detail(payment, "status", "refunded".into());
     tracing::info!(reference = payment.reference, "refund processed");
     record(state, payment.account_id, "payment.refunded", detail).await;
 }

@@ -158,22 +158,10 @@ pub async fn settle_reference(
             period_end = subscription.period_end,
             "renewed automatically"
         );
-        let detail = serde_json::json!({
-            "plan_id": payment.plan_id.get(),
-            "reference": payment.reference,
-            "amount_minor": payment.amount_minor,
-            "currency": payment.currency,
-            "period_end": subscription.period_end,
-        });
+        let detail = payment_detail(&payment, "period_end", subscription.period_end.into());
         record(db, &payment, "subscription.renewed", detail, now).await;
     } else {
-        let detail = serde_json::json!({
-            "plan_id": payment.plan_id.get(),
-            "reference": payment.reference,
-            "amount_minor": payment.amount_minor,
-            "currency": payment.currency,
-            "status": "paid",
-        });
+        let detail = payment_detail(&payment, "status", "paid".into());
         record(db, &payment, "payment.succeeded", detail, now).await;
     }
     if let Some(renewal) = superseded {
@@ -190,13 +178,7 @@ pub async fn settle_reference(
 /// When Paystack does not take the request now, [`retry_refunds`] asks again.
 pub async fn refund_superseded(db: &Db, paystack: &Paystack, payment: &Payment, now: i64) {
     metrics::counter!("atlantic_payments_total", "outcome" => "superseded").increment(1);
-    let detail = serde_json::json!({
-        "plan_id": payment.plan_id.get(),
-        "reference": payment.reference,
-        "amount_minor": payment.amount_minor,
-        "currency": payment.currency,
-        "status": "refund requested",
-    });
+    let detail = payment_detail(payment, "status", "refund requested".into());
     record(db, payment, "payment.superseded", detail, now).await;
     request_refund(db, paystack, payment).await;
 }
@@ -233,11 +215,6 @@ async fn request_refund(db: &Db, paystack: &Paystack, payment: &Payment) {
                 status = refund.status,
                 "refund requested"
             );
-            if let Err(error) =
-                store::refunds::mark_requested(db, payment.id, store::now_ms()).await
-            {
-                tracing::error!(reference = payment.reference, %error, "recording a refund request failed");
-            }
         }
         // Paystack answered, and no: asking again would be answered the same (e.g. refunded
         // already from Paystack's dashboard). Recorded so housekeeping stops asking; an
@@ -246,16 +223,28 @@ async fn request_refund(db: &Db, paystack: &Paystack, payment: &Payment) {
             tracing::error!(reference = payment.reference, %error, "Paystack refused a refund we owe: settle it by hand");
             metrics::counter!("atlantic_payments_total", "outcome" => "refund_refused")
                 .increment(1);
-            if let Err(error) =
-                store::refunds::mark_requested(db, payment.id, store::now_ms()).await
-            {
-                tracing::error!(reference = payment.reference, %error, "recording a refused refund failed");
-            }
         }
         Err(error) => {
             tracing::warn!(reference = payment.reference, %error, "requesting a refund failed; asking again later");
+            return;
         }
     }
+    if let Err(error) = store::refunds::mark_requested(db, payment.id, store::now_ms()).await {
+        tracing::error!(reference = payment.reference, %error, "recording a refund request failed");
+    }
+}
+
+/// What the customer's activity keeps of a payment: plan, reference and amount, with one
+/// more field (`key`) saying what happened.
+pub fn payment_detail(payment: &Payment, key: &str, value: serde_json::Value) -> serde_json::Value {
+    let mut detail = serde_json::json!({
+        "plan_id": payment.plan_id.get(),
+        "reference": payment.reference,
+        "amount_minor": payment.amount_minor,
+        "currency": payment.currency,
+    });
+    detail[key] = value;
+    detail
 }
 
 /// Records that the renewal `payment` did not go through (`reason`) in the customer's

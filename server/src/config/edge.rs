@@ -2,12 +2,11 @@
 //! head cap, connection caps, blocked destination ports, health probing, the exit strategy and
 //! the default sticky-session lifetime. Unset means the engine's own default.
 
-use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use proxy::{Destination, GatewayConfig, Strategy};
 
-use super::{ConfigError, Env, err};
+use super::{ConfigError, Env, SECONDS, err, secs, whole};
 
 /// The gateway's edge settings, validated; [`Default`] is the engine's
 /// ([`GatewayConfig::default`]).
@@ -63,7 +62,6 @@ impl Default for EdgeSettings {
 /// A day: the longest sticky session a username may ask for (`-ttl-1440`).
 const DAY_SECS: u64 = 24 * 60 * 60;
 
-const SECONDS: &str = "a whole number of seconds";
 const BYTES: &str = "a whole number of bytes";
 const COUNT: &str = "a whole number";
 
@@ -122,39 +120,6 @@ impl EdgeSettings {
             ..base
         }
     }
-}
-
-/// A whole number in `range`, if `var` is set; `what` names the expected kind in the error,
-/// e.g. "a whole number of bytes".
-fn whole(
-    env: Env,
-    var: &'static str,
-    range: RangeInclusive<u64>,
-    what: &str,
-) -> Result<Option<u64>, ConfigError> {
-    let Some(raw) = env(var) else {
-        return Ok(None);
-    };
-    match raw.trim().parse::<u64>() {
-        Ok(n) if range.contains(&n) => Ok(Some(n)),
-        _ => Err(err(
-            var,
-            format!(
-                "\"{raw}\" is not {what} from {} to {}",
-                range.start(),
-                range.end()
-            ),
-        )),
-    }
-}
-
-/// A duration in whole seconds within `range`, if `var` is set.
-fn secs(
-    env: Env,
-    var: &'static str,
-    range: RangeInclusive<u64>,
-) -> Result<Option<Duration>, ConfigError> {
-    Ok(whole(env, var, range, SECONDS)?.map(Duration::from_secs))
 }
 
 // Both only see values already checked against ranges that fit.
