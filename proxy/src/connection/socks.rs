@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use bytes::BytesMut;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 use super::{Opened, admit, open, record_error};
@@ -17,10 +17,19 @@ use crate::relay::{self, Stops, TunnelEnds};
 use crate::socks5::{self, Accepted, SocksError};
 use crate::username::Targeting;
 
+/// Read buffer for the handshake: the largest message, the RFC 1929 request, is 513 bytes.
+const HANDSHAKE_BUFFER: usize = 1024;
+
 /// Outcome of the handshake up to the request.
 enum Handshake {
-    /// Authenticated; the request names `dest`. The targeting may carry a deferred error.
-    Ready(Arc<Account>, Result<Targeting, ProxyError>, Destination),
+    /// Authenticated; the request names `dest`. The targeting may carry a deferred error; the
+    /// bytes are what the client sent after its request (optimistic data), owed to the tunnel.
+    Ready(
+        Arc<Account>,
+        Result<Targeting, ProxyError>,
+        Destination,
+        BytesMut,
+    ),
     /// Already answered (or the client left); close.
     Done,
 }
@@ -31,8 +40,8 @@ pub(super) async fn serve(shared: &Shared, mut stream: TcpStream, peer: SocketAd
         r = tokio::time::timeout(deadline, handshake(shared, &mut stream, peer)) => r,
         () = shared.force.cancelled() => return,
     };
-    let (account, targeting, dest) = match handshake {
-        Ok(Ok(Handshake::Ready(a, t, d))) => (a, t, d),
+    let (account, targeting, dest, early) = match handshake {
+        Ok(Ok(Handshake::Ready(a, t, d, early))) => (a, t, d, early),
         Ok(Ok(Handshake::Done)) | Err(_) => return,
         Ok(Err(e)) => {
             tracing::debug!(%peer, error = %e, "SOCKS5 handshake failed");
@@ -83,7 +92,7 @@ pub(super) async fn serve(shared: &Shared, mut stream: TcpStream, peer: SocketAd
     } = opened;
     let ends = TunnelEnds {
         client: stream,
-        client_early: BytesMut::new(),
+        client_early: early,
         upstream: dialed.stream,
         upstream_early: dialed.leftover,
     };
@@ -135,10 +144,16 @@ async fn handshake(
         accounts,
         peer: peer.ip(),
     });
-    match socks5::accept(stream, auth).await? {
-        Accepted::Connect((account, targeting), dest) => {
-            Ok(Handshake::Ready(account, targeting, dest))
-        }
+    // The client's messages are read through a buffer, so each arrives in one system call
+    // rather than one per field.
+    let mut reader = BufReader::with_capacity(HANDSHAKE_BUFFER, stream);
+    match socks5::accept(&mut reader, auth).await? {
+        Accepted::Connect((account, targeting), dest) => Ok(Handshake::Ready(
+            account,
+            targeting,
+            dest,
+            BytesMut::from(reader.buffer()),
+        )),
         Accepted::NotReady => Ok(Handshake::Done),
         Accepted::NoMethod => {
             let err = ProxyError::new(ErrorCode::AuthRequired, "no username/password offered");

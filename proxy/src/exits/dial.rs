@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 use super::{Exit, Route};
@@ -20,6 +20,10 @@ use crate::socks5::{self, SocksError};
 
 /// Largest answer head accepted from an upstream HTTP proxy.
 const MAX_UPSTREAM_HEAD: usize = 16 * 1024;
+
+/// Read buffer for an upstream SOCKS5 server's answers (the longest, a reply with a domain name,
+/// is 262 bytes).
+const SOCKS_REPLY_BUFFER: usize = 1024;
 
 /// A stream to the destination, and bytes the upstream already sent past its handshake.
 #[derive(Debug)]
@@ -134,17 +138,20 @@ async fn dial_upstream(
                 other => Err(exit_err(&format!("answered CONNECT with {other}"))),
             }
         }
-        ExitKind::Socks5 => match socks5::client_connect(&mut stream, dest, up.credentials()).await
-        {
-            Ok(()) => Ok(Dialed {
-                stream,
-                leftover: BytesMut::new(),
-            }),
-            Err(SocksError::Reply(code)) => Err(DialError::Destination {
-                detail: format!("exit {} replied {code} for {dest}", exit.entry.id),
-                socks_reply: code,
-            }),
-            Err(e) => Err(DialError::Exit(format!("exit {}: {e}", exit.entry.id))),
-        },
+        ExitKind::Socks5 => {
+            // buffered, so a reply arrives in one system call; a server that speaks first (an
+            // SSH banner) may have its first bytes in the buffer already
+            let mut reader = BufReader::with_capacity(SOCKS_REPLY_BUFFER, &mut stream);
+            let result = socks5::client_connect(&mut reader, dest, up.credentials()).await;
+            let leftover = BytesMut::from(reader.buffer());
+            match result {
+                Ok(()) => Ok(Dialed { stream, leftover }),
+                Err(SocksError::Reply(code)) => Err(DialError::Destination {
+                    detail: format!("exit {} replied {code} for {dest}", exit.entry.id),
+                    socks_reply: code,
+                }),
+                Err(e) => Err(DialError::Exit(format!("exit {}: {e}", exit.entry.id))),
+            }
+        }
     }
 }

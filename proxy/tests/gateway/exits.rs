@@ -532,3 +532,39 @@ async fn health_probes_pass_exits_that_cannot_reach_the_target() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_server_that_speaks_first_is_heard_through_a_socks5_exit() {
+    bounded(20, async {
+        const BANNER: &[u8] = b"SSH-2.0-atlantic-test\r\n";
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let banner = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                use tokio::io::AsyncWriteExt;
+                // the banner, then the server hangs up: both must reach the client
+                let _ = s.write_all(BANNER).await;
+            }
+        });
+        let up = TestGateway::upstream().await;
+        let exits = vec![exit(20, &format!("socks5://up:uppw@{}", up.socks), "fr")];
+        let gw = TestGateway::start(test_config(), MemDirectory::new(vec![alice()], exits)).await;
+        for _ in 0..5 {
+            let (mut s, _, reply) =
+                socks_connect(gw.socks, "127.0.0.1", banner.port(), "alice", "s3cret").await;
+            assert_eq!(reply, Some(0));
+            let mut got = vec![0u8; BANNER.len()];
+            tokio::io::AsyncReadExt::read_exact(&mut s, &mut got)
+                .await
+                .expect("banner");
+            assert_eq!(got, BANNER);
+            let rest = tokio::io::AsyncReadExt::read(&mut s, &mut got)
+                .await
+                .expect("end");
+            assert_eq!(rest, 0, "the server's close is passed on");
+        }
+        gw.stop().await;
+        up.stop().await;
+    })
+    .await;
+}

@@ -202,3 +202,35 @@ async fn unsupported_command_gets_reply_7() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_handshake_sent_in_one_write_with_optimistic_data_loses_nothing() {
+    bounded(20, async {
+        let echo = Echo::start().await;
+        let gw = gateway().await;
+        let mut s = TcpStream::connect(gw.socks).await.expect("connect");
+        let mut all = vec![5, 1, 2];
+        all.extend_from_slice(&[1, 5, b'a', b'l', b'i', b'c', b'e']);
+        all.extend_from_slice(&[6, b's', b'3', b'c', b'r', b'e', b't']);
+        let std::net::SocketAddr::V4(to) = echo.addr else {
+            panic!("echo listens on IPv4");
+        };
+        all.extend_from_slice(&[5, 1, 0, 1]);
+        all.extend_from_slice(&to.ip().octets());
+        all.extend_from_slice(&to.port().to_be_bytes());
+        // the payload rides in the same segment as the request, before any reply
+        all.extend_from_slice(b"optimistic payload");
+        s.write_all(&all).await.expect("everything at once");
+        let mut answers = [0u8; 2 + 2 + 10];
+        s.read_exact(&mut answers)
+            .await
+            .expect("method, status, reply");
+        assert_eq!(answers[..6], [5, 2, 1, 0, 5, 0]);
+        let mut echoed = [0u8; 18];
+        s.read_exact(&mut echoed).await.expect("echo");
+        assert_eq!(&echoed, b"optimistic payload");
+        assert_eq!(echo.bytes.load(std::sync::atomic::Ordering::SeqCst), 18);
+        gw.stop().await;
+    })
+    .await;
+}
