@@ -1,0 +1,95 @@
+//! Per-endpoint rate limits, per source IP and per plan.
+
+use crate::common::{self, Browser, Engine, Service, TestDb};
+
+fn header(response: &reqwest::Response, name: &str) -> Option<u64> {
+    response.headers().get(name)?.to_str().ok()?.parse().ok()
+}
+
+async fn api_calls_are_limited_per_ip_and_per_plan(engine: Engine) {
+    let Some(db) = TestDb::new(engine).await else {
+        return;
+    };
+    let service = Service::start(db.url()).await;
+    let anonymous = Browser::new(&service);
+    let mut remaining = Vec::new();
+    for _ in 0..100 {
+        let response = anonymous.post("/api/security", &[]).await;
+        assert_eq!(
+            response.status(),
+            401,
+            "anonymous callers are still answered"
+        );
+        assert_eq!(header(&response, "x-ratelimit-limit"), Some(100));
+        assert!(header(&response, "x-ratelimit-reset").is_some_and(|s| s <= 60));
+        remaining.push(header(&response, "x-ratelimit-remaining").expect("remaining"));
+    }
+    assert_eq!(remaining.first(), Some(&99));
+    assert_eq!(remaining.last(), Some(&0));
+    let limited = anonymous.post("/api/security", &[]).await;
+    assert_eq!(limited.status(), 429);
+    assert!(header(&limited, "retry-after").is_some_and(|s| (1..=60).contains(&s)));
+    assert_eq!(header(&limited, "x-ratelimit-remaining"), Some(0));
+    assert_eq!(
+        service.get("/health").await.status(),
+        200,
+        "other endpoints are not affected"
+    );
+    service.stop().await.expect("clean stop");
+
+    // A signed-in account without a plan has 60 calls a minute, below the IP's 100.
+    let service = Service::start(db.url()).await;
+    let hash = store::accounts::hash_password(common::CUSTOMER_PASSWORD).unwrap();
+    store::accounts::create(
+        db.db(),
+        "fay@example.com",
+        &hash,
+        store::accounts::Role::Customer,
+        store::now_ms(),
+    )
+    .await
+    .unwrap();
+    let fay = Browser::new(&service);
+    fay.sign_in_customer("fay@example.com").await;
+    for n in 0..60 {
+        let response = fay.post("/api/security", &[]).await;
+        assert_eq!(response.status(), 200, "call {n}");
+        assert_eq!(
+            header(&response, "x-ratelimit-limit"),
+            Some(60),
+            "the tighter bucket"
+        );
+    }
+    let limited = fay.post("/api/security", &[]).await;
+    assert_eq!(limited.status(), 429);
+
+    // Sign-in attempts: five a minute per IP (fay's sign-in was the first), with the same
+    // headers.
+    let other = Browser::new(&service);
+    for n in 1..5 {
+        let attempt = other
+            .post(
+                "/login",
+                &[
+                    ("email", "nobody@example.com"),
+                    ("password", "wrong password"),
+                ],
+            )
+            .await;
+        assert_eq!(attempt.status(), 303, "attempt {n}");
+        assert_eq!(header(&attempt, "x-ratelimit-limit"), Some(5));
+    }
+    let sixth = other
+        .post(
+            "/login",
+            &[
+                ("email", "nobody@example.com"),
+                ("password", "wrong password"),
+            ],
+        )
+        .await;
+    assert_eq!(sixth.status(), 429);
+    assert!(header(&sixth, "retry-after").is_some());
+    service.stop().await.expect("clean stop");
+}
+on_both_engines!(api_calls_are_limited_per_ip_and_per_plan);
