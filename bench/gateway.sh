@@ -7,7 +7,8 @@
 #
 #   bench/gateway.sh [BINARY]
 #   env: REPS (3)  DURATION (10)  BENCH (../shared/bench)  OUT (a fresh folder under /tmp)
-#        PEERS ("direct squid-auth tinyproxy-auth dante-auth")  FAILOVER_REQUESTS (2000)
+#        PEERS ("direct squid-auth tinyproxy-auth dante-auth")  FAILOVER_REQUESTS (2000; 0 skips)
+#        SCENARIOS (the harness's comma list; all by default)
 #
 # BINARY defaults to the release `atlantic` under CARGO_TARGET_DIR (build it first with
 # `cargo xtask build --release`). The peers need `apt-get install squid tinyproxy dante-server
@@ -21,6 +22,7 @@ REPS="${REPS:-3}"
 DURATION="${DURATION:-10}"
 PEERS="${PEERS:-direct squid-auth tinyproxy-auth dante-auth}"
 OUT="${OUT:-$(mktemp -d /tmp/atl-gw-bench.XXXXXX)}"
+SCENARIOS="${SCENARIOS:-tunnel_throughput,forward_get,tunnel_setup,idle_tunnels,auth_reject}"
 WORK="$(mktemp -d /tmp/atl-gw-work.XXXXXX)"
 HTTP_PORT=18181 SOCKS_PORT=18182 WEB_PORT=18190
 trap 'kill "${SERVER:-0}" 2>/dev/null || true; wait "${SERVER:-0}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
@@ -28,6 +30,8 @@ trap 'kill "${SERVER:-0}" 2>/dev/null || true; wait "${SERVER:-0}" 2>/dev/null |
 [[ -x "$BIN" ]] || { echo "no $BIN: run cargo xtask build --release first" >&2; exit 1; }
 [[ -x "$BENCH/run.sh" ]] || { echo "no harness at $BENCH" >&2; exit 1; }
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+# the harness builds its load client into its own folder, where run.sh looks for it
+HARNESS_ENV=(env -u CARGO_TARGET_DIR)
 
 export DATABASE_URL="sqlite://$WORK/bench.db"
 export ATLANTIC_SITE_ROOT="${ATLANTIC_SITE_ROOT:-$(dirname "$BIN")/site}"
@@ -50,20 +54,24 @@ curl -fsS "http://127.0.0.1:$WEB_PORT/ready" >/dev/null || { cat "$WORK/serve.lo
 echo "[$(date -u +%T)] start; load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for proto in http socks5; do
   port=$HTTP_PORT; [[ $proto == socks5 ]] && port=$SOCKS_PORT
-  "$BENCH/run.sh" "$proto://$USER_NAME:$USER_PASS@127.0.0.1:$port" --reps "$REPS" \
-    --duration "$DURATION" --pid "$SERVER" --label "atlantic-$proto" --out "$OUT" >/dev/null
+  "${HARNESS_ENV[@]}" "$BENCH/run.sh" "$proto://$USER_NAME:$USER_PASS@127.0.0.1:$port" --reps "$REPS" \
+    --duration "$DURATION" --scenarios "$SCENARIOS" --pid "$SERVER" --label "atlantic-$proto" \
+    --out "$OUT" >/dev/null
 done
 kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
 
 # shellcheck disable=SC2086 # PEERS is a list
-REPS="$REPS" RUN_ARGS="--duration $DURATION --out $OUT" "$BENCH/peers.sh" $PEERS >/dev/null
+REPS="$REPS" RUN_ARGS="--duration $DURATION --scenarios $SCENARIOS --out $OUT" \
+  "${HARNESS_ENV[@]}" "$BENCH/peers.sh" $PEERS >/dev/null
 echo "[$(date -u +%T)] peers done; load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 # shellcheck disable=SC2086
 python3 "$BENCH/make_table.py" "$OUT" $PEERS atlantic-http atlantic-socks5
 
-echo
-echo "### failover (proxy/examples/bench_failover.rs)"
-(cd "$ROOT" && cargo run --quiet --release -p proxy --example bench_failover -- \
-  --requests "${FAILOVER_REQUESTS:-2000}")
+if [[ "${FAILOVER_REQUESTS:-2000}" != 0 ]]; then
+  echo
+  echo "### failover (proxy/examples/bench_failover.rs)"
+  (cd "$ROOT" && cargo run --quiet --release -p proxy --example bench_failover -- \
+    --requests "${FAILOVER_REQUESTS:-2000}")
+fi
 echo "[$(date -u +%T)] done; raw results in $OUT" >&2
