@@ -313,3 +313,25 @@ async fn per_source_and_global_connection_caps() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_operators_per_account_ceiling_applies_below_the_plans_cap() {
+    bounded(20, async {
+        let echo = Echo::start().await;
+        let config = GatewayConfig {
+            max_connections_per_account: Some(1),
+            ..test_config()
+        };
+        // the plan alone would allow 100,000
+        let gw = gateway_with(config, Some(unlimited())).await;
+        let (_held, r) = connect_tunnel(gw.http, echo.addr, Some(("alice", "s3cret"))).await;
+        assert_eq!(r.status, 200);
+        let (_, r) = connect_tunnel(gw.http, echo.addr, Some(("alice", "s3cret"))).await;
+        assert_error(&r, 429, "rate_limited");
+        let (_, _, reply) =
+            socks_connect(gw.socks, "127.0.0.1", echo.addr.port(), "alice", "s3cret").await;
+        assert_eq!(reply, Some(0x02), "SOCKS5 is held to the same ceiling");
+        gw.stop().await;
+    })
+    .await;
+}

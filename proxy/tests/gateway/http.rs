@@ -555,3 +555,38 @@ async fn unrequested_switching_protocols_is_still_refused() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_kept_alive_connection_idle_past_the_keepalive_timeout_is_closed() {
+    bounded(20, async {
+        let origin = Origin::start().await;
+        let config = GatewayConfig {
+            keepalive_timeout: Duration::from_millis(300),
+            ..test_config()
+        };
+        let gw = gateway_with(config, Some(unlimited())).await;
+        let mut s = TcpStream::connect(gw.http).await.expect("connect");
+        let request = format!(
+            "GET {} HTTP/1.1\r\nHost: {}\r\nProxy-Authorization: {}\r\n\r\n",
+            origin.url("/bytes/10"),
+            origin.addr,
+            basic("alice", "s3cret")
+        );
+        s.write_all(request.as_bytes())
+            .await
+            .expect("first request");
+        let r = read_response(&mut s).await;
+        assert_eq!((r.status, r.body.len()), (200, 10));
+        let idle = Instant::now();
+        let mut rest = [0u8; 1];
+        let n = s.read(&mut rest).await.unwrap_or(0);
+        assert_eq!(n, 0, "closed, without an answer");
+        let waited = idle.elapsed();
+        assert!(
+            waited >= Duration::from_millis(250) && waited < Duration::from_secs(2),
+            "closed after the keep-alive wait, not the 3 s head timeout: {waited:?}"
+        );
+        gw.stop().await;
+    })
+    .await;
+}

@@ -1,6 +1,7 @@
 //! The gateway's edge settings from the environment: client and connect deadlines, the request
-//! head cap, connection caps, blocked destination ports, health probing, the exit strategy and
-//! the default sticky-session lifetime. Unset means the engine's own default.
+//! head cap, the keep-alive wait, connection caps, blocked destination ports, health probing,
+//! the exit strategy and the default sticky-session lifetime. Unset means the engine's own
+//! default.
 
 use std::time::Duration;
 
@@ -23,8 +24,14 @@ pub struct EdgeSettings {
     /// `ATLANTIC_IDLE_TIMEOUT_SECS`: a tunnel, or a forward request waiting for its response,
     /// with no byte moving for this long is closed.
     pub idle_timeout: Duration,
+    /// `ATLANTIC_KEEPALIVE_TIMEOUT_SECS`: how long a kept-alive HTTP client connection may
+    /// wait between two requests.
+    pub keepalive_timeout: Duration,
     /// `ATLANTIC_MAX_CONNECTIONS`: client connections open at once, for the whole gateway.
     pub max_connections: usize,
+    /// `ATLANTIC_MAX_CONNECTIONS_PER_ACCOUNT`: a ceiling on any one account's connections open
+    /// at once, below its plan's own cap (`None`: the plan's cap alone).
+    pub max_connections_per_account: Option<u32>,
     /// `ATLANTIC_MAX_CONNECTIONS_PER_SOURCE`: client connections open at once from one IP.
     pub max_connections_per_source: u32,
     /// `ATLANTIC_BLOCKED_PORTS`: destination ports refused with `destination_blocked`.
@@ -48,7 +55,9 @@ impl Default for EdgeSettings {
             max_head_bytes: d.max_head_bytes,
             connect_timeout: d.connect_timeout,
             idle_timeout: d.idle_timeout,
+            keepalive_timeout: d.keepalive_timeout,
             max_connections: d.max_connections,
+            max_connections_per_account: d.max_connections_per_account,
             max_connections_per_source: d.max_connections_per_source,
             blocked_ports: d.blocked_ports,
             health_interval: d.health_interval,
@@ -84,8 +93,18 @@ impl EdgeSettings {
                 .unwrap_or(d.connect_timeout),
             idle_timeout: secs(env, "ATLANTIC_IDLE_TIMEOUT_SECS", 1..=DAY_SECS)?
                 .unwrap_or(d.idle_timeout),
+            keepalive_timeout: secs(env, "ATLANTIC_KEEPALIVE_TIMEOUT_SECS", 1..=3600)?
+                .unwrap_or(d.keepalive_timeout),
             max_connections: whole(env, "ATLANTIC_MAX_CONNECTIONS", 1..=1_000_000, COUNT)?
                 .map_or(d.max_connections, to_usize),
+            max_connections_per_account: whole(
+                env,
+                "ATLANTIC_MAX_CONNECTIONS_PER_ACCOUNT",
+                1..=1_000_000,
+                COUNT,
+            )?
+            .map(to_u32)
+            .or(d.max_connections_per_account),
             max_connections_per_source: whole(
                 env,
                 "ATLANTIC_MAX_CONNECTIONS_PER_SOURCE",
@@ -110,7 +129,9 @@ impl EdgeSettings {
             max_head_bytes: self.max_head_bytes,
             connect_timeout: self.connect_timeout,
             idle_timeout: self.idle_timeout,
+            keepalive_timeout: self.keepalive_timeout,
             max_connections: self.max_connections,
+            max_connections_per_account: self.max_connections_per_account,
             max_connections_per_source: self.max_connections_per_source,
             blocked_ports: self.blocked_ports.clone(),
             health_interval: self.health_interval,
@@ -229,7 +250,9 @@ mod tests {
         assert_eq!(e.max_head_bytes, 64 * 1024);
         assert_eq!(e.connect_timeout, Duration::from_secs(10));
         assert_eq!(e.idle_timeout, Duration::from_secs(300));
+        assert_eq!(e.keepalive_timeout, Duration::from_secs(60));
         assert_eq!(e.max_connections, 100_000);
+        assert_eq!(e.max_connections_per_account, None, "the plan's cap alone");
         assert_eq!(e.max_connections_per_source, 16_384);
         assert_eq!(e.blocked_ports, [25, 465, 587]);
         assert_eq!(e.health_interval, Some(Duration::from_secs(15)));
@@ -251,7 +274,9 @@ mod tests {
             ("ATLANTIC_MAX_HEAD_BYTES", "16384"),
             ("ATLANTIC_CONNECT_TIMEOUT_SECS", "4"),
             ("ATLANTIC_IDLE_TIMEOUT_SECS", "90"),
+            ("ATLANTIC_KEEPALIVE_TIMEOUT_SECS", "15"),
             ("ATLANTIC_MAX_CONNECTIONS", "5000"),
+            ("ATLANTIC_MAX_CONNECTIONS_PER_ACCOUNT", "200"),
             ("ATLANTIC_MAX_CONNECTIONS_PER_SOURCE", "64"),
             ("ATLANTIC_BLOCKED_PORTS", " 587, 25,2525 ,25"),
             ("ATLANTIC_HEALTH_INTERVAL_SECS", "60"),
@@ -268,7 +293,9 @@ mod tests {
         assert_eq!(g.max_head_bytes, 16_384);
         assert_eq!(g.connect_timeout, Duration::from_secs(4));
         assert_eq!(g.idle_timeout, Duration::from_secs(90));
+        assert_eq!(g.keepalive_timeout, Duration::from_secs(15));
         assert_eq!(g.max_connections, 5000);
+        assert_eq!(g.max_connections_per_account, Some(200));
         assert_eq!(g.max_connections_per_source, 64);
         assert_eq!(g.blocked_ports, [25, 587, 2525], "sorted, without repeats");
         assert_eq!(g.health_interval, Some(Duration::from_secs(60)));
@@ -289,7 +316,9 @@ mod tests {
             ("ATLANTIC_MAX_HEAD_BYTES", "1024"),
             ("ATLANTIC_CONNECT_TIMEOUT_SECS", "1"),
             ("ATLANTIC_IDLE_TIMEOUT_SECS", "1"),
+            ("ATLANTIC_KEEPALIVE_TIMEOUT_SECS", "1"),
             ("ATLANTIC_MAX_CONNECTIONS", "1"),
+            ("ATLANTIC_MAX_CONNECTIONS_PER_ACCOUNT", "1"),
             ("ATLANTIC_MAX_CONNECTIONS_PER_SOURCE", "1"),
             ("ATLANTIC_BLOCKED_PORTS", "none"),
             ("ATLANTIC_HEALTH_INTERVAL_SECS", "0"),
@@ -297,6 +326,8 @@ mod tests {
             ("ATLANTIC_SESSION_TTL_SECS", "1"),
         ]);
         assert_eq!(low.max_head_bytes, 1024);
+        assert_eq!(low.keepalive_timeout, Duration::from_secs(1));
+        assert_eq!(low.max_connections_per_account, Some(1));
         assert!(low.blocked_ports.is_empty(), "none blocks no port");
         assert_eq!(low.health_interval, None, "0 turns probing off");
         assert_eq!(low.health_probe_target.to_string(), "10.0.0.1:1");
@@ -305,7 +336,9 @@ mod tests {
             ("ATLANTIC_MAX_HEAD_BYTES", "1048576"),
             ("ATLANTIC_CONNECT_TIMEOUT_SECS", "120"),
             ("ATLANTIC_IDLE_TIMEOUT_SECS", "86400"),
+            ("ATLANTIC_KEEPALIVE_TIMEOUT_SECS", "3600"),
             ("ATLANTIC_MAX_CONNECTIONS", "1000000"),
+            ("ATLANTIC_MAX_CONNECTIONS_PER_ACCOUNT", "1000000"),
             ("ATLANTIC_MAX_CONNECTIONS_PER_SOURCE", "1000000"),
             ("ATLANTIC_BLOCKED_PORTS", "65535"),
             ("ATLANTIC_HEALTH_INTERVAL_SECS", "3600"),
@@ -315,6 +348,8 @@ mod tests {
         assert_eq!(high.head_timeout, Duration::from_secs(300));
         assert_eq!(high.max_head_bytes, 1 << 20);
         assert_eq!(high.max_connections_per_source, 1_000_000);
+        assert_eq!(high.keepalive_timeout, Duration::from_secs(3600));
+        assert_eq!(high.max_connections_per_account, Some(1_000_000));
         assert_eq!(high.blocked_ports, [65535]);
         assert_eq!(high.health_interval, Some(Duration::from_secs(3600)));
         assert_eq!(
@@ -350,6 +385,14 @@ mod tests {
                 "from 1 to 1000000",
             ),
             ("ATLANTIC_MAX_CONNECTIONS_PER_SOURCE", "lots", "from 1"),
+            (
+                "ATLANTIC_MAX_CONNECTIONS_PER_ACCOUNT",
+                "0",
+                "from 1 to 1000000",
+            ),
+            ("ATLANTIC_MAX_CONNECTIONS_PER_ACCOUNT", "none", "from 1"),
+            ("ATLANTIC_KEEPALIVE_TIMEOUT_SECS", "0", "from 1 to 3600"),
+            ("ATLANTIC_KEEPALIVE_TIMEOUT_SECS", "3601", "from 1 to 3600"),
             ("ATLANTIC_BLOCKED_PORTS", "25,0", "\"0\" is not a port"),
             (
                 "ATLANTIC_BLOCKED_PORTS",
