@@ -110,6 +110,15 @@ test("build a proxy URL, send traffic, and find it on every page", async ({ page
       return chart ? chart.getOption().xAxis[0].data.length : 0;
     }))
     .toBe(168);
+  // Switching the theme redraws the charts in its colours (ECharts takes them at creation).
+  const chartId = () => page.locator("#chart-traffic").getAttribute("_echarts_instance_");
+  const before = await chartId();
+  expect(before).toBeTruthy();
+  await page.locator("#theme-toggle").click();
+  await expect.poll(chartId).not.toBe(before);
+  await expect(page.locator("#chart-traffic canvas")).toHaveCount(1);
+  await snap(page, `dashboard-statistics-${await page.locator("html").getAttribute("data-theme")}`);
+  await page.locator("#theme-toggle").click();
   await snap(page, "dashboard-statistics");
   await accessible(page);
 

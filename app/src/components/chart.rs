@@ -8,13 +8,20 @@ use leptos::prelude::*;
 #[component]
 pub fn Chart(id: &'static str, option: String, label: String) -> impl IntoView {
     let node = NodeRef::<leptos::html::Div>::new();
-    // Runs once the element is in the page (also after a client-side navigation re-renders it).
+    // Runs once the element is in the page (also after a client-side navigation re-renders it),
+    // and again when the theme is switched: ECharts takes its colours at creation.
     #[cfg(feature = "hydrate")]
-    Effect::new(move |_| {
-        if let Some(element) = node.get() {
-            draw::when_ready(element.into(), option.clone(), 0);
-        }
-    });
+    {
+        let theme = use_context::<crate::components::theme_toggle::ThemeChoice>();
+        Effect::new(move |_| {
+            if let Some(theme) = theme {
+                theme.0.track();
+            }
+            if let Some(element) = node.get() {
+                draw::when_ready(element.into(), option.clone(), 0);
+            }
+        });
+    }
     #[cfg(not(feature = "hydrate"))]
     let _ = option;
     view! { <div node_ref=node id=id class="chart" role="img" aria-label=label></div> }

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::components::account_menu::AccountMenu;
-use crate::components::theme_toggle::ThemeToggle;
+use crate::components::theme_toggle::{ThemeChoice, ThemeToggle};
 
 /// The navigation entries, in order: (href, label).
 pub const NAV: [(&str, &str); 6] = [
@@ -20,6 +20,7 @@ pub const NAV: [(&str, &str); 6] = [
 #[component]
 pub fn Layout(children: Children) -> impl IntoView {
     let (nav_open, set_nav_open) = signal(false);
+    ThemeChoice::provide();
 
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>

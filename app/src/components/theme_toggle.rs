@@ -44,14 +44,31 @@ impl Theme {
     }
 }
 
+/// The theme chosen on this page (`None`: the system's), shared by the toggle and whatever
+/// draws in the theme's colours itself (the charts redraw when it changes).
+#[derive(Clone, Copy, Debug)]
+pub struct ThemeChoice(pub RwSignal<Option<Theme>>);
+
+impl ThemeChoice {
+    /// Makes the page's choice (from the cookie) available to everything below the caller.
+    pub fn provide() -> ThemeChoice {
+        let choice = ThemeChoice(RwSignal::new(initial_theme()));
+        provide_context(choice);
+        choice
+    }
+}
+
 /// The button in the top bar.
 #[component]
 pub fn ThemeToggle() -> impl IntoView {
-    let (theme, set_theme) = signal(initial_theme());
+    let theme = use_context::<ThemeChoice>()
+        .unwrap_or_else(|| ThemeChoice(RwSignal::new(initial_theme())))
+        .0;
     let on_click = move |_| {
         let next = Theme::next(theme.get_untracked(), system_prefers_dark());
-        set_theme.set(Some(next));
+        // the page first, so whatever redraws on the change sees the new theme
         apply(next);
+        theme.set(Some(next));
     };
     view! {
         <button
