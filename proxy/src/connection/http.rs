@@ -101,7 +101,11 @@ pub(super) async fn serve(shared: &Shared, stream: TcpStream, peer: SocketAddr) 
             }
         };
         first = false;
-        match conn.handle(&mut client, &head).await {
+        let next = conn.handle(&mut client, &head).await;
+        // The head's bytes share the read buffer's allocation: dropped here, a tunnel does not
+        // keep the buffer alive for as long as it stays open.
+        drop(head);
+        match next {
             Next::KeepAlive => {}
             Next::Close => return,
             Next::Tunnel(opened, account) => {

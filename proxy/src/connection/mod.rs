@@ -99,7 +99,8 @@ pub(crate) async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(
     let _ = tokio::time::timeout(shared.config.head_timeout, stream.write_all(answer)).await;
     let _ = tokio::time::timeout(linger, stream.shutdown()).await;
     let drain = async {
-        let mut sink = [0u8; 4096];
+        // on the heap: an array here would sit in every connection's future, refused or not
+        let mut sink = vec![0u8; 4096];
         let mut total = 0usize;
         while total < (1 << 20) {
             match stream.read(&mut sink).await {
