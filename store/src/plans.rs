@@ -3,7 +3,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{FromRow, Row};
 
-use crate::{Db, PlanId, Result, StoreError, get_flag};
+use crate::{AccountId, Db, PlanId, Result, StoreError, get_flag};
 
 /// A row of `plans`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -70,6 +70,21 @@ pub async fn by_id(db: &Db, id: PlanId) -> Result<Option<Plan>> {
     let sql = format!("SELECT {COLUMNS} FROM plans WHERE id = $1");
     Ok(sqlx::query_as::<_, Plan>(&sql)
         .bind(id)
+        .fetch_optional(db.pool())
+        .await?)
+}
+
+/// The plan of `account`'s newest live subscription at `now_ms`, in one query (`None`: no
+/// live subscription).
+pub async fn current_for_account(db: &Db, account: AccountId, now_ms: i64) -> Result<Option<Plan>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM plans WHERE id = (SELECT s.plan_id FROM subscriptions s \
+         WHERE s.account_id = $1 AND {} ORDER BY s.period_end DESC, s.id DESC LIMIT 1)",
+        crate::subscriptions::live_condition("s", "$2")
+    );
+    Ok(sqlx::query_as::<_, Plan>(&sql)
+        .bind(account)
+        .bind(now_ms)
         .fetch_optional(db.pool())
         .await?)
 }

@@ -243,20 +243,14 @@ pub async fn limit(
 /// The account's tier; a database hiccup counts as the smallest plan rather than failing
 /// the request.
 async fn tier_of(state: &AppState, account: i64) -> Tier {
-    let now = store::now_ms();
     let account = store::AccountId(account);
-    let plan = match store::subscriptions::current(&state.db, account, now).await {
-        Ok(Some(subscription)) => store::plans::by_id(&state.db, subscription.plan_id)
-            .await
-            .ok()
-            .flatten(),
-        Ok(None) => None,
+    match store::plans::current_for_account(&state.db, account, store::now_ms()).await {
+        Ok(plan) => Tier::of_plan(plan.map(|p| p.requests_per_second)),
         Err(error) => {
             tracing::warn!(%error, "looking up the plan for the API limit failed");
-            return Tier::Small;
+            Tier::Small
         }
-    };
-    Tier::of_plan(plan.map(|p| p.requests_per_second))
+    }
 }
 
 fn header_value(n: u64) -> HeaderValue {

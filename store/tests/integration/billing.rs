@@ -91,6 +91,10 @@ async fn grant_replaces_the_live_subscription(t: &TestDb) {
     let starter = plans::by_name(db, "Starter").await.unwrap().unwrap().id;
     let team = plans::by_name(db, "Team").await.unwrap().unwrap().id;
     assert_eq!(subscriptions::current(db, ada, NOW).await.unwrap(), None);
+    assert_eq!(
+        plans::current_for_account(db, ada, NOW).await.unwrap(),
+        None
+    );
 
     let first = subscriptions::grant(db, ada, starter, 30, NOW)
         .await
@@ -116,6 +120,11 @@ async fn grant_replaces_the_live_subscription(t: &TestDb) {
         .unwrap();
     assert_eq!(current, second);
     assert_eq!(current.plan_id, team);
+    let plan = plans::current_for_account(db, ada, NOW + DAY_MS)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(plan.id, team, "the newest live subscription's plan");
     let history = subscriptions::list_for_account(db, ada).await.unwrap();
     assert_eq!(history.len(), 2);
     assert_eq!(history[0].id, second.id, "newest first");
@@ -129,6 +138,10 @@ async fn grant_replaces_the_live_subscription(t: &TestDb) {
     // Time passes: current() goes by the clock, expire_due() then records it.
     let end = second.period_end;
     assert_eq!(subscriptions::current(db, ada, end).await.unwrap(), None);
+    assert_eq!(
+        plans::current_for_account(db, ada, end).await.unwrap(),
+        None
+    );
     assert!(
         subscriptions::expire_due(db, end - 1)
             .await
