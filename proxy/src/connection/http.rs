@@ -18,7 +18,6 @@ use crate::error::{self, ErrorCode, ProxyError};
 use crate::gateway::Shared;
 use crate::http::{self, BodyLength, HeadError, RequestHead, RequestTarget, copy_body};
 use crate::limits::ConnectionPermit;
-use crate::relay::{self, Stops, TunnelEnds};
 use crate::username::Targeting;
 
 const ESTABLISHED: &[u8] = b"HTTP/1.1 200 Connection established\r\n\r\n";
@@ -138,28 +137,7 @@ async fn tunnel(
             return;
         }
     }
-    let Opened {
-        dialed,
-        tally,
-        _exit,
-    } = opened;
-    let ends = TunnelEnds {
-        client: stream,
-        client_early: early,
-        upstream: dialed.stream,
-        upstream_early: dialed.leftover,
-    };
-    let end = relay::tunnel(
-        ends,
-        &tally,
-        Stops {
-            idle: shared.config.idle_timeout,
-            shutdown: &shared.force,
-            cut: &cut,
-            splice: shared.config.splice,
-        },
-    )
-    .await;
+    let end = opened.relay(shared, stream, early, &cut).await;
     tracing::trace!(?end, "tunnel closed");
 }
 

@@ -12,9 +12,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::catalog::Account;
 use crate::destination::Destination;
@@ -22,6 +24,7 @@ use crate::error::{ErrorCode, ProxyError, Side};
 use crate::exits::{DialError, Dialed, ExitGuard, Route, dial};
 use crate::gateway::Shared;
 use crate::meter::Tally;
+use crate::relay::{self, Stops, TunnelEnd, TunnelEnds};
 use crate::username::Targeting;
 
 /// Which front an accepted connection speaks.
@@ -124,6 +127,37 @@ pub(crate) struct Opened {
     pub(crate) dialed: Dialed,
     pub(crate) tally: Tally,
     pub(crate) _exit: Option<ExitGuard>,
+}
+
+impl Opened {
+    /// Relays between `client` (with the bytes it already sent past its handshake) and the
+    /// opened destination until the tunnel ends: both sides done, idle, `cut`, or shutdown.
+    pub(crate) async fn relay(
+        self,
+        shared: &Shared,
+        client: TcpStream,
+        client_early: BytesMut,
+        cut: &CancellationToken,
+    ) -> TunnelEnd {
+        let Opened {
+            dialed,
+            tally,
+            _exit,
+        } = self;
+        let ends = TunnelEnds {
+            client,
+            client_early,
+            upstream: dialed.stream,
+            upstream_early: dialed.leftover,
+        };
+        let stops = Stops {
+            idle: shared.config.idle_timeout,
+            shutdown: &shared.force,
+            cut,
+            splice: shared.config.splice,
+        };
+        relay::tunnel(ends, &tally, stops).await
+    }
 }
 
 /// Applies the destination policy, then tries the candidate routes in order within the

@@ -8,12 +8,11 @@ use bytes::BytesMut;
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-use super::{Opened, admit, open, record_error};
+use super::{admit, open, record_error};
 use crate::catalog::{Account, Accounts, Authenticated};
 use crate::destination::Destination;
 use crate::error::{ErrorCode, ProxyError};
 use crate::gateway::Shared;
-use crate::relay::{self, Stops, TunnelEnds};
 use crate::socks5::{self, Accepted, SocksError};
 use crate::username::Targeting;
 
@@ -85,29 +84,8 @@ pub(super) async fn serve(shared: &Shared, mut stream: TcpStream, peer: SocketAd
     {
         return;
     }
-    let Opened {
-        dialed,
-        tally,
-        _exit,
-    } = opened;
-    let ends = TunnelEnds {
-        client: stream,
-        client_early: early,
-        upstream: dialed.stream,
-        upstream_early: dialed.leftover,
-    };
     let cut = account.state.cut_token();
-    let end = relay::tunnel(
-        ends,
-        &tally,
-        Stops {
-            idle: shared.config.idle_timeout,
-            shutdown: &shared.force,
-            cut: &cut,
-            splice: shared.config.splice,
-        },
-    )
-    .await;
+    let end = opened.relay(shared, stream, early, &cut).await;
     tracing::trace!(?end, "SOCKS5 tunnel closed");
 }
 
