@@ -72,6 +72,25 @@ async fn three_upstreams(strategy: Strategy, pool: usize) -> (Vec<TestGateway>, 
     three_upstreams_with(config).await
 }
 
+/// Round robin over fresh connections (no shared origin connections), with `session_ttl`: each
+/// request picks its exit, so the upstreams' counts show where a session went.
+fn round_robin_sessions(session_ttl: Duration) -> GatewayConfig {
+    GatewayConfig {
+        strategy: Strategy::RoundRobin,
+        forward_pool_max_idle: 0,
+        session_ttl,
+        ..test_config()
+    }
+}
+
+/// Stops the gateway, then its upstreams.
+async fn stop_all(gw: TestGateway, ups: Vec<TestGateway>) {
+    gw.stop().await;
+    for u in ups {
+        u.stop().await;
+    }
+}
+
 /// Three upstream gateways as exits 1..=3 (country `de`) behind a gateway with `config`.
 async fn three_upstreams_with(config: GatewayConfig) -> (Vec<TestGateway>, TestGateway) {
     let mut ups = Vec::new();
@@ -100,10 +119,7 @@ async fn rotation_spreads_requests_over_exits() {
             }
             let served: Vec<u64> = ups.iter().map(TestGateway::requests_served).collect();
             assert_eq!(served, vec![3, 3, 3], "{strategy:?}");
-            gw.stop().await;
-            for u in ups {
-                u.stop().await;
-            }
+            stop_all(gw, ups).await;
         }
     })
     .await;
@@ -137,10 +153,7 @@ async fn sticky_session_keeps_exit_across_connections() {
         let after: Vec<u64> = ups.iter().map(TestGateway::requests_served).collect();
         assert_eq!(after.iter().sum::<u64>(), 9);
         assert!(after.iter().all(|n| *n >= 1), "{after:?}");
-        gw.stop().await;
-        for u in ups {
-            u.stop().await;
-        }
+        stop_all(gw, ups).await;
     })
     .await;
 }
@@ -174,13 +187,7 @@ async fn sticky_session_keeps_exit_until_ttl_then_picks_again() {
         // A session without `-ttl-` lives `session_ttl`: short here, so real time can pass it.
         // Shared reuse off: every request picks its exit, and the upstreams count requests.
         let ttl = Duration::from_millis(1500);
-        let (ups, gw) = three_upstreams_with(GatewayConfig {
-            strategy: Strategy::RoundRobin,
-            forward_pool_max_idle: 0,
-            session_ttl: ttl,
-            ..test_config()
-        })
-        .await;
+        let (ups, gw) = three_upstreams_with(round_robin_sessions(ttl)).await;
         let user = "alice-session-expiring";
         let started = Instant::now();
         let first = exit_used(&gw, &ups, &origin, user).await;
@@ -205,10 +212,7 @@ async fn sticky_session_keeps_exit_until_ttl_then_picks_again() {
                 "and is bound to the new one for a fresh TTL"
             );
         }
-        gw.stop().await;
-        for u in ups {
-            u.stop().await;
-        }
+        stop_all(gw, ups).await;
     })
     .await;
 }
@@ -218,13 +222,7 @@ async fn username_ttl_outlasts_the_default_session_ttl() {
     bounded(30, async {
         let origin = Origin::start().await;
         let default_ttl = Duration::from_millis(300);
-        let (ups, gw) = three_upstreams_with(GatewayConfig {
-            strategy: Strategy::RoundRobin,
-            forward_pool_max_idle: 0,
-            session_ttl: default_ttl,
-            ..test_config()
-        })
-        .await;
+        let (ups, gw) = three_upstreams_with(round_robin_sessions(default_ttl)).await;
         // `-ttl-1` is one minute; `short` has no `-ttl-`, so it lives `session_ttl`
         let (long, short) = ("alice-session-long-ttl-1", "alice-session-short");
         let long_exit = exit_used(&gw, &ups, &origin, long).await;
@@ -244,10 +242,7 @@ async fn username_ttl_outlasts_the_default_session_ttl() {
             long_exit,
             "the session with -ttl-1 did not"
         );
-        gw.stop().await;
-        for u in ups {
-            u.stop().await;
-        }
+        stop_all(gw, ups).await;
     })
     .await;
 }
@@ -282,10 +277,7 @@ async fn sticky_session_moves_only_when_its_exit_dies() {
             served.contains(&4),
             "the session moved to one surviving exit and stayed: {served:?}"
         );
-        gw.stop().await;
-        for u in ups {
-            u.stop().await;
-        }
+        stop_all(gw, ups).await;
     })
     .await;
 }
@@ -316,10 +308,7 @@ async fn failover_when_an_upstream_is_killed_is_fast() {
             .find(|e| e.id == 1)
             .expect("exit 1");
         assert_eq!(dead.breaker, "open", "{dead:?}");
-        gw.stop().await;
-        for u in ups {
-            u.stop().await;
-        }
+        stop_all(gw, ups).await;
     })
     .await;
 }
@@ -433,10 +422,7 @@ async fn session_requests_share_pooled_connections_but_rotating_ones_do_not() {
             4,
             "each rotating request opened its own: {served:?}"
         );
-        gw.stop().await;
-        for u in ups {
-            u.stop().await;
-        }
+        stop_all(gw, ups).await;
     })
     .await;
 }
