@@ -78,9 +78,9 @@ pub async fn by_id(db: &Db, id: PlanId) -> Result<Option<Plan>> {
 /// live subscription).
 pub async fn current_for_account(db: &Db, account: AccountId, now_ms: i64) -> Result<Option<Plan>> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM plans WHERE id = (SELECT s.plan_id FROM subscriptions s \
-         WHERE s.account_id = $1 AND {} ORDER BY s.period_end DESC, s.id DESC LIMIT 1)",
-        crate::subscriptions::live_condition("s", "$2")
+        "SELECT {COLUMNS} FROM plans WHERE id = \
+         (SELECT plan_id FROM subscriptions WHERE id = {newest})",
+        newest = crate::subscriptions::newest_live_id("$1", "$2")
     );
     Ok(sqlx::query_as::<_, Plan>(&sql)
         .bind(account)
