@@ -434,7 +434,8 @@ mod tests {
 
     use super::*;
 
-    fn resolve(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    /// Resolves the configuration from `vars` alone (also used by the edge settings' tests).
+    pub(super) fn resolve(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let map: HashMap<String, String> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

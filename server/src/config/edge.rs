@@ -224,19 +224,8 @@ fn strategy(env: Env, var: &'static str) -> Result<Option<Strategy>, ConfigError
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
-    use crate::config::{CommonArgs, Config, ServeArgs};
-
-    fn resolve(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let env = move |name: &str| map.get(name).cloned();
-        Config::resolve(&ServeArgs::default(), &CommonArgs::default(), &env)
-    }
+    use crate::config::tests::resolve;
 
     fn edge(vars: &[(&str, &str)]) -> EdgeSettings {
         resolve(vars).expect("valid edge settings").edge
