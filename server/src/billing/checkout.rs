@@ -105,9 +105,10 @@ pub async fn start(
 }
 
 fn unavailable_key(error: &PaystackError) -> &'static str {
-    match error {
-        PaystackError::Refused(_) | PaystackError::NotFound(_) => "refused",
-        _ => "paystack_unavailable",
+    if error.is_refusal() {
+        "refused"
+    } else {
+        "paystack_unavailable"
     }
 }
 

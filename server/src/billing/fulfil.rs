@@ -219,7 +219,7 @@ async fn request_refund(db: &Db, paystack: &Paystack, payment: &Payment) {
         // Paystack answered, and no: asking again would be answered the same (e.g. refunded
         // already from Paystack's dashboard). Recorded so housekeeping stops asking; an
         // operator settles it by hand.
-        Err(error @ (PaystackError::Refused(_) | PaystackError::NotFound(_))) => {
+        Err(error) if error.is_refusal() => {
             tracing::error!(reference = payment.reference, %error, "Paystack refused a refund we owe: settle it by hand");
             metrics::counter!("atlantic_payments_total", "outcome" => "refund_refused")
                 .increment(1);

@@ -44,6 +44,14 @@ pub enum PaystackError {
     Malformed(String),
 }
 
+impl PaystackError {
+    /// Paystack answered, and no (a 4xx, 404 included): the same request would be answered
+    /// the same way, so it is not one to retry.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, PaystackError::Refused(_) | PaystackError::NotFound(_))
+    }
+}
+
 /// `{ "status", "message", "data" }`: every Paystack response.
 #[derive(Debug, Deserialize)]
 struct Envelope<T> {
@@ -309,17 +317,17 @@ impl Paystack {
             return Err(PaystackError::Unavailable);
         }
         let result = send::<T>(request()).await;
+        // a refusal is an answer: Paystack is up
         match &result {
-            Ok(_) | Err(PaystackError::Refused(_) | PaystackError::NotFound(_)) => {
-                self.breaker.success()
-            }
+            Ok(_) => self.breaker.success(),
+            Err(e) if e.is_refusal() => self.breaker.success(),
             Err(_) => self.breaker.failure(),
         }
         count(
             op,
             match &result {
                 Ok(_) => "ok",
-                Err(PaystackError::Refused(_) | PaystackError::NotFound(_)) => "refused",
+                Err(e) if e.is_refusal() => "refused",
                 Err(PaystackError::Malformed(_)) => "malformed",
                 Err(_) => "unavailable",
             },

@@ -130,11 +130,7 @@ async fn renew(state: &AppState, subscription: &Subscription) {
             settle(state, &reference).await;
         }
         // Nothing was charged: the attempt for this period ends here.
-        Err(
-            error @ (PaystackError::Refused(_)
-            | PaystackError::NotFound(_)
-            | PaystackError::Unavailable),
-        ) => {
+        Err(error) if error.is_refusal() || matches!(error, PaystackError::Unavailable) => {
             tracing::error!(reference, %error, "a renewal charge was refused");
             count("refused");
             let reason = error.to_string();
