@@ -10,7 +10,7 @@
 use sqlx::AnyConnection;
 
 use crate::payments::{COLUMNS, Payment, PaymentOutcome, PaymentStatus};
-use crate::subscriptions::{COLUMNS as SUBSCRIPTION_COLUMNS, Subscription, live_condition};
+use crate::subscriptions::{COLUMNS as SUBSCRIPTION_COLUMNS, Subscription};
 use crate::{AccountId, Backend, Db, PlanId, Result, StoreError};
 
 /// The new period a successful payment buys, starting `now_ms`: `days` long, plus what was
@@ -155,16 +155,7 @@ pub async fn fulfil(
         tx.rollback().await?;
         return Ok(None);
     };
-    let live = format!(
-        "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions s WHERE s.account_id = $1 AND {} \
-         ORDER BY s.period_end DESC, s.id DESC LIMIT 1",
-        live_condition("s", "$2")
-    );
-    let current = sqlx::query_as::<_, Subscription>(&live)
-        .bind(payment.account_id)
-        .bind(now_ms)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let current = crate::subscriptions::current_in(&mut *tx, payment.account_id, now_ms).await?;
     if let (Some(renewed), Some(current)) = (payment.renewal_of, &current)
         && current.id != renewed
     {

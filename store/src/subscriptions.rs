@@ -173,6 +173,18 @@ pub async fn grant(
 
 /// The subscription that grants the account service at `now_ms`, if any.
 pub async fn current(db: &Db, account: AccountId, now_ms: i64) -> Result<Option<Subscription>> {
+    current_in(db.pool(), account, now_ms).await
+}
+
+/// [`current`], read through `executor` (e.g. inside a transaction).
+pub(crate) async fn current_in<'c, E>(
+    executor: E,
+    account: AccountId,
+    now_ms: i64,
+) -> Result<Option<Subscription>>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
     let sql = format!(
         "SELECT {COLUMNS} FROM subscriptions s WHERE s.account_id = $1 AND {} \
          ORDER BY s.period_end DESC, s.id DESC LIMIT 1",
@@ -181,7 +193,7 @@ pub async fn current(db: &Db, account: AccountId, now_ms: i64) -> Result<Option<
     Ok(sqlx::query_as::<_, Subscription>(&sql)
         .bind(account)
         .bind(now_ms)
-        .fetch_optional(db.pool())
+        .fetch_optional(executor)
         .await?)
 }
 
