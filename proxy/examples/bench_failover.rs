@@ -99,6 +99,7 @@ fn exit(id: i64, addr: SocketAddr) -> Result<ExitEntry, url::ParseError> {
         pool: "default".into(),
         enabled: true,
         weight: 1,
+        forward_names: false,
     })
 }
 

@@ -40,6 +40,14 @@ impl Account {
         ceiling.map_or(plan, |c| plan.min(c))
     }
 
+    /// Sticky sessions the account may keep alive: a share of the table proportional to its
+    /// connection cap.
+    pub(crate) fn session_share(&self, ceiling: Option<u32>) -> usize {
+        let cap = usize::try_from(self.connection_cap(ceiling)).unwrap_or(usize::MAX);
+        cap.saturating_mul(crate::exits::SESSIONS_PER_CONNECTION)
+            .max(1)
+    }
+
     /// Quota check against this snapshot.
     pub(crate) fn check_quota(&self) -> Result<(), ProxyError> {
         limits::check_quota(self.plan.as_ref(), &self.state, self.baseline)

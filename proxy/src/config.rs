@@ -44,6 +44,10 @@ pub struct GatewayConfig {
     pub allow_private_destinations: bool,
     /// Destination ports refused with `destination_blocked` (SMTP by default).
     pub blocked_ports: Vec<u16>,
+    /// The embedding service's own listeners (its web port): never a destination, even with
+    /// `allow_private_destinations`, so nobody reaches its loopback-only endpoints through the
+    /// gateway. The gateway's own two listeners are always added.
+    pub protected_addresses: Vec<SocketAddr>,
     /// Time a new client has to send a complete request head (or SOCKS5 handshake).
     pub head_timeout: Duration,
     /// Largest request head accepted; bigger heads get `431`.
@@ -60,8 +64,14 @@ pub struct GatewayConfig {
     pub max_connections: usize,
     /// Optional ceiling on any account's concurrent connections, below its plan's own cap.
     pub max_connections_per_account: Option<u32>,
-    /// Client connections open at once from one source IP address.
+    /// Client connections open at once from one source (an IPv4 address, or an IPv6 /64).
     pub max_connections_per_source: u32,
+    /// Connections from one source that have not authenticated yet; more are closed at once.
+    pub max_unauthenticated_per_source: usize,
+    /// Connections not authenticated yet, for the whole gateway (at most half of
+    /// `max_connections`); past it, the oldest pending connection of the source holding the
+    /// most is closed to make room.
+    pub max_unauthenticated: usize,
     /// How often the directory snapshot is reloaded.
     pub refresh_interval: Duration,
     /// Deadline for one directory load.
@@ -109,6 +119,7 @@ impl Default for GatewayConfig {
             socks_listen: SocketAddr::from(([127, 0, 0, 1], 1080)),
             allow_private_destinations: false,
             blocked_ports: vec![25, 465, 587],
+            protected_addresses: Vec::new(),
             head_timeout: Duration::from_secs(10),
             max_head_bytes: 64 * 1024,
             connect_timeout: Duration::from_secs(10),
@@ -117,6 +128,8 @@ impl Default for GatewayConfig {
             max_connections: 100_000,
             max_connections_per_account: None,
             max_connections_per_source: 16_384,
+            max_unauthenticated_per_source: 1_024,
+            max_unauthenticated: 16_384,
             refresh_interval: Duration::from_secs(2),
             refresh_timeout: Duration::from_secs(10),
             flush_interval: Duration::from_secs(5),

@@ -1,7 +1,9 @@
-//! Where a client wants to go: a host (IP literal or name) and a port.
+//! Where a client wants to go: a host (IP literal or name) and a port. Every numeric IPv4 form
+//! that `inet_aton(3)` accepts (`2130706433`, `0x7f000001`, `127.1`, `0177.0.0.1`) is an address
+//! here too, so no resolver down the line can read as an address what we took for a name.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// A destination host as the client named it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -37,12 +39,21 @@ impl Destination {
                 port,
             });
         }
-        let valid = !host.is_empty()
-            && host.len() <= 253
-            && host
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
-        valid.then(|| Destination {
+        if !is_dns_name(host) {
+            return None;
+        }
+        // a name whose last label is numeric is no DNS name (no top-level domain is numeric):
+        // it is an IPv4 address in one of inet_aton's forms, or nothing
+        let bare = host.strip_suffix('.').unwrap_or(host);
+        let last = bare.rsplit('.').next().unwrap_or(bare);
+        if numeric_part(last).is_some() {
+            let ip = parse_ipv4_numeric(bare)?;
+            return Some(Destination {
+                host: Host::Ip(IpAddr::V4(ip)),
+                port,
+            });
+        }
+        Some(Destination {
             host: Host::Name(host.to_ascii_lowercase()),
             port,
         })
@@ -67,6 +78,69 @@ impl Destination {
         };
         Destination::from_host(&host, port)
     }
+}
+
+/// A host name as DNS can carry it: 1–253 bytes of letters, digits, `-` and `_` in dot-separated
+/// labels of 1–63 bytes, with at most one trailing dot.
+fn is_dns_name(host: &str) -> bool {
+    let bare = host.strip_suffix('.').unwrap_or(host);
+    !bare.is_empty()
+        && bare.len() <= 253
+        && bare.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+/// One part of a numeric IPv4 form as `inet_aton(3)` reads it: `0x`/`0X` hexadecimal, a
+/// leading `0` octal, else decimal. `None` when the text is not a number of that shape.
+fn numeric_part(part: &str) -> Option<u64> {
+    let (digits, radix) =
+        if let Some(hex) = part.strip_prefix("0x").or_else(|| part.strip_prefix("0X")) {
+            (hex, 16)
+        } else if part.len() > 1 && part.starts_with('0') {
+            (&part[1..], 8)
+        } else {
+            (part, 10)
+        };
+    if digits.is_empty() {
+        // `0x` alone is zero to inet_aton
+        return (radix == 16).then_some(0);
+    }
+    if !digits.bytes().all(|b| (b as char).is_digit(radix)) {
+        return None;
+    }
+    // longer than any 32-bit value, in any radix: not an address (and no overflow below)
+    let digits = digits.trim_start_matches('0');
+    if digits.len() > 11 {
+        return Some(u64::MAX);
+    }
+    u64::from_str_radix(if digits.is_empty() { "0" } else { digits }, radix).ok()
+}
+
+/// Parses the numeric IPv4 forms `inet_aton(3)` accepts: `a` (32 bits), `a.b` (8.24), `a.b.c`
+/// (8.8.16) and `a.b.c.d`, each part decimal, octal or hexadecimal. `None` for anything else,
+/// including a part too large for its place.
+pub(crate) fn parse_ipv4_numeric(s: &str) -> Option<Ipv4Addr> {
+    let parts = s
+        .split('.')
+        .map(numeric_part)
+        .collect::<Option<Vec<u64>>>()?;
+    let (last, leading) = parts.split_last()?;
+    if leading.len() > 3 || leading.iter().any(|p| *p > 0xff) {
+        return None;
+    }
+    let last_bits = 32 - 8 * leading.len() as u32;
+    if *last >= 1u64 << last_bits {
+        return None;
+    }
+    let high = leading
+        .iter()
+        .enumerate()
+        .fold(0u64, |acc, (i, p)| acc | p << (24 - 8 * i as u32));
+    u32::try_from(high | last).ok().map(Ipv4Addr::from)
 }
 
 fn parse_port(p: &str) -> Option<u16> {
@@ -125,6 +199,67 @@ mod tests {
             "h:+80",
         ] {
             assert_eq!(Destination::parse_authority(s, None), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn every_numeric_ipv4_form_is_an_address() {
+        for (form, ip) in [
+            ("2130706433", "127.0.0.1"),
+            ("0x7f000001", "127.0.0.1"),
+            ("0X7F000001", "127.0.0.1"),
+            ("127.1", "127.0.0.1"),
+            ("127.0.1", "127.0.0.1"),
+            ("0177.0.0.1", "127.0.0.1"),
+            ("0x7f.0.0.1", "127.0.0.1"),
+            ("0x7f.1", "127.0.0.1"),
+            ("2852039166", "169.254.169.254"),
+            ("0251.0376.0251.0376", "169.254.169.254"),
+            ("169.254.43518", "169.254.169.254"),
+            ("127.0.0.1.", "127.0.0.1"),
+            ("0", "0.0.0.0"),
+            ("0x", "0.0.0.0"),
+            ("010.0.0.1", "8.0.0.1"),
+            ("4294967295", "255.255.255.255"),
+        ] {
+            let d = Destination::from_host(form, 80).expect(form);
+            assert_eq!(d.host, Host::Ip(ip.parse().expect(ip)), "{form}");
+        }
+    }
+
+    #[test]
+    fn numeric_looking_hosts_that_are_no_address_are_refused() {
+        for s in [
+            "4294967296",
+            "1.2.3.4.5",
+            "256.1.1.1",
+            "1.16777216",
+            "0x1.0x1000000",
+            "089.1.1.1",
+            "0xg.1.1.1",
+            "example.123",
+            "99999999999999999999999",
+            "1..1",
+            "a..b",
+            ".example.com",
+            "example.com..",
+        ] {
+            assert_eq!(Destination::from_host(s, 80), None, "{s}");
+        }
+        // names that merely contain digits stay names
+        for s in [
+            "1.example.com",
+            "0x7f.example",
+            "127.0.0.1.nip.io",
+            "123abc",
+        ] {
+            assert!(
+                matches!(
+                    Destination::from_host(s, 80).map(|d| d.host),
+                    Some(Host::Name(_))
+                ),
+                "{s}"
+            );
         }
     }
 }

@@ -66,6 +66,12 @@ pub struct ExitEntry {
     pub enabled: bool,
     /// Relative weight for the weighted-random strategy.
     pub weight: u32,
+    /// Send the destination's host name to this upstream, to resolve it there. Off (the safe
+    /// default), the gateway resolves the name itself, refuses non-public results and sends
+    /// the checked address, so the upstream cannot be steered at its own network (DNS
+    /// rebinding included). On, the name is still resolved and checked here first, but the
+    /// upstream's own answer is what it connects to.
+    pub forward_names: bool,
 }
 
 /// Everything the gateway caches, loaded at once.

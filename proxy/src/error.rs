@@ -160,6 +160,9 @@ pub struct ProxyError {
     pub retry_after: Option<u64>,
     /// More precise SOCKS5 reply code than the code's default (e.g. connection refused).
     pub socks_reply: Option<u8>,
+    /// The status an upstream HTTP proxy answered for the destination, told to the client as
+    /// `Proxy-Status: …; received-status=N` (RFC 9209) and in the reason.
+    pub upstream_status: Option<u16>,
 }
 
 impl ProxyError {
@@ -182,6 +185,7 @@ impl ProxyError {
             detail: detail.into(),
             retry_after: None,
             socks_reply: None,
+            upstream_status: None,
         }
     }
 
@@ -228,12 +232,13 @@ impl ProxyError {
             extra.push_str(&format!("Retry-After: {secs}\r\n"));
         }
         extra.push_str(&format!("X-Atlantic-Error: {}\r\n", code.as_str()));
-        render(
-            code.http_status(),
-            code.proxy_status_type(),
-            &format!("{}: {}", code.as_str(), self.client_reason()),
-            &extra,
-        )
+        let mut reason = format!("{}: {}", code.as_str(), self.client_reason());
+        let mut proxy_status = code.proxy_status_type().to_owned();
+        if let Some(status) = self.upstream_status {
+            reason.push_str(&format!(" (the exit answered {status})"));
+            proxy_status.push_str(&format!("; received-status={status}"));
+        }
+        render(code.http_status(), &proxy_status, &reason, &extra)
     }
 }
 

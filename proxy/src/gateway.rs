@@ -18,10 +18,10 @@ use crate::connection::Protocol;
 use crate::connection::pool::OriginPool;
 use crate::directory::{Directory, DynDirectory};
 use crate::exits::{Exits, Round};
-use crate::limits::SourceLimits;
 use crate::listener;
 use crate::meter::{DynSink, Meter, UsageSink};
 use crate::policy::DestinationPolicy;
+use crate::sources::{SourceLimits, Unauthenticated};
 use crate::stats::{LiveStats, Sampled, Traffic};
 
 /// State shared by every task of one gateway.
@@ -36,6 +36,8 @@ pub(crate) struct Shared {
     pub(crate) active: AtomicU64,
     pub(crate) sampled: Mutex<Sampled>,
     pub(crate) sources: Arc<SourceLimits>,
+    /// Connections not authenticated yet, with their own smaller budget.
+    pub(crate) unauthenticated: Arc<Unauthenticated>,
     /// Global connection cap.
     pub(crate) slots: Arc<Semaphore>,
     /// Idle forward-HTTP origin connections.
@@ -139,10 +141,14 @@ impl Gateway {
             .max_connections
             .min(capacity)
             .clamp(1, Semaphore::MAX_PERMITS);
+        let mut own = config.protected_addresses.clone();
+        own.extend(http.local_addr().ok());
+        own.extend(socks.local_addr().ok());
         let shared = Arc::new(Shared {
             policy: DestinationPolicy {
                 allow_private: config.allow_private_destinations,
                 blocked_ports: config.blocked_ports.clone(),
+                own,
             },
             catalog: Catalog::default(),
             exits: Exits::new(&config),
@@ -151,6 +157,12 @@ impl Gateway {
             active: AtomicU64::new(0),
             sampled: Mutex::new(Sampled::default()),
             sources: Arc::new(SourceLimits::new(config.max_connections_per_source)),
+            // never more than half the connection slots, so pending strangers can never keep
+            // the listener from accepting
+            unauthenticated: Arc::new(Unauthenticated::new(
+                config.max_unauthenticated_per_source,
+                config.max_unauthenticated.min(slots / 2),
+            )),
             slots: Arc::new(Semaphore::new(slots)),
             origins: OriginPool::new(
                 config.forward_pool_max_idle,

@@ -33,6 +33,7 @@ mod meter;
 mod policy;
 mod relay;
 mod socks5;
+mod sources;
 mod stats;
 pub mod username;
 

@@ -1,9 +1,7 @@
 //! Plan limits at run time: per-account token bucket (requests per second), concurrent
-//! connection caps (per account and per source IP), and the bandwidth quota — the bytes
-//! already in the database plus what this process metered and has not seen reflected there.
+//! connection caps per account, and the bandwidth quota — the bytes already in the database
+//! plus what this process metered and has not seen reflected there.
 
-use std::collections::HashMap;
-use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -171,55 +169,6 @@ impl Drop for ConnectionPermit {
     }
 }
 
-/// Concurrent connections per source IP address.
-#[derive(Debug)]
-pub(crate) struct SourceLimits {
-    cap: u32,
-    open: Mutex<HashMap<IpAddr, u32>>,
-}
-
-impl SourceLimits {
-    pub(crate) fn new(cap: u32) -> Self {
-        Self {
-            cap,
-            open: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// A slot for `ip`, or `None` when it has `cap` connections open already.
-    pub(crate) fn acquire(self: &Arc<Self>, ip: IpAddr) -> Option<SourcePermit> {
-        let mut open = lock(&self.open);
-        let n = open.entry(ip).or_insert(0);
-        if *n >= self.cap {
-            return None;
-        }
-        *n += 1;
-        Some(SourcePermit {
-            limits: self.clone(),
-            ip,
-        })
-    }
-}
-
-/// One open connection from a source IP.
-#[derive(Debug)]
-pub(crate) struct SourcePermit {
-    limits: Arc<SourceLimits>,
-    ip: IpAddr,
-}
-
-impl Drop for SourcePermit {
-    fn drop(&mut self) {
-        let mut open = lock(&self.limits.open);
-        if let Some(n) = open.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                open.remove(&self.ip);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,17 +219,6 @@ mod tests {
         );
         // the snapshot was taken after those 150 bytes were flushed: counted once, via bytes_used
         assert!(check_quota(Some(&plan(Some(1000), 900)), &s, 150).is_ok());
-    }
-
-    #[test]
-    fn source_cap_counts_per_address() {
-        let l = Arc::new(SourceLimits::new(1));
-        let ip: IpAddr = "127.0.0.1".parse().expect("ip");
-        let p = l.acquire(ip).expect("first");
-        assert!(l.acquire(ip).is_none());
-        assert!(l.acquire("127.0.0.2".parse().expect("ip")).is_some());
-        drop(p);
-        assert!(l.acquire(ip).is_some());
     }
 
     #[test]

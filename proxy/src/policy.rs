@@ -1,6 +1,9 @@
-//! Destination policy: blocked ports, and addresses in loopback, private, link-local,
-//! unspecified and other non-public ranges — checked on the addresses a name resolves to, so a
-//! name pointing at the operator's network is refused like the literal would be.
+//! Destination policy: blocked ports, names that only mean something inside a network
+//! (`localhost`, cloud metadata, single-label and private-use names), the service's own
+//! listeners, and addresses in loopback, private, link-local, unspecified and other non-public
+//! ranges — checked on the addresses a name resolves to, so a name pointing at the operator's
+//! network is refused like the literal would be. Refusals never say which address a name
+//! resolved to: the gateway is no oracle for the operator's DNS.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
@@ -8,30 +11,80 @@ use std::time::Duration;
 use crate::destination::{Destination, Host};
 use crate::error::{ErrorCode, ProxyError, Side};
 
+/// Host names of cloud metadata services, refused whatever they resolve to.
+const METADATA_NAMES: [&str; 6] = [
+    "metadata.google.internal",
+    "metadata.goog",
+    "metadata.azure.com",
+    "instance-data.ec2.internal",
+    "metadata.tencentyun.com",
+    "metadata.oraclecloud.com",
+];
+
+/// Suffixes reserved for names inside a network (RFC 6761, RFC 6762, RFC 8375, ICANN's
+/// `.internal`) or used that way by convention; refused with any label in front.
+const PRIVATE_SUFFIXES: [&str; 9] = [
+    "localhost",
+    "local",
+    "localdomain",
+    "internal",
+    "home.arpa",
+    "lan",
+    "intranet",
+    "corp",
+    "home",
+];
+
 /// What destinations customers may reach.
 #[derive(Debug, Clone)]
 pub(crate) struct DestinationPolicy {
     pub(crate) allow_private: bool,
     pub(crate) blocked_ports: Vec<u16>,
+    /// The service's own listeners (web, proxy ports): never a destination, whatever
+    /// `allow_private` says, so the gateway cannot be used to reach its own metrics or loop
+    /// into itself.
+    pub(crate) own: Vec<SocketAddr>,
 }
 
 impl DestinationPolicy {
-    /// Checks what can be checked without DNS: the port, and the host when it is a literal.
+    /// Checks what can be checked without DNS: the port, the host when it is a literal, and
+    /// names that are refused by name.
     pub(crate) fn check(&self, dest: &Destination) -> Result<(), ProxyError> {
         if self.blocked_ports.contains(&dest.port) {
             return Err(blocked(format!("port {} is blocked", dest.port)));
         }
-        if let Host::Ip(ip) = dest.host {
-            self.check_ip(ip)?;
+        match &dest.host {
+            Host::Ip(ip) => self.check_addr(SocketAddr::new(*ip, dest.port))?,
+            Host::Name(name) if !self.allow_private && is_private_name(name) => {
+                return Err(blocked(format!("{name} is not a public host name")));
+            }
+            Host::Name(_) => {}
         }
         Ok(())
     }
 
-    fn check_ip(&self, ip: IpAddr) -> Result<(), ProxyError> {
-        if !self.allow_private && !is_public(ip) {
-            return Err(blocked(format!("{ip} is not a public address")));
+    fn check_addr(&self, addr: SocketAddr) -> Result<(), ProxyError> {
+        if self.is_own(addr) {
+            return Err(blocked(
+                "the gateway does not connect to its own service".into(),
+            ));
+        }
+        if !self.allow_private && !is_public(addr.ip()) {
+            return Err(blocked("destination is not a public address".into()));
         }
         Ok(())
+    }
+
+    /// Whether `addr` is one of the service's own listeners: same port, and the listener's
+    /// address, a loopback or an unspecified address. (Another address of this host reaches a
+    /// listener bound to all of them too, but from that address, not loopback, which is all the
+    /// service trusts.)
+    fn is_own(&self, addr: SocketAddr) -> bool {
+        let ip = canonical(addr.ip());
+        self.own.iter().any(|own| {
+            own.port() == addr.port()
+                && (ip == canonical(own.ip()) || ip.is_loopback() || ip.is_unspecified())
+        })
     }
 
     /// Resolves the destination (tokio's resolver, off the runtime threads) and returns the
@@ -72,7 +125,13 @@ impl DestinationPolicy {
             .with_side(Side::Destination));
         }
         for a in &addrs {
-            self.check_ip(a.ip())?;
+            // the refusal names the host the customer gave, never what it resolved to
+            self.check_addr(*a).map_err(|mut e| {
+                if let Host::Name(name) = &dest.host {
+                    e.detail = format!("{name} does not resolve to a public address");
+                }
+                e
+            })?;
         }
         Ok(addrs)
     }
@@ -80,6 +139,28 @@ impl DestinationPolicy {
 
 fn blocked(detail: String) -> ProxyError {
     ProxyError::new(ErrorCode::DestinationBlocked, detail)
+}
+
+/// Names that only mean something inside a network: single labels (completed by the resolver's
+/// search list), reserved and private-use suffixes, and cloud metadata services.
+pub(crate) fn is_private_name(name: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+    !name.contains('.')
+        || METADATA_NAMES.contains(&name.as_str())
+        || PRIVATE_SUFFIXES.iter().any(|suffix| {
+            name == *suffix
+                || name
+                    .strip_suffix(suffix)
+                    .is_some_and(|front| front.ends_with('.'))
+        })
+}
+
+/// The IPv4 address for an IPv4-mapped IPv6 one, so both spellings compare equal.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
 }
 
 /// Whether an address is on the public internet (not ours, not anybody's private network).
@@ -148,6 +229,10 @@ mod tests {
         DestinationPolicy {
             allow_private: allow,
             blocked_ports: vec![25, 465, 587],
+            own: vec![
+                "127.0.0.1:3000".parse().expect("addr"),
+                "[::]:8080".parse().expect("addr"),
+            ],
         }
     }
 
@@ -202,8 +287,82 @@ mod tests {
         assert!(policy(true).check(&d("127.0.0.1:587")).is_err());
     }
 
+    #[test]
+    fn names_that_only_mean_something_inside_a_network_are_refused() {
+        let p = policy(false);
+        for name in [
+            "localhost",
+            "LOCALHOST.",
+            "app.localhost",
+            "metadata",
+            "instance-data",
+            "metadata.google.internal",
+            "metadata.goog",
+            "printer.local",
+            "db.corp",
+            "router.home.arpa",
+            "kubernetes",
+        ] {
+            let d = Destination::from_host(name, 443).expect(name);
+            let err = p.check(&d).expect_err(name);
+            assert_eq!(err.code, ErrorCode::DestinationBlocked, "{name}");
+            assert!(
+                policy(true).check(&d).is_ok(),
+                "{name} with private allowed"
+            );
+        }
+        for name in [
+            "example.com",
+            "localhost.example.com",
+            "internal.example.org",
+        ] {
+            let d = Destination::from_host(name, 443).expect(name);
+            assert!(p.check(&d).is_ok(), "{name}");
+        }
+    }
+
+    #[test]
+    fn the_services_own_listeners_are_refused_even_with_private_allowed() {
+        let p = policy(true);
+        let d = |s: &str| Destination::parse_authority(s, None).expect(s);
+        for s in [
+            "127.0.0.1:3000",
+            "127.0.0.2:3000",
+            "0.0.0.0:3000",
+            "[::1]:8080",
+            "[::]:8080",
+        ] {
+            assert_eq!(
+                p.check(&d(s)).map_err(|e| e.code),
+                Err(ErrorCode::DestinationBlocked),
+                "{s}"
+            );
+        }
+        // another port on the same host, or the web port on another host, is fine here
+        assert!(p.check(&d("127.0.0.1:3001")).is_ok());
+        assert!(p.check(&d("10.0.0.5:3000")).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_refused_name_does_not_tell_what_it_resolved_to() {
+        let mut p = policy(true);
+        p.own = vec!["127.0.0.1:80".parse().expect("addr")];
+        let local = Destination::from_host("localhost", 80).expect("dest");
+        let err = p
+            .resolve(&local, Duration::from_secs(5))
+            .await
+            .expect_err("own");
+        assert_eq!(err.code, ErrorCode::DestinationBlocked);
+        assert!(
+            !err.detail.contains("127.0.0.1") && !err.detail.contains("::1"),
+            "{}",
+            err.detail
+        );
+    }
+
     #[tokio::test]
     async fn names_resolving_to_loopback_are_refused() {
+        // resolution is checked on its own: `localhost` is also refused by name in `check`
         let d = Destination::from_host("localhost", 80).expect("dest");
         let err = policy(false)
             .resolve(&d, Duration::from_secs(5))

@@ -3,6 +3,7 @@
 //! hourly usage buckets, and what it learns of each exit's health is written back to `exits`.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use proxy::{
@@ -37,12 +38,14 @@ impl StartedGateway {
     }
 }
 
-/// The engine's configuration: the service's addresses and drain deadline, the edge settings
-/// from the environment, the engine's defaults for the rest.
-fn gateway_config(config: &Config) -> GatewayConfig {
+/// The engine's configuration: the service's addresses (the web listener is never a
+/// destination) and drain deadline, the edge settings from the environment, the engine's
+/// defaults for the rest.
+fn gateway_config(config: &Config, web: SocketAddr) -> GatewayConfig {
     config.edge.apply(GatewayConfig {
         http_listen: config.http_proxy,
         socks_listen: config.socks_proxy,
+        protected_addresses: vec![web],
         allow_private_destinations: config.allow_private_destinations,
         drain_timeout: config.shutdown_grace,
         ..GatewayConfig::default()
@@ -50,9 +53,15 @@ fn gateway_config(config: &Config) -> GatewayConfig {
 }
 
 /// Builds the gateway on the bound proxy listeners.
-pub fn start(config: &Config, db: &Db, http: TcpListener, socks: TcpListener) -> StartedGateway {
+pub fn start(
+    config: &Config,
+    db: &Db,
+    web: SocketAddr,
+    http: TcpListener,
+    socks: TcpListener,
+) -> StartedGateway {
     let gateway = proxy::Gateway::from_listeners(
-        gateway_config(config),
+        gateway_config(config, web),
         http,
         socks,
         StoreDirectory { db: db.clone() },
@@ -127,6 +136,7 @@ fn exit_entry(e: exits::Exit) -> Option<ExitEntry> {
         pool: e.pool,
         enabled: e.enabled,
         weight: clamp_u32(e.weight).max(1),
+        forward_names: false,
     })
 }
 
@@ -324,8 +334,10 @@ mod tests {
             ..ServeArgs::default()
         };
         let config = Config::resolve(&serve, &CommonArgs::default(), &env).expect("valid");
-        let g = gateway_config(&config);
+        let web: SocketAddr = "127.0.0.1:13000".parse().expect("addr");
+        let g = gateway_config(&config, web);
         assert_eq!(g.http_listen.to_string(), "127.0.0.1:18080");
+        assert_eq!(g.protected_addresses, vec![web]);
         assert_eq!(g.drain_timeout, Duration::from_secs(3));
         assert_eq!(g.head_timeout, Duration::from_secs(5));
         assert!(g.blocked_ports.is_empty());

@@ -81,7 +81,13 @@ pub async fn run(
     }
 
     let web_addr = listeners.web.local_addr()?;
-    let gateway = gateway::start(&config, &db, listeners.http_proxy, listeners.socks_proxy);
+    let gateway = gateway::start(
+        &config,
+        &db,
+        web_addr,
+        listeners.http_proxy,
+        listeners.socks_proxy,
+    );
     let gateway_status = gateway.status.clone();
     let gateway_task = tokio::spawn(gateway.run(shutdown.clone()));
 

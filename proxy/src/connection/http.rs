@@ -10,7 +10,7 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use super::pool::{Origin, PoolKey};
-use super::{Opened, admit, open, record_error, refuse};
+use super::{Opened, Pending, admit, open, record_error, refuse};
 use crate::buffered::Buffered;
 use crate::catalog::Account;
 use crate::destination::Destination;
@@ -36,6 +36,8 @@ enum Next {
 struct ClientConn<'a> {
     shared: &'a Shared,
     peer: SocketAddr,
+    /// Held until the connection first authenticates.
+    pending: Option<Pending>,
     permit: Option<ConnectionPermit>,
     /// The origin connection of the last request, if it can serve another.
     origin: Option<Origin>,
@@ -56,15 +58,18 @@ impl Drop for ClientConn<'_> {
     }
 }
 
-pub(super) async fn serve(shared: &Shared, stream: TcpStream, peer: SocketAddr) {
+pub(super) async fn serve(shared: &Shared, stream: TcpStream, peer: SocketAddr, pending: Pending) {
     let cfg = &shared.config;
     let mut client = Buffered::new(stream);
     let mut conn = ClientConn {
         shared,
         peer,
+        pending: Some(pending),
         permit: None,
         origin: None,
     };
+    // a connection still pending is shed by the first request's read, or by its refusal
+    let shed = conn.pending.as_ref().map(|p| p.shed().clone());
     let mut first = true;
     loop {
         let wait = if first {
@@ -73,10 +78,17 @@ pub(super) async fn serve(shared: &Shared, stream: TcpStream, peer: SocketAddr) 
             cfg.keepalive_timeout
         };
         let read = tokio::time::timeout(wait, http::read_request(&mut client, cfg.max_head_bytes));
+        let shed_now = async {
+            match (&shed, &conn.pending) {
+                (Some(token), Some(_)) => token.cancelled().await,
+                _ => std::future::pending().await,
+            }
+        };
         let head = tokio::select! {
             r = read => r,
             () = shared.drain.cancelled(), if !first => return,
             () = shared.force.cancelled() => return,
+            () = shed_now => return,
         };
         let head = match head {
             Ok(Ok(h)) => h,
@@ -200,7 +212,10 @@ impl ClientConn<'_> {
                 .state
                 .open_connection(account.connection_cap(shared.config.max_connections_per_account))
             {
-                Ok(p) => self.permit = Some(p),
+                Ok(p) => {
+                    self.permit = Some(p);
+                    self.pending = None;
+                }
                 Err(e) => return self.reject(client, e, Some(&account)).await,
             }
         }

@@ -19,12 +19,13 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::catalog::Account;
-use crate::destination::Destination;
+use crate::destination::{Destination, Host};
 use crate::error::{ErrorCode, ProxyError, Side};
 use crate::exits::{DialError, Dialed, ExitGuard, Route, dial};
 use crate::gateway::Shared;
 use crate::meter::Tally;
 use crate::relay::{self, Stops, TunnelEnd, TunnelEnds};
+use crate::sources::Pending;
 use crate::username::Targeting;
 
 /// Which front an accepted connection speaks.
@@ -65,9 +66,15 @@ pub(crate) async fn serve(
         }
         return;
     };
+    // a source already holding its share of unauthenticated connections gets no answer and
+    // no linger: it is the one keeping others waiting
+    let Some(pending) = shared.unauthenticated.enter(peer.ip()) else {
+        tracing::debug!(%peer, "too many unauthenticated connections from this source");
+        return;
+    };
     match protocol {
-        Protocol::Http => http::serve(&shared, stream, peer).await,
-        Protocol::Socks5 => socks::serve(&shared, stream, peer).await,
+        Protocol::Http => http::serve(&shared, stream, peer, pending).await,
+        Protocol::Socks5 => socks::serve(&shared, stream, peer, pending).await,
     }
 }
 
@@ -169,11 +176,28 @@ pub(crate) async fn open(
     dest: &Destination,
 ) -> Result<Opened, ProxyError> {
     shared.policy.check(dest)?;
-    let routes = shared
-        .exits
-        .candidates(targeting, account.id, std::time::Instant::now())?;
+    let share = account.session_share(shared.config.max_connections_per_account);
+    let routes =
+        shared
+            .exits
+            .candidates(targeting, account.id, share, std::time::Instant::now())?;
     let deadline = Instant::now() + shared.config.connect_timeout;
-    let mut resolved: Option<Vec<SocketAddr>> = None;
+    // A name is resolved here once, and every address it has is checked, whichever route
+    // carries it: direct egress dials those addresses, and an exit is sent one of them (not
+    // the name), so the upstream cannot be steered at its own network by its own resolver.
+    let resolved = if !shared.policy.allow_private || routes.iter().any(|r| !r.forwards_names()) {
+        Some(
+            shared
+                .policy
+                .resolve(dest, shared.config.connect_timeout)
+                .await?,
+        )
+    } else {
+        None
+    };
+    let checked = resolved
+        .as_deref()
+        .map(|addrs| checked_destination(addrs, dest));
     let mut last: Option<ProxyError> = None;
     for (i, route) in routes.iter().enumerate() {
         let remaining = deadline.saturating_duration_since(Instant::now());
@@ -183,19 +207,28 @@ pub(crate) async fn open(
         if !shared.exits.try_acquire(route, std::time::Instant::now()) {
             continue;
         }
-        if matches!(route, Route::Direct) && resolved.is_none() {
-            resolved = Some(shared.policy.resolve(dest, remaining).await?);
-        }
+        let target = match &checked {
+            Some(ip) if !route.forwards_names() => ip,
+            _ => dest,
+        };
         // later candidates keep a share of the budget, so one black hole cannot eat it all
         let left = u32::try_from(routes.len() - i).unwrap_or(u32::MAX);
         let budget = (remaining / left).max(remaining.min(Duration::from_secs(1)));
         let started = Instant::now();
-        match dial(route, dest, resolved.as_deref().unwrap_or_default(), budget).await {
+        match dial(
+            route,
+            target,
+            resolved.as_deref().unwrap_or_default(),
+            budget,
+        )
+        .await
+        {
             Ok(dialed) => {
                 shared.exits.upstream_ok(route, started.elapsed());
+                let now = std::time::Instant::now();
                 shared
                     .exits
-                    .served(route, targeting, account.id, std::time::Instant::now());
+                    .served(route, targeting, account.id, share, now);
                 let country = shared.exits.country_of(route);
                 let session = targeting.session.as_deref();
                 let cell = shared.meter.cell(account.id, route.id(), &country, session);
@@ -235,17 +268,34 @@ pub(crate) async fn open(
             Err(DialError::Destination {
                 detail,
                 socks_reply,
+                upstream_status,
             }) => {
+                // the exit did its job; what failed is the destination (or the exit's policy
+                // about it), which must not count against the exit for everybody else
                 shared.exits.upstream_ok(route, started.elapsed());
-                last = Some(
-                    ProxyError::new(ErrorCode::UpstreamFailed, detail)
-                        .with_side(Side::Destination)
-                        .with_socks_reply(socks_reply),
-                );
+                let mut err = ProxyError::new(ErrorCode::UpstreamFailed, detail)
+                    .with_side(Side::Destination)
+                    .with_socks_reply(socks_reply);
+                err.upstream_status = upstream_status;
+                last = Some(err);
             }
         }
     }
     Err(last.unwrap_or_else(|| {
         ProxyError::new(ErrorCode::NoExit, "every matching exit is being probed")
     }))
+}
+
+/// The destination as sent to an exit that does not resolve names itself: one of the checked
+/// addresses, IPv4 first (residential upstreams often have no IPv6).
+fn checked_destination(addrs: &[SocketAddr], dest: &Destination) -> Destination {
+    let chosen = addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| addrs.first())
+        .map_or(dest.host.clone(), |a| Host::Ip(a.ip()));
+    Destination {
+        host: chosen,
+        port: dest.port,
+    }
 }

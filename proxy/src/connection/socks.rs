@@ -8,7 +8,7 @@ use bytes::BytesMut;
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-use super::{admit, open, record_error};
+use super::{Pending, admit, open, record_error};
 use crate::catalog::{Account, Accounts, Authenticated};
 use crate::destination::Destination;
 use crate::error::{ErrorCode, ProxyError};
@@ -33,12 +33,20 @@ enum Handshake {
     Done,
 }
 
-pub(super) async fn serve(shared: &Shared, mut stream: TcpStream, peer: SocketAddr) {
+pub(super) async fn serve(
+    shared: &Shared,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    pending: Pending,
+) {
     let deadline = shared.config.head_timeout;
     let handshake = tokio::select! {
         r = tokio::time::timeout(deadline, handshake(shared, &mut stream, peer)) => r,
         () = shared.force.cancelled() => return,
+        () = pending.shed().cancelled() => return,
     };
+    // authenticated (or about to close): no longer one of the pending
+    drop(pending);
     let (account, targeting, dest, early) = match handshake {
         Ok(Ok(Handshake::Ready(a, t, d, early))) => (a, t, d, early),
         Ok(Ok(Handshake::Done)) | Err(_) => return,
@@ -73,12 +81,9 @@ pub(super) async fn serve(shared: &Shared, mut stream: TcpStream, peer: SocketAd
         }
     };
     opened.tally.request();
-    let bound = opened
-        .dialed
-        .stream
-        .local_addr()
-        .unwrap_or_else(|_| unspecified());
-    if socks5::write_reply(&mut stream, socks5::REPLY_OK, bound)
+    // BND.ADDR stays unspecified: the outbound socket's address is the gateway's internal one,
+    // which customers have no use for and reviewers rightly count as a leak
+    if socks5::write_reply(&mut stream, socks5::REPLY_OK, unspecified())
         .await
         .is_err()
     {

@@ -40,8 +40,13 @@ pub(crate) enum DialError {
     Timeout { exit_reached: bool },
     /// The upstream proxy itself failed (unreachable, bad handshake, refused our credentials).
     Exit(String),
-    /// The route works but the destination failed (refused, unreachable, blocked upstream).
-    Destination { detail: String, socks_reply: u8 },
+    /// The route works but the destination failed (refused, unreachable, blocked upstream, or
+    /// any other answer of a working upstream): `upstream_status` is an HTTP upstream's status.
+    Destination {
+        detail: String,
+        socks_reply: u8,
+        upstream_status: Option<u16>,
+    },
 }
 
 fn destination_io(e: &io::Error, what: &str) -> DialError {
@@ -54,6 +59,7 @@ fn destination_io(e: &io::Error, what: &str) -> DialError {
     DialError::Destination {
         detail: format!("{what}: {e}"),
         socks_reply,
+        upstream_status: None,
     }
 }
 
@@ -95,6 +101,7 @@ async fn dial_direct(dest: &Destination, addrs: &[SocketAddr]) -> Result<Dialed,
     Err(last.unwrap_or_else(|| DialError::Destination {
         detail: format!("{dest} has no address"),
         socks_reply: 0x04,
+        upstream_status: None,
     }))
 }
 
@@ -131,11 +138,20 @@ async fn dial_upstream(
                     let (stream, leftover) = buffered.into_parts();
                     Ok(Dialed { stream, leftover })
                 }
-                403 | 502 | 504 => Err(DialError::Destination {
-                    detail: format!("exit {} answered {} for {dest}", exit.entry.id, head.status),
-                    socks_reply: if head.status == 403 { 0x02 } else { 0x04 },
+                // only a refusal of our own credentials is the exit's fault: any other answer
+                // is about the destination (squid answers 503 and tinyproxy 500 to a name
+                // that does not resolve), and counting it would let one customer open every
+                // exit's breaker by asking for dead destinations
+                407 => Err(exit_err(&"refused our credentials (407)")),
+                status => Err(DialError::Destination {
+                    detail: format!("exit {} answered {status} for {dest}", exit.entry.id),
+                    socks_reply: match status {
+                        403 => 0x02,
+                        502..=504 => 0x04,
+                        _ => socks5::REPLY_FAILURE,
+                    },
+                    upstream_status: Some(status),
                 }),
-                other => Err(exit_err(&format!("answered CONNECT with {other}"))),
             }
         }
         ExitKind::Socks5 => {
@@ -149,6 +165,7 @@ async fn dial_upstream(
                 Err(SocksError::Reply(code)) => Err(DialError::Destination {
                     detail: format!("exit {} replied {code} for {dest}", exit.entry.id),
                     socks_reply: code,
+                    upstream_status: None,
                 }),
                 Err(e) => Err(DialError::Exit(format!("exit {}: {e}", exit.entry.id))),
             }

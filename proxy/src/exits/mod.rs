@@ -19,6 +19,7 @@ pub(crate) use health::Round;
 
 use self::breaker::Breaker;
 use self::health::LastCheck;
+pub(crate) use self::sticky::SESSIONS_PER_CONNECTION;
 use self::sticky::StickyTable;
 use crate::config::{DirectEgress, GatewayConfig, Strategy};
 use crate::directory::{ExitEntry, ExitKind};
@@ -182,6 +183,14 @@ impl Route {
             Route::Via(e) => e.entry.id,
         }
     }
+
+    /// Whether the route is given the destination's name rather than a checked address.
+    pub(crate) fn forwards_names(&self) -> bool {
+        match self {
+            Route::Direct => false,
+            Route::Via(e) => e.entry.forward_names,
+        }
+    }
 }
 
 /// The current exits and everything learned about them.
@@ -280,12 +289,31 @@ impl Exits {
     }
 
     /// The routes to try, in order, for a request of `account_id` with targeting `t`.
+    /// A new sticky session is refused once the account keeps `session_share` alive.
     pub(crate) fn candidates(
         &self,
         t: &Targeting,
         account_id: i64,
+        session_share: usize,
         now: Instant,
     ) -> Result<Vec<Route>, ProxyError> {
+        let sticky = match &t.session {
+            Some(session) => self
+                .sticky
+                .admit(account_id, session, session_share, now)
+                .map_err(|used| {
+                    ProxyError::new(
+                        ErrorCode::RateLimited,
+                        format!(
+                            "more than {} sticky sessions alive for the plan; reuse a session \
+                             id or wait until one expires",
+                            used.share
+                        ),
+                    )
+                    .with_retry_after(60)
+                })?,
+            None => None,
+        };
         let set = self.current();
         let direct_only = match self.direct_egress {
             DirectEgress::Always => true,
@@ -309,8 +337,7 @@ impl Exits {
         }
         let turn = self.turn.fetch_add(1, Ordering::Relaxed);
         strategy::order(self.strategy, &mut matching, turn);
-        if let Some(session) = &t.session
-            && let Some(id) = self.sticky.get(account_id, session, now)
+        if let Some(id) = sticky
             && let Some(pos) = matching.iter().position(|e| e.entry.id == id)
         {
             let sticky = matching.remove(pos);
@@ -349,12 +376,21 @@ impl Exits {
     }
 
     /// A request of a session was served through `route`: bind (or move) the session to it.
-    pub(crate) fn served(&self, route: &Route, t: &Targeting, account_id: i64, now: Instant) {
+    pub(crate) fn served(
+        &self,
+        route: &Route,
+        t: &Targeting,
+        account_id: i64,
+        session_share: usize,
+        now: Instant,
+    ) {
         if let Some(session) = &t.session {
             let ttl = t
                 .ttl_minutes
                 .map_or(self.session_ttl, |m| Duration::from_secs(u64::from(m) * 60));
-            self.sticky.bind(account_id, session, route.id(), ttl, now);
+            let id = route.id();
+            self.sticky
+                .bind(account_id, session, id, ttl, session_share, now);
         }
     }
 
@@ -413,6 +449,7 @@ pub(crate) mod tests {
             pool: "default".into(),
             enabled: true,
             weight,
+            forward_names: false,
         }
     }
 
@@ -443,29 +480,32 @@ pub(crate) mod tests {
         let x = Exits::new(&cfg);
         let t = Targeting::default();
         let now = Instant::now();
-        assert_eq!(ids(&x.candidates(&t, 1, now).expect("direct")), vec![0]);
+        assert_eq!(
+            ids(&x.candidates(&t, 1, 100, now).expect("direct")),
+            vec![0]
+        );
         let de = Targeting {
             country: Some("de".into()),
             ..Targeting::default()
         };
         assert_eq!(
-            x.candidates(&de, 1, now).map_err(|e| e.code).err(),
+            x.candidates(&de, 1, 100, now).map_err(|e| e.code).err(),
             Some(ErrorCode::NoExit)
         );
         x.install(vec![entry(1, 1), entry(2, 1)]);
-        assert_eq!(ids(&x.candidates(&de, 1, now).expect("de")), vec![2]);
+        assert_eq!(ids(&x.candidates(&de, 1, 100, now).expect("de")), vec![2]);
         let never = Exits::new(&GatewayConfig {
             direct_egress: DirectEgress::Never,
             ..GatewayConfig::default()
         });
-        assert!(never.candidates(&t, 1, now).is_err());
+        assert!(never.candidates(&t, 1, 100, now).is_err());
         let always = Exits::new(&GatewayConfig {
             direct_egress: DirectEgress::Always,
             ..GatewayConfig::default()
         });
         always.install(vec![entry(1, 1)]);
         assert_eq!(
-            ids(&always.candidates(&t, 1, now).expect("always")),
+            ids(&always.candidates(&t, 1, 100, now).expect("always")),
             vec![0]
         );
     }
@@ -484,16 +524,20 @@ pub(crate) mod tests {
             ttl_minutes: Some(1),
             ..Targeting::default()
         };
-        let first = x.candidates(&t, 9, t0).expect("c")[0].clone();
-        x.served(&first, &t, 9, t0);
+        let first = x.candidates(&t, 9, 100, t0).expect("c")[0].clone();
+        x.served(&first, &t, 9, 100, t0);
         // past the 5 s default, within the minute: round robin alone would start at 3, 5, 1
         for secs in [6, 30, 59] {
             let at = t0 + Duration::from_secs(secs);
-            assert_eq!(x.candidates(&t, 9, at).expect("c")[0].id(), 1, "{secs} s");
+            assert_eq!(
+                x.candidates(&t, 9, 100, at).expect("c")[0].id(),
+                1,
+                "{secs} s"
+            );
         }
         // a minute after first use the session is gone: round robin's fifth turn starts at 3
         let at = t0 + Duration::from_secs(60);
-        assert_eq!(x.candidates(&t, 9, at).expect("c")[0].id(), 3);
+        assert_eq!(x.candidates(&t, 9, 100, at).expect("c")[0].id(), 3);
         assert_eq!(first.id(), 1);
     }
 
@@ -511,13 +555,16 @@ pub(crate) mod tests {
             session: Some("abc".into()),
             ..Targeting::default()
         };
-        let first = x.candidates(&t, 9, now).expect("c");
-        x.served(&first[1], &t, 9, now);
+        let first = x.candidates(&t, 9, 100, now).expect("c");
+        x.served(&first[1], &t, 9, 100, now);
         for _ in 0..5 {
-            assert_eq!(x.candidates(&t, 9, now).expect("c")[0].id(), first[1].id());
+            assert_eq!(
+                x.candidates(&t, 9, 100, now).expect("c")[0].id(),
+                first[1].id()
+            );
         }
         x.upstream_failed(&first[1], now, "refused");
-        let after = x.candidates(&t, 9, now).expect("c");
+        let after = x.candidates(&t, 9, 100, now).expect("c");
         assert!(
             !ids(&after).contains(&first[1].id()),
             "open breaker skipped"

@@ -1,14 +1,19 @@
 //! Sticky sessions: (account, session id) → exit until the session's TTL runs out. The exit
 //! changes only when the remembered one is unhealthy or fails; the expiry stays that of the
-//! session's first use. Time is passed in.
+//! session's first use. Each account may keep a share of the table proportional to its plan,
+//! so one customer inventing session ids cannot fill it for everybody. Time is passed in.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Sessions remembered at most; past this, new sessions are served but not pinned (a customer
-/// inventing session ids cannot grow the table without bound).
+/// Sessions remembered at most, for all accounts; past this, new sessions are served but not
+/// pinned.
 const MAX_SESSIONS: usize = 1_000_000;
+
+/// Sessions an account may keep alive per concurrent connection its plan allows (Starter,
+/// 50 connections: 500 sessions; Enterprise, 10,000: 100,000).
+pub(crate) const SESSIONS_PER_CONNECTION: usize = 10;
 
 #[derive(Debug, Clone, Copy)]
 struct Entry {
@@ -16,69 +21,142 @@ struct Entry {
     expires: Instant,
 }
 
+#[derive(Debug, Default)]
+struct Table {
+    map: HashMap<(i64, String), Entry>,
+    /// Live entries per account, kept in step with `map`.
+    per_account: HashMap<i64, usize>,
+}
+
+impl Table {
+    fn remove(&mut self, key: &(i64, String)) {
+        if self.map.remove(key).is_some() {
+            self.forget_one(key.0);
+        }
+    }
+
+    fn forget_one(&mut self, account_id: i64) {
+        if let Some(n) = self.per_account.get_mut(&account_id) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_account.remove(&account_id);
+            }
+        }
+    }
+}
+
 /// The session table.
 #[derive(Debug, Default)]
 pub(crate) struct StickyTable {
-    map: Mutex<HashMap<(i64, String), Entry>>,
+    table: Mutex<Table>,
+}
+
+/// A new session was asked for while the account already keeps its share alive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ShareUsed {
+    pub(crate) share: usize,
 }
 
 impl StickyTable {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(i64, String), Entry>> {
-        crate::locks::lock(&self.map)
+    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
+        crate::locks::lock(&self.table)
     }
 
     /// The exit bound to the session, if the session is alive.
     pub(crate) fn get(&self, account_id: i64, session: &str, now: Instant) -> Option<i64> {
-        let mut map = self.lock();
+        let mut table = self.lock();
         let key = (account_id, session.to_owned());
-        match map.get(&key) {
+        match table.map.get(&key) {
             Some(e) if now < e.expires => Some(e.exit_id),
             Some(_) => {
-                map.remove(&key);
+                table.remove(&key);
                 None
             }
             None => None,
         }
     }
 
+    /// The exit of a live session, `Ok(None)` for a session that may start, or the share the
+    /// account has used up when it would be one session too many.
+    pub(crate) fn admit(
+        &self,
+        account_id: i64,
+        session: &str,
+        share: usize,
+        now: Instant,
+    ) -> Result<Option<i64>, ShareUsed> {
+        if let Some(exit) = self.get(account_id, session, now) {
+            return Ok(Some(exit));
+        }
+        let alive = self
+            .lock()
+            .per_account
+            .get(&account_id)
+            .copied()
+            .unwrap_or(0);
+        if alive >= share {
+            return Err(ShareUsed { share });
+        }
+        Ok(None)
+    }
+
     /// Binds the session to `exit_id`: a new session lives `ttl` from now, a moved one keeps
-    /// its expiry.
+    /// its expiry. A new session past the account's `share` or the table's size is served
+    /// unpinned.
     pub(crate) fn bind(
         &self,
         account_id: i64,
         session: &str,
         exit_id: i64,
         ttl: Duration,
+        share: usize,
         now: Instant,
     ) {
-        let mut map = self.lock();
+        let mut table = self.lock();
         let key = (account_id, session.to_owned());
-        if map.len() >= MAX_SESSIONS && !map.contains_key(&key) {
-            return;
-        }
-        let entry = map.entry(key).or_insert(Entry {
-            exit_id,
-            expires: now + ttl,
-        });
-        if now >= entry.expires {
-            *entry = Entry {
-                exit_id,
-                expires: now + ttl,
-            };
-        } else {
-            entry.exit_id = exit_id;
+        match table.map.get_mut(&key) {
+            Some(entry) if now < entry.expires => entry.exit_id = exit_id,
+            Some(entry) => {
+                *entry = Entry {
+                    exit_id,
+                    expires: now + ttl,
+                };
+            }
+            None => {
+                let alive = table.per_account.get(&account_id).copied().unwrap_or(0);
+                if table.map.len() >= MAX_SESSIONS || alive >= share {
+                    return;
+                }
+                table.map.insert(
+                    key,
+                    Entry {
+                        exit_id,
+                        expires: now + ttl,
+                    },
+                );
+                *table.per_account.entry(account_id).or_insert(0) += 1;
+            }
         }
     }
 
     /// Drops expired sessions.
     pub(crate) fn purge(&self, now: Instant) {
-        self.lock().retain(|_, e| now < e.expires);
+        let mut table = self.lock();
+        let expired: Vec<(i64, String)> = table
+            .map
+            .iter()
+            .filter(|(_, e)| now >= e.expires)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in &expired {
+            table.remove(key);
+        }
     }
 
     /// Sessions alive.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().map.len()
     }
 }
 
@@ -86,23 +164,48 @@ impl StickyTable {
 mod tests {
     use super::*;
 
+    const SHARE: usize = 100;
+
     #[test]
     fn sticky_session_keeps_exit_until_ttl() {
         let t = StickyTable::default();
         let t0 = Instant::now();
         let ttl = Duration::from_secs(60);
         assert_eq!(t.get(1, "s", t0), None);
-        t.bind(1, "s", 7, ttl, t0);
+        t.bind(1, "s", 7, ttl, SHARE, t0);
         assert_eq!(t.get(1, "s", t0 + Duration::from_secs(59)), Some(7));
         assert_eq!(t.get(2, "s", t0), None, "sessions are per account");
         // moving keeps the original expiry
-        t.bind(1, "s", 8, ttl, t0 + Duration::from_secs(30));
+        t.bind(1, "s", 8, ttl, SHARE, t0 + Duration::from_secs(30));
         assert_eq!(t.get(1, "s", t0 + Duration::from_secs(59)), Some(8));
         assert_eq!(t.get(1, "s", t0 + Duration::from_secs(60)), None);
         assert_eq!(t.len(), 0);
-        t.bind(1, "s", 9, ttl, t0 + Duration::from_secs(61));
+        t.bind(1, "s", 9, ttl, SHARE, t0 + Duration::from_secs(61));
         assert_eq!(t.get(1, "s", t0 + Duration::from_secs(120)), Some(9));
         t.purge(t0 + Duration::from_secs(121));
         assert_eq!(t.len(), 0);
+    }
+
+    #[test]
+    fn an_account_keeps_at_most_its_share_and_others_are_unaffected() {
+        let t = StickyTable::default();
+        let t0 = Instant::now();
+        let ttl = Duration::from_secs(60);
+        for i in 0..3 {
+            let s = format!("s{i}");
+            assert_eq!(t.admit(1, &s, 3, t0), Ok(None));
+            t.bind(1, &s, 7, ttl, 3, t0);
+        }
+        assert_eq!(t.admit(1, "s3", 3, t0), Err(ShareUsed { share: 3 }));
+        // a live session of the account still gets its exit, another account starts its own
+        assert_eq!(t.admit(1, "s0", 3, t0), Ok(Some(7)));
+        assert_eq!(t.admit(2, "s3", 3, t0), Ok(None));
+        // binding past the share pins nothing
+        t.bind(1, "s3", 7, ttl, 3, t0);
+        assert_eq!(t.len(), 3);
+        // once sessions expire, the share is free again
+        t.purge(t0 + ttl);
+        assert_eq!(t.admit(1, "s3", 3, t0 + ttl), Ok(None));
+        assert!(t.lock().per_account.is_empty());
     }
 }

@@ -133,6 +133,7 @@ pub fn exit(id: i64, url: &str, country: &str) -> ExitEntry {
         pool: "default".into(),
         enabled: true,
         weight: 1,
+        forward_names: false,
     }
 }
 
