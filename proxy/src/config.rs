@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::destination::{Destination, Host};
+use crate::resolver::Resolver;
 
 /// When the gateway may send traffic straight from its own address instead of an upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -48,6 +49,8 @@ pub struct GatewayConfig {
     /// `allow_private_destinations`, so nobody reaches its loopback-only endpoints through the
     /// gateway. The gateway's own two listeners are always added.
     pub protected_addresses: Vec<SocketAddr>,
+    /// Resolves destination names (the system's resolver by default).
+    pub resolver: Resolver,
     /// Time a new client has to send a complete request head (or SOCKS5 handshake).
     pub head_timeout: Duration,
     /// Largest request head accepted; bigger heads get `431`.
@@ -120,6 +123,7 @@ impl Default for GatewayConfig {
             allow_private_destinations: false,
             blocked_ports: vec![25, 465, 587],
             protected_addresses: Vec::new(),
+            resolver: Resolver::default(),
             head_timeout: Duration::from_secs(10),
             max_head_bytes: 64 * 1024,
             connect_timeout: Duration::from_secs(10),

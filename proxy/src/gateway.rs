@@ -149,6 +149,7 @@ impl Gateway {
                 allow_private: config.allow_private_destinations,
                 blocked_ports: config.blocked_ports.clone(),
                 own,
+                resolver: config.resolver.clone(),
             },
             catalog: Catalog::default(),
             exits: Exits::new(&config),

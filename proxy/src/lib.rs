@@ -32,6 +32,7 @@ mod locks;
 mod meter;
 mod policy;
 mod relay;
+mod resolver;
 mod socks5;
 mod sources;
 mod stats;
@@ -45,5 +46,6 @@ pub use directory::{
 pub use error::{ErrorCode, ProxyError, Side};
 pub use gateway::{Gateway, GatewayHandle};
 pub use meter::{UsageRecord, UsageSink};
+pub use resolver::{Lookup, Resolve, Resolver, SystemResolver};
 pub use stats::{AccountStats, ExitStats, LiveStats, StatsSnapshot, TrafficStats};
 pub use username::{ProxyUsername, Targeting, UsernameError};

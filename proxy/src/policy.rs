@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::destination::{Destination, Host};
 use crate::error::{ErrorCode, ProxyError, Side};
+use crate::resolver::Resolver;
 
 /// Host names of cloud metadata services, refused whatever they resolve to.
 const METADATA_NAMES: [&str; 6] = [
@@ -44,6 +45,7 @@ pub(crate) struct DestinationPolicy {
     /// `allow_private` says, so the gateway cannot be used to reach its own metrics or loop
     /// into itself.
     pub(crate) own: Vec<SocketAddr>,
+    pub(crate) resolver: Resolver,
 }
 
 impl DestinationPolicy {
@@ -87,7 +89,7 @@ impl DestinationPolicy {
         })
     }
 
-    /// Resolves the destination (tokio's resolver, off the runtime threads) and returns the
+    /// Resolves the destination (the system's resolver unless configured) and returns the
     /// addresses, refusing the whole name if any of them is not allowed.
     pub(crate) async fn resolve(
         &self,
@@ -97,7 +99,7 @@ impl DestinationPolicy {
         let addrs: Vec<SocketAddr> = match &dest.host {
             Host::Ip(ip) => vec![SocketAddr::new(*ip, dest.port)],
             Host::Name(name) => {
-                let lookup = tokio::net::lookup_host((name.as_str(), dest.port));
+                let lookup = self.resolver.lookup(name, dest.port);
                 match tokio::time::timeout(timeout, lookup).await {
                     Err(_) => {
                         return Err(ProxyError::new(
@@ -113,7 +115,7 @@ impl DestinationPolicy {
                         .with_side(Side::Destination)
                         .with_socks_reply(0x04));
                     }
-                    Ok(Ok(found)) => found.collect(),
+                    Ok(Ok(found)) => found,
                 }
             }
         };
@@ -233,6 +235,7 @@ mod tests {
                 "127.0.0.1:3000".parse().expect("addr"),
                 "[::]:8080".parse().expect("addr"),
             ],
+            resolver: Resolver::default(),
         }
     }
 

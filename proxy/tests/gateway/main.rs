@@ -1,8 +1,10 @@
 //! End-to-end tests of the gateway with real clients (raw sockets, reqwest, curl) against a
 //! local origin, echo server and upstream gateways. All traffic stays on 127.0.0.1.
 
+mod destinations;
 mod errors;
 mod exits;
+mod fairness;
 mod http;
 mod metering;
 mod socks;
