@@ -133,8 +133,20 @@ impl Catalog {
             .collect()
     }
 
-    /// Replaces the accounts with a new snapshot's.
+    /// Replaces the accounts with a new snapshot's. An account whose rights shrank (a new
+    /// password or username, an allowlist entry removed) has its running connections closed:
+    /// they were let in under rights it no longer has.
     pub(crate) fn install(&self, entries: Vec<AccountEntry>, baselines: &HashMap<i64, u64>) {
+        let previous: HashMap<i64, (String, Arc<Account>)> = self
+            .current()
+            .map(|accounts| {
+                accounts
+                    .by_name
+                    .iter()
+                    .map(|(name, a)| (a.id, (name.clone(), a.clone())))
+                    .collect()
+            })
+            .unwrap_or_default();
         let mut states = lock(&self.states);
         let mut next = Accounts::default();
         for e in entries {
@@ -142,6 +154,13 @@ impl Catalog {
                 .entry(e.account_id)
                 .or_insert_with(|| Arc::new(AccountState::new(e.account_id)))
                 .clone();
+            if let Some((name, old)) = previous.get(&e.account_id)
+                && (*name != e.username
+                    || !bool::from(old.password.as_bytes().ct_eq(e.password.as_bytes()))
+                    || old.allowlist.iter().any(|net| !e.allowlist.contains(net)))
+            {
+                state.cut_all();
+            }
             if let Some(plan) = &e.plan {
                 state.set_rate(plan.requests_per_second);
             }

@@ -7,5 +7,6 @@ mod exits;
 mod fairness;
 mod http;
 mod metering;
+mod rights;
 mod socks;
 mod support;
