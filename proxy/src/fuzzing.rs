@@ -322,3 +322,63 @@ fn socks5_client(peer: &mut Peer<'_>, mode: u8) {
         Err(_) => {}
     }
 }
+
+/// The proxy username grammar: whatever parses formats back to a username that parses to the
+/// same value (parse → format → parse), the account part is what `account_part` finds, and a
+/// refusal never panics.
+pub fn username(data: &[u8]) {
+    let Ok(raw) = std::str::from_utf8(data) else {
+        return;
+    };
+    let account = ProxyUsername::account_part(raw);
+    let Ok(parsed) = ProxyUsername::parse(raw) else {
+        return;
+    };
+    assert_eq!(parsed.user, account, "{raw:?}");
+    assert!(!parsed.user.contains('-'), "{raw:?}");
+    let formatted = parsed.to_string();
+    let again = ProxyUsername::parse(&formatted)
+        .unwrap_or_else(|e| panic!("{raw:?} formats as {formatted:?}, which fails: {e}"));
+    assert_eq!(again, parsed, "{raw:?} → {formatted:?}");
+    assert_eq!(again.to_string(), formatted);
+}
+
+/// The destination parser, as the HTTP front (authority form) and the SOCKS5 front (a domain
+/// name) use it: parse → format → parse gives the same destination; every numeric IPv4 form is
+/// an address, never a name; a name is lower-case DNS syntax whose last label is not numeric;
+/// and the destination policy's verdict on a literal does not depend on its spelling.
+pub fn destination(data: &[u8]) {
+    let Some((&port_byte, rest)) = data.split_first() else {
+        return;
+    };
+    let Ok(text) = std::str::from_utf8(rest) else {
+        return;
+    };
+    let parsed = [
+        Destination::parse_authority(text, Some(80)),
+        Destination::from_host(text, 1024 + u16::from(port_byte)),
+    ];
+    for dest in parsed.into_iter().flatten() {
+        let formatted = dest.to_string();
+        let again = Destination::parse_authority(&formatted, None)
+            .unwrap_or_else(|| panic!("{text:?} formats as {formatted:?}, which fails"));
+        assert_eq!(again, dest, "{text:?} → {formatted:?}");
+        match &dest.host {
+            crate::destination::Host::Name(name) => {
+                assert_eq!(*name, name.to_ascii_lowercase());
+                let bare = name.strip_suffix('.').unwrap_or(name);
+                let last = bare.rsplit('.').next().unwrap_or(bare);
+                assert!(
+                    crate::destination::parse_ipv4_numeric(last).is_none(),
+                    "{text:?}: numeric last label {last:?} kept as a name"
+                );
+            }
+            crate::destination::Host::Ip(std::net::IpAddr::V4(ip)) => {
+                // the canonical spelling parses to the same address
+                let canonical = Destination::from_host(&ip.to_string(), dest.port);
+                assert_eq!(canonical.as_ref(), Some(&dest));
+            }
+            crate::destination::Host::Ip(_) => {}
+        }
+    }
+}

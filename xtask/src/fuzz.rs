@@ -7,8 +7,12 @@ use crate::cmd::{cargo, run, step};
 use crate::{paths, tools};
 
 /// The targets, and the dictionary each one uses (relative to `proxy/fuzz/`).
-const TARGETS: [(&str, Option<&str>); 2] =
-    [("http_head", Some("http.dict")), ("socks5_handshake", None)];
+const TARGETS: [(&str, Option<&str>); 4] = [
+    ("http_head", Some("http.dict")),
+    ("socks5_handshake", None),
+    ("username", None),
+    ("destination", None),
+];
 
 /// Seconds per target in `cargo xtask test`.
 pub const TEST_SECS: u64 = 20;
