@@ -136,7 +136,7 @@ fn exit_entry(e: exits::Exit) -> Option<ExitEntry> {
         pool: e.pool,
         enabled: e.enabled,
         weight: clamp_u32(e.weight).max(1),
-        forward_names: false,
+        forward_names: e.forward_names,
     })
 }
 

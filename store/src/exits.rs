@@ -33,7 +33,8 @@ crate::text_enum! {
 pub struct Exit {
     /// The exit's id.
     pub id: ExitId,
-    /// Display name (defaults to `host:port`).
+    /// Display name, shown to customers: never the upstream's address (defaults to
+    /// `CC #id`).
     pub name: String,
     /// Canonical `scheme://[user:pass@]host:port`, unique.
     pub url: String,
@@ -49,6 +50,8 @@ pub struct Exit {
     pub enabled: bool,
     /// Relative share of traffic within its pool.
     pub weight: i64,
+    /// The gateway sends destination names to this upstream rather than checked addresses.
+    pub forward_names: bool,
     /// Last health verdict.
     pub health: Health,
     /// When it was last checked (epoch ms).
@@ -86,6 +89,7 @@ impl std::fmt::Debug for Exit {
             .field("pool", &self.pool)
             .field("enabled", &self.enabled)
             .field("weight", &self.weight)
+            .field("forward_names", &self.forward_names)
             .field("health", &self.health)
             .finish_non_exhaustive()
     }
@@ -103,6 +107,7 @@ impl FromRow<'_, AnyRow> for Exit {
             pool: row.try_get("pool")?,
             enabled: get_flag(row, "enabled")?,
             weight: row.try_get("weight")?,
+            forward_names: get_flag(row, "forward_names")?,
             health: get_parsed(row, "health")?,
             last_check_at: row.try_get("last_check_at")?,
             last_latency_ms: row.try_get("last_latency_ms")?,
@@ -115,8 +120,8 @@ impl FromRow<'_, AnyRow> for Exit {
     }
 }
 
-const COLUMNS: &str = "id, name, url, kind, country, city, pool, enabled, weight, health, \
-                       last_check_at, last_latency_ms, success_count, failure_count, last_error, \
+const COLUMNS: &str = "id, name, url, kind, country, city, pool, enabled, weight, \
+                       forward_names, health, last_check_at, last_latency_ms, success_count, failure_count, last_error, \
                        created_at, updated_at";
 
 /// An exit to add.
@@ -130,10 +135,12 @@ pub struct NewExit<'a> {
     pub city: Option<&'a str>,
     /// Pool name; `None` is `default`.
     pub pool: Option<&'a str>,
-    /// Display name; `None` is `host:port`.
+    /// Display name shown to customers; `None` is `CC #id`.
     pub name: Option<&'a str>,
     /// Traffic share; `None` is 1.
     pub weight: Option<i64>,
+    /// Send destination names to the upstream (default: checked addresses).
+    pub forward_names: bool,
 }
 
 impl<'a> NewExit<'a> {
@@ -146,6 +153,7 @@ impl<'a> NewExit<'a> {
             pool: None,
             name: None,
             weight: None,
+            forward_names: false,
         }
     }
 }
@@ -157,7 +165,7 @@ pub struct ExitUrl {
     pub kind: ExitKind,
     /// `scheme://[user[:pass]@]host:port`, always with the port.
     pub canonical: String,
-    /// `host:port`, for the default name.
+    /// `host:port`, for operators' messages (never a customer's).
     pub host_port: String,
 }
 
@@ -246,17 +254,23 @@ pub async fn add(db: &Db, new: &NewExit<'_>, now_ms: i64) -> Result<Exit> {
         ));
     }
     let city = new.city.map(str::trim).filter(|c| !c.is_empty());
-    let name = new
-        .name
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .unwrap_or(&url.host_port)
-        .to_owned();
+    let name = new.name.map(str::trim).filter(|n| !n.is_empty());
+    if let Some(name) = name
+        && (name.chars().count() > 64 || name.contains(&url.host_port))
+    {
+        return Err(StoreError::Invalid(
+            "an exit's name is at most 64 characters and must not contain its address \
+             (customers see it)"
+                .to_owned(),
+        ));
+    }
+    // without a name, `CC #id` once the id is known (customers must never see the address)
     let sql = format!(
-        "INSERT INTO exits (name, url, kind, country, city, pool, weight, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING {COLUMNS}"
+        "INSERT INTO exits (name, url, kind, country, city, pool, weight, forward_names, \
+         created_at, updated_at) VALUES (COALESCE($1, ''), $2, $3, $4, $5, $6, $7, $8, $9, $9) \
+         RETURNING {COLUMNS}"
     );
-    sqlx::query_as::<_, Exit>(&sql)
+    let added = sqlx::query_as::<_, Exit>(&sql)
         .bind(name)
         .bind(&url.canonical)
         .bind(url.kind.as_str())
@@ -264,13 +278,27 @@ pub async fn add(db: &Db, new: &NewExit<'_>, now_ms: i64) -> Result<Exit> {
         .bind(city)
         .bind(pool)
         .bind(weight)
+        .bind(flag(new.forward_names))
         .bind(now_ms)
         .fetch_one(db.pool())
         .await
         .map_err(StoreError::conflict_as(format!(
             "an exit with the URL {} exists already",
             redact_url(&url.canonical)
-        )))
+        )))?;
+    if !added.name.is_empty() {
+        return Ok(added);
+    }
+    let sql = format!("UPDATE exits SET name = $1 WHERE id = $2 RETURNING {COLUMNS}");
+    Ok(sqlx::query_as::<_, Exit>(&sql)
+        .bind(format!(
+            "{} #{}",
+            added.country.to_ascii_uppercase(),
+            added.id.get()
+        ))
+        .bind(added.id)
+        .fetch_one(db.pool())
+        .await?)
 }
 
 /// Every exit, by pool, country and id.

@@ -182,6 +182,12 @@ fn AddExit() -> impl IntoView {
                 <input id="exit-city" name="city" type="text" placeholder="lagos" />
                 <label for="exit-pool">"Pool"</label>
                 <input id="exit-pool" name="pool" type="text" placeholder="default" />
+                <label for="exit-name">"Name customers see"</label>
+                <input id="exit-name" name="name" type="text" maxlength="64" placeholder="NG #id" />
+                <label class="checkbox" for="exit-forward-names">
+                    <input id="exit-forward-names" name="forward_names" type="checkbox" value="1" />
+                    " Forward destination names (the upstream resolves them)"
+                </label>
                 <button class="button" type="submit">"Add exit"</button>
             </form>
         </section>

@@ -20,6 +20,15 @@ pub enum UpstreamCommand {
         /// Pool name (default: `default`).
         #[arg(long)]
         pool: Option<String>,
+        /// Name customers see (default: `CC #id`); never the upstream's address.
+        #[arg(long)]
+        name: Option<String>,
+        /// Send destination names to this upstream to resolve, instead of addresses the
+        /// gateway resolved and checked (the default). Only for upstreams trusted to refuse
+        /// their own network: the gateway still checks the name, but not what the upstream's
+        /// resolver answers.
+        #[arg(long)]
+        forward_names: bool,
     },
     /// List the upstreams (passwords hidden).
     List,
@@ -38,30 +47,41 @@ pub async fn run(db: &Db, command: UpstreamCommand) -> anyhow::Result<()> {
             country,
             city,
             pool,
+            name,
+            forward_names,
         } => {
             let new = exits::NewExit {
                 city: city.as_deref(),
                 pool: pool.as_deref(),
+                name: name.as_deref(),
+                forward_names,
                 ..exits::NewExit::new(&url, &country)
             };
             let exit = exits::add(db, &new, store::now_ms()).await?;
             println!("{}", exit.id.get());
             eprintln!(
-                "added upstream {} ({}, pool {})",
+                "added upstream {} as \"{}\" ({}, pool {}{})",
                 exit.display_url(),
+                exit.name,
                 exit.country,
-                exit.pool
+                exit.pool,
+                if exit.forward_names {
+                    ", names forwarded"
+                } else {
+                    ""
+                }
             );
         }
         UpstreamCommand::List => {
             println!(
-                "  id  {:<44} country city           pool       enabled  health",
-                "url"
+                "  id  {:<20} {:<44} country city           pool       enabled  health",
+                "name", "url"
             );
             for e in exits::list(db).await? {
                 println!(
-                    "{:>4}  {:<44} {:<7} {:<14} {:<10} {:<8} {}",
+                    "{:>4}  {:<20} {:<44} {:<7} {:<14} {:<10} {:<8} {}",
                     e.id.get(),
+                    e.name,
                     e.display_url(),
                     e.country,
                     e.city.as_deref().unwrap_or("-"),

@@ -52,6 +52,11 @@ struct AddForm {
     city: String,
     #[serde(default)]
     pool: String,
+    #[serde(default)]
+    name: String,
+    /// A checkbox: present (any value) when ticked.
+    #[serde(default)]
+    forward_names: Option<String>,
 }
 
 fn non_empty(value: &str) -> Option<&str> {
@@ -66,6 +71,8 @@ async fn add_exit(
     let new = exits::NewExit {
         city: non_empty(&form.city),
         pool: non_empty(&form.pool),
+        name: non_empty(&form.name),
+        forward_names: form.forward_names.is_some(),
         ..exits::NewExit::new(form.url.trim(), form.country.trim())
     };
     match exits::add(&state.db, &new, store::now_ms()).await {

@@ -81,6 +81,36 @@ async fn administrators_see_everything_customers_get_403(engine: Engine) {
         page.contains("127.0.0.1:1080") && !page.contains("secret"),
         "password hidden"
     );
+    // Customers see the exit's name, country and health, never its address.
+    let name = format!("NG #{}", exits[0].id.get());
+    let seen = eve.get("/servers").await.text().await.unwrap();
+    assert!(
+        seen.contains(&name) && !seen.contains("127.0.0.1") && !seen.contains(":1080"),
+        "{seen}"
+    );
+    let named = admin
+        .post(
+            "/admin/exits",
+            &[
+                ("url", "http://127.0.0.1:3128"),
+                ("country", "gh"),
+                ("name", "Accra fibre"),
+                ("forward_names", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&named), "/servers?notice=exit_added");
+    let accra = store::exits::list(db.db())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.country == "gh")
+        .expect("added");
+    assert_eq!(
+        (accra.name.as_str(), accra.forward_names),
+        ("Accra fibre", true)
+    );
+    store::exits::remove(db.db(), accra.id).await.unwrap();
     let invalid = admin
         .post("/admin/exits", &[("url", "ftp://x"), ("country", "ng")])
         .await;

@@ -31,10 +31,12 @@ async fn exits_are_added_listed_checked_and_removed(t: &TestDb) {
         !format!("{lagos:?}").contains("pa55"),
         "Debug hides the password"
     );
+    // customers see the name: by default it is the country and id, never the address
     assert_eq!(
-        (lagos.name.as_str(), lagos.country.as_str()),
-        ("proxy.example.com:8080", "ng")
+        (lagos.name.clone(), lagos.country.as_str()),
+        (format!("NG #{}", lagos.id.get()), "ng")
     );
+    assert!(!lagos.forward_names, "checked addresses by default");
     assert_eq!(
         (lagos.city.as_deref(), lagos.pool.as_str(), lagos.weight),
         (Some("Lagos"), "residential", 5)
@@ -58,6 +60,33 @@ async fn exits_are_added_listed_checked_and_removed(t: &TestDb) {
     assert_eq!(
         (accra.kind, accra.pool.as_str(), accra.weight, accra.city),
         (ExitKind::Socks5, "default", 1, None)
+    );
+    assert_eq!(accra.name, "accra-1");
+    let forwarding = exits::add(
+        db,
+        &NewExit {
+            forward_names: true,
+            ..NewExit::new("socks5://10.0.0.2:1080", "gh")
+        },
+        NOW,
+    )
+    .await
+    .unwrap();
+    assert!(forwarding.forward_names);
+    exits::remove(db, forwarding.id).await.unwrap();
+    let err = exits::add(
+        db,
+        &NewExit {
+            name: Some("fast one at 10.0.0.3:1080"),
+            ..NewExit::new("socks5://10.0.0.3:1080", "gh")
+        },
+        NOW,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Invalid(_)),
+        "a name giving the address away: {err:?}"
     );
 
     let err = exits::add(

@@ -3,7 +3,7 @@
 use store::test_support::{Engine, TestDb};
 use store::{Backend, StoreError};
 
-const MIGRATIONS: usize = 7;
+const MIGRATIONS: usize = 8;
 
 async fn table_exists(t: &TestDb, table: &str) -> bool {
     sqlx::query(&format!("SELECT 1 FROM {table} LIMIT 1"))
@@ -52,6 +52,30 @@ async fn migrate_is_idempotent(t: &TestDb) {
 on_both_engines!(revert_last_then_migrate_again);
 async fn revert_last_then_migrate_again(t: &TestDb) {
     let db = t.db();
+    // 0009 adds the exits' name forwarding and renames exits named after their address.
+    sqlx::query(
+        "INSERT INTO exits (name, url, kind, country, created_at, updated_at) \
+         VALUES ('10.0.0.9:1080', 'socks5://u:p@10.0.0.9:1080', 'socks5', 'ng', 0, 0)",
+    )
+    .execute(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(db.revert_last().await.unwrap(), Some(9));
+    assert!(
+        sqlx::query("SELECT forward_names FROM exits")
+            .fetch_optional(db.pool())
+            .await
+            .is_err(),
+        "forward_names is dropped"
+    );
+    db.migrate().await.unwrap();
+    let (name, forward): (String, i64) =
+        sqlx::query_as("SELECT name, forward_names FROM exits WHERE country = 'ng'")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+    assert!(name.starts_with("NG #") && forward == 0, "{name} {forward}");
+    assert_eq!(db.revert_last().await.unwrap(), Some(9));
     // 0007 widens the payment statuses (SQLite rebuilds the table): a superseded payment
     // reads as the success it was once reverted, and nothing else is lost.
     let ada = crate::customer(db, "ada@example.com").await;
@@ -68,6 +92,7 @@ async fn revert_last_then_migrate_again(t: &TestDb) {
             .unwrap();
     assert_eq!(status, "success");
     db.migrate().await.unwrap();
+    assert_eq!(db.revert_last().await.unwrap(), Some(9));
     assert_eq!(db.revert_last().await.unwrap(), Some(7));
     // 0006 only adds the automatic-renewal columns and their index.
     assert_eq!(db.revert_last().await.unwrap(), Some(6));
@@ -87,7 +112,7 @@ async fn revert_last_then_migrate_again(t: &TestDb) {
     assert_eq!(db.revert_last().await.unwrap(), Some(4));
     assert!(table_exists(t, "exits").await);
     assert_eq!(db.revert_last().await.unwrap(), Some(3));
-    assert_eq!(db.pending_migrations().await.unwrap(), 5);
+    assert_eq!(db.pending_migrations().await.unwrap(), MIGRATIONS - 2);
     assert!(!table_exists(t, "exits").await);
     assert!(!table_exists(t, "usage_hourly").await);
     assert!(table_exists(t, "plans").await);
@@ -97,6 +122,7 @@ async fn revert_last_then_migrate_again(t: &TestDb) {
     assert!(table_exists(t, "exits").await);
 
     // All the way down: every table, the session table included, is gone.
+    assert_eq!(db.revert_last().await.unwrap(), Some(9));
     assert_eq!(db.revert_last().await.unwrap(), Some(7));
     assert_eq!(db.revert_last().await.unwrap(), Some(6));
     assert_eq!(db.revert_last().await.unwrap(), Some(5));
