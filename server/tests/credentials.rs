@@ -5,7 +5,9 @@ mod common;
 
 use std::time::Duration;
 
+use base64::Engine as _;
 use common::{Browser, Engine, Service, TestDb};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn regenerating_the_password_takes_effect_in_the_gateway(engine: Engine) {
     let Some(db) = TestDb::new(engine).await else {
@@ -47,6 +49,16 @@ async fn regenerating_the_password_takes_effect_in_the_gateway(engine: Engine) {
         }
     };
     assert_eq!(fetch(old_password.clone()).await, 200);
+    // a tunnel opened under the old password, still running when it is replaced
+    let mut tunnel = tokio::net::TcpStream::connect(service.http_proxy)
+        .await
+        .expect("connect");
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{old_password}"));
+    let connect = format!("CONNECT {origin} HTTP/1.1\r\nProxy-Authorization: Basic {auth}\r\n\r\n");
+    tunnel.write_all(connect.as_bytes()).await.expect("write");
+    let mut established = [0u8; 12];
+    tunnel.read_exact(&mut established).await.expect("answer");
+    assert_eq!(&established, b"HTTP/1.1 200");
 
     let rotated: serde_json::Value = browser
         .post("/api/credentials/regenerate", &[])
@@ -68,6 +80,18 @@ async fn regenerating_the_password_takes_effect_in_the_gateway(engine: Engine) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(fetch(new_password).await, 200);
+    // ...and the tunnel let in under the old password is closed within seconds
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        let mut rest = [0u8; 256];
+        loop {
+            match tunnel.read(&mut rest).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the old password's tunnel is still open");
 
     let kinds = common::activity_kinds(db.db(), "rotate@example.com").await;
     assert!(
