@@ -1,7 +1,7 @@
 //! The gateway's edge settings from the environment: client and connect deadlines, the request
-//! head cap, the keep-alive wait, connection caps, blocked destination ports, health probing,
-//! the exit strategy and the default sticky-session lifetime. Unset means the engine's own
-//! default.
+//! head cap, the keep-alive wait, connection caps (unauthenticated ones too), blocked
+//! destination ports, health probing, the exit strategy and the default sticky-session
+//! lifetime. Unset means the engine's own default.
 
 use std::time::Duration;
 
@@ -32,8 +32,16 @@ pub struct EdgeSettings {
     /// `ATLANTIC_MAX_CONNECTIONS_PER_ACCOUNT`: a ceiling on any one account's connections open
     /// at once, below its plan's own cap (`None`: the plan's cap alone).
     pub max_connections_per_account: Option<u32>,
-    /// `ATLANTIC_MAX_CONNECTIONS_PER_SOURCE`: client connections open at once from one IP.
+    /// `ATLANTIC_MAX_CONNECTIONS_PER_SOURCE`: client connections open at once from one source
+    /// (an IPv4 address, or an IPv6 /64).
     pub max_connections_per_source: u32,
+    /// `ATLANTIC_MAX_UNAUTHENTICATED_PER_SOURCE`: connections from one source that have not
+    /// authenticated yet; more are closed at once.
+    pub max_unauthenticated_per_source: usize,
+    /// `ATLANTIC_MAX_UNAUTHENTICATED`: connections not authenticated yet, for the whole
+    /// gateway (at most half of the connection cap); past it, the largest holder's oldest is
+    /// shed.
+    pub max_unauthenticated: usize,
     /// `ATLANTIC_BLOCKED_PORTS`: destination ports refused with `destination_blocked`.
     pub blocked_ports: Vec<u16>,
     /// `ATLANTIC_HEALTH_INTERVAL_SECS`: interval of the active exit health probe (`None`: no
@@ -59,6 +67,8 @@ impl Default for EdgeSettings {
             max_connections: d.max_connections,
             max_connections_per_account: d.max_connections_per_account,
             max_connections_per_source: d.max_connections_per_source,
+            max_unauthenticated_per_source: d.max_unauthenticated_per_source,
+            max_unauthenticated: d.max_unauthenticated,
             blocked_ports: d.blocked_ports,
             health_interval: d.health_interval,
             health_probe_target: d.health_probe_target,
@@ -112,6 +122,15 @@ impl EdgeSettings {
                 COUNT,
             )?
             .map_or(d.max_connections_per_source, to_u32),
+            max_unauthenticated_per_source: whole(
+                env,
+                "ATLANTIC_MAX_UNAUTHENTICATED_PER_SOURCE",
+                1..=1_000_000,
+                COUNT,
+            )?
+            .map_or(d.max_unauthenticated_per_source, to_usize),
+            max_unauthenticated: whole(env, "ATLANTIC_MAX_UNAUTHENTICATED", 1..=1_000_000, COUNT)?
+                .map_or(d.max_unauthenticated, to_usize),
             blocked_ports: ports(env, "ATLANTIC_BLOCKED_PORTS")?.unwrap_or(d.blocked_ports),
             health_interval,
             health_probe_target: target(env, "ATLANTIC_HEALTH_PROBE_TARGET")?
@@ -133,6 +152,8 @@ impl EdgeSettings {
             max_connections: self.max_connections,
             max_connections_per_account: self.max_connections_per_account,
             max_connections_per_source: self.max_connections_per_source,
+            max_unauthenticated_per_source: self.max_unauthenticated_per_source,
+            max_unauthenticated: self.max_unauthenticated,
             blocked_ports: self.blocked_ports.clone(),
             health_interval: self.health_interval,
             health_probe_target: self.health_probe_target.clone(),
@@ -243,6 +264,8 @@ mod tests {
         assert_eq!(e.max_connections, 100_000);
         assert_eq!(e.max_connections_per_account, None, "the plan's cap alone");
         assert_eq!(e.max_connections_per_source, 16_384);
+        assert_eq!(e.max_unauthenticated_per_source, 1_024);
+        assert_eq!(e.max_unauthenticated, 16_384);
         assert_eq!(e.blocked_ports, [25, 465, 587]);
         assert_eq!(e.health_interval, Some(Duration::from_secs(15)));
         assert_eq!(e.health_probe_target.to_string(), "example.com:443");
@@ -267,6 +290,8 @@ mod tests {
             ("ATLANTIC_MAX_CONNECTIONS", "5000"),
             ("ATLANTIC_MAX_CONNECTIONS_PER_ACCOUNT", "200"),
             ("ATLANTIC_MAX_CONNECTIONS_PER_SOURCE", "64"),
+            ("ATLANTIC_MAX_UNAUTHENTICATED_PER_SOURCE", "16"),
+            ("ATLANTIC_MAX_UNAUTHENTICATED", "512"),
             ("ATLANTIC_BLOCKED_PORTS", " 587, 25,2525 ,25"),
             ("ATLANTIC_HEALTH_INTERVAL_SECS", "60"),
             ("ATLANTIC_HEALTH_PROBE_TARGET", "[2001:db8::1]:8443"),
@@ -286,6 +311,8 @@ mod tests {
         assert_eq!(g.max_connections, 5000);
         assert_eq!(g.max_connections_per_account, Some(200));
         assert_eq!(g.max_connections_per_source, 64);
+        assert_eq!(g.max_unauthenticated_per_source, 16);
+        assert_eq!(g.max_unauthenticated, 512);
         assert_eq!(g.blocked_ports, [25, 587, 2525], "sorted, without repeats");
         assert_eq!(g.health_interval, Some(Duration::from_secs(60)));
         assert_eq!(g.health_probe_target.to_string(), "[2001:db8::1]:8443");
