@@ -46,7 +46,8 @@ test("build a proxy URL, send traffic, and find it on every page", async ({ page
   test.setTimeout(120_000);
   const errors = watchErrors(page);
   const email = `dash-${Date.now()}@example.com`;
-  const target = `${baseURL}/health`;
+  // the run's origin (global-setup.ts): the gateway never connects to the service's own port
+  const target = `${process.env.ORIGIN_URL}/`;
 
   await page.goto("/register");
   await page.getByLabel("Email").fill(email);

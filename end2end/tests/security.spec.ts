@@ -17,11 +17,11 @@ test.use({
 const HTTP_PROXY = process.env.ATLANTIC_HTTP_PROXY ?? "127.0.0.1:8080";
 const password = "copper-meadow-signal-83";
 
-function curlStatus(user: string, pass: string, baseURL: string): string {
+function curlStatus(user: string, pass: string, _baseURL: string): string {
   return execFileSync(
     "curl",
     ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5",
-     "-x", `http://${user}:${pass}@${HTTP_PROXY}`, `${baseURL}/health`],
+     "-x", `http://${user}:${pass}@${HTTP_PROXY}`, `${process.env.ORIGIN_URL}/`],
     { encoding: "utf8" },
   ).trim();
 }

@@ -6,12 +6,12 @@ import { snap, watchErrors } from "./helpers";
 
 const HTTP_PROXY = process.env.ATLANTIC_HTTP_PROXY ?? "127.0.0.1:8080";
 
-/** The HTTP status curl gets fetching our own /health through the gateway. */
-function curlThroughGateway(user: string, password: string, baseURL: string): string {
+/** The HTTP status curl gets fetching the run's origin (see global-setup.ts) through the gateway. */
+function curlThroughGateway(user: string, password: string, _baseURL: string): string {
   return execFileSync(
     "curl",
     ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5",
-     "-x", `http://${user}:${password}@${HTTP_PROXY}`, `${baseURL}/health`],
+     "-x", `http://${user}:${password}@${HTTP_PROXY}`, `${process.env.ORIGIN_URL}/`],
     { encoding: "utf8" },
   ).trim();
 }
