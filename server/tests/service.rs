@@ -122,6 +122,37 @@ async fn internals_are_closed_to_relayed_clients(engine: Engine) {
         assert_eq!(relayed.status(), 401, "{path} via a reverse proxy");
         assert!(relayed.headers().contains_key("www-authenticate"));
     }
+    // Nor through the gateway's own egress, which would come from loopback: the gateway
+    // refuses its own service as a destination, even with private destinations allowed (as
+    // here), by address and by name.
+    let (user, password) = common::customer(db.db(), "egress@example.com", "Starter").await;
+    let proxy = format!("http://{user}:{password}@{}", service.http_proxy);
+    let through_gateway = reqwest::Client::builder()
+        .proxy(reqwest::Proxy::http(proxy).expect("proxy"))
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .expect("client");
+    let port = service.web.port();
+    for url in [
+        format!("http://127.0.0.1:{port}/metrics"),
+        format!("http://localhost:{port}/health/detailed"),
+    ] {
+        // the customer reaches the gateway at its next directory load
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        let refused = loop {
+            let r = through_gateway.get(&url).send().await.expect("request");
+            if r.status() != 407 || tokio::time::Instant::now() > deadline {
+                break r;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        };
+        assert_eq!(refused.status(), 403, "{url}");
+        let code = refused.headers().get("x-atlantic-error").cloned();
+        assert_eq!(
+            code.as_ref().and_then(|v| v.to_str().ok()),
+            Some("destination_blocked")
+        );
+    }
     service.stop().await.expect("clean stop");
     db.close().await;
 }
