@@ -116,8 +116,8 @@ fn error_text(key: &str) -> Option<&'static str> {
         "too_wide" => "That network is too wide: at most a /24 for IPv4 or a /48 for IPv6.",
         "duplicate" => "That network is on the allowlist already.",
         "claimed" => {
-            "That address is on another account's allowlist, and an address can belong to one \
-             account only. If it is yours, contact support."
+            "That network overlaps one on another account's allowlist, and an address can \
+             belong to one account only. If it is yours, contact support."
         }
         "not_public" => {
             "Only public addresses can be allowed: loopback, private (10/8, 172.16/12, \
