@@ -111,7 +111,7 @@ test("register, 2FA on, sign in with a code, regenerate and use the proxy passwo
   errors.assertClean();
 });
 
-test("the IP allowlist refuses wide networks and lists what was added", async ({ page }) => {
+test("the IP allowlist refuses wide and private networks, asks for the password, lists what was added", async ({ page }) => {
   const errors = watchErrors(page);
   const email = `allow-${Date.now()}@example.com`;
   await page.goto("/register");
@@ -126,10 +126,23 @@ test("the IP allowlist refuses wide networks and lists what was added", async ({
   await page.goto("/settings");
   await expect(page.locator("#allowlist-empty")).toBeVisible();
   await page.getByLabel("Address or network").fill("10.0.0.0/8");
+  await page.getByLabel("Confirm with your password").fill(password);
   await page.getByRole("button", { name: "Add", exact: true }).click();
   await expect(page.locator("#settings-outcome")).toContainText("too wide");
+  // A private network is refused (the service runs without ATLANTIC_ALLOW_PRIVATE_SOURCES).
+  await page.getByLabel("Address or network").fill("192.168.1.0/24");
+  await page.getByLabel("Confirm with your password").fill(password);
+  await page.getByRole("button", { name: "Add", exact: true }).click();
+  await expect(page.locator("#settings-outcome")).toContainText("Only public addresses");
+  // Adding asks for the password again.
+  await page.getByLabel("Address or network").fill("203.0.113.7");
+  await page.getByLabel("Confirm with your password").fill("not the password");
+  await page.getByRole("button", { name: "Add", exact: true }).click();
+  await expect(page.locator("#settings-outcome")).toContainText("current password is not correct");
+  await expect(page.locator("#allowlist-empty")).toBeVisible();
   await page.getByLabel("Address or network").fill("203.0.113.7");
   await page.getByLabel("Label").fill("build server");
+  await page.getByLabel("Confirm with your password").fill(password);
   await page.getByRole("button", { name: "Add", exact: true }).click();
   await expect(page.locator("#settings-outcome")).toContainText("Added");
   await expect(page.locator("#allowlist-table")).toContainText("203.0.113.7/32");

@@ -113,6 +113,9 @@ pub struct Config {
     pub paystack_base_url: Option<Url>,
     /// Whether the gateway may reach loopback/private destinations (tests and benchmarks).
     pub allow_private_destinations: bool,
+    /// Whether IP allowlist entries may cover loopback, private and other non-public source
+    /// ranges (a gateway reached over a private network, tests).
+    pub allow_private_sources: bool,
     /// Bearer token that opens `/metrics` and `/health/detailed` to non-loopback clients.
     pub metrics_token: Option<Secret>,
     /// How long in-flight requests may take to finish after a shutdown signal.
@@ -269,6 +272,7 @@ impl Config {
         };
 
         let allow_private_destinations = flag(env, "ATLANTIC_ALLOW_PRIVATE_DESTINATIONS")?;
+        let allow_private_sources = flag(env, "ATLANTIC_ALLOW_PRIVATE_SOURCES")?;
         let metrics_token = match env("ATLANTIC_METRICS_TOKEN") {
             Some(t) if t.len() < 16 => {
                 return Err(err(
@@ -307,6 +311,7 @@ impl Config {
             paystack_public_key,
             paystack_base_url,
             allow_private_destinations,
+            allow_private_sources,
             metrics_token,
             shutdown_grace,
             trusted_proxies,
@@ -473,6 +478,7 @@ mod tests {
             "development uses the built-in double"
         );
         assert!(!c.allow_private_destinations);
+        assert!(!c.allow_private_sources);
         assert!(c.secret.expose().len() >= 32);
     }
 
@@ -516,6 +522,12 @@ mod tests {
         assert_eq!(e.var, "ATLANTIC_ENV");
         let e = resolve(&[("ATLANTIC_ALLOW_PRIVATE_DESTINATIONS", "maybe")]).expect_err("bool");
         assert_eq!(e.var, "ATLANTIC_ALLOW_PRIVATE_DESTINATIONS");
+        let e = resolve(&[("ATLANTIC_ALLOW_PRIVATE_SOURCES", "perhaps")]).expect_err("bool");
+        assert_eq!(e.var, "ATLANTIC_ALLOW_PRIVATE_SOURCES");
+        assert!(
+            resolve(&[("ATLANTIC_ALLOW_PRIVATE_SOURCES", "on")])
+                .is_ok_and(|c| c.allow_private_sources)
+        );
         let e = resolve(&[("PAYSTACK_SECRET_KEY", "pk_test_x")]).expect_err("wrong key kind");
         assert_eq!(e.var, "PAYSTACK_SECRET_KEY");
         let e = resolve(&[("ATLANTIC_TRUSTED_PROXIES", "10.0.0.0/8, nope")]).expect_err("cidr");

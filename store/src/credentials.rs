@@ -1,22 +1,19 @@
-//! Proxy credentials (generated username and secret), IP allowlists, and the snapshot of every
-//! account the gateway authenticates against.
+//! Proxy credentials (generated username and secret), and the snapshot of every account the
+//! gateway authenticates against (the allowlists themselves are in [`crate::allowlist`]).
 
 use std::collections::HashMap;
 
 use ipnet::IpNet;
 use rand::Rng;
 use rand::distr::{Alphanumeric, SampleString};
-use sqlx::any::AnyRow;
-use sqlx::{FromRow, Row};
+use sqlx::Row;
 
-use crate::{AccountId, AllowlistEntryId, Db, PlanId, Result, StoreError, error, subscriptions};
+use crate::{AccountId, Db, PlanId, Result, StoreError, allowlist, error, subscriptions};
 
 /// Length of a generated proxy username: a letter, then letters and digits.
 pub const USERNAME_LEN: usize = 10;
 /// Length of a generated proxy secret (alphanumeric, about 143 bits).
 pub const SECRET_LEN: usize = 24;
-/// Most allowlist entries one account may have.
-pub const MAX_ALLOWLIST_ENTRIES: i64 = 100;
 
 /// A username clash is astronomically unlikely (26·36⁹); retrying a few times covers it.
 const USERNAME_ATTEMPTS: usize = 5;
@@ -136,143 +133,6 @@ pub async fn regenerate(db: &Db, account: AccountId, now_ms: i64) -> Result<Prox
     .ok_or(StoreError::NotFound)
 }
 
-/// A network allowed to use an account's credentials.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct AllowlistEntry {
-    /// The entry's id.
-    pub id: AllowlistEntryId,
-    /// Whose entry it is.
-    pub account_id: AccountId,
-    /// The network, host bits cleared (a bare address is a /32 or /128).
-    pub cidr: IpNet,
-    /// The customer's label for it.
-    pub note: String,
-    /// Epoch milliseconds.
-    pub created_at: i64,
-}
-
-impl FromRow<'_, AnyRow> for AllowlistEntry {
-    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            id: row.try_get("id")?,
-            account_id: row.try_get("account_id")?,
-            cidr: get_cidr(row)?,
-            note: row.try_get("note")?,
-            created_at: row.try_get("created_at")?,
-        })
-    }
-}
-
-fn get_cidr(row: &AnyRow) -> Result<IpNet, sqlx::Error> {
-    let raw: String = row.try_get("cidr")?;
-    raw.parse().map_err(|e| sqlx::Error::ColumnDecode {
-        index: "cidr".to_owned(),
-        source: Box::new(e),
-    })
-}
-
-/// Parses `10.0.0.0/8`, `2001:db8::/32` or a bare address (taken as a single host) into its
-/// canonical network, host bits cleared.
-pub fn parse_cidr(input: &str) -> Result<IpNet> {
-    let input = input.trim();
-    let net = match input.parse::<IpNet>() {
-        Ok(net) => net,
-        Err(_) => input
-            .parse::<std::net::IpAddr>()
-            .map(IpNet::from)
-            .map_err(|_| StoreError::Invalid(format!("`{input}` is not an IP address or CIDR")))?,
-    };
-    Ok(net.trunc())
-}
-
-/// Narrowest prefix an allowlist entry may have: a /24 of IPv4, a /48 of IPv6. Anything wider
-/// would let whole providers' customers use the account (an open proxy in all but name).
-pub const WIDEST_IPV4_PREFIX: u8 = 24;
-/// See [`WIDEST_IPV4_PREFIX`].
-pub const WIDEST_IPV6_PREFIX: u8 = 48;
-
-/// Refuses networks wider than [`WIDEST_IPV4_PREFIX`] / [`WIDEST_IPV6_PREFIX`].
-pub fn check_allowlist_width(net: &IpNet) -> Result<()> {
-    let widest = match net {
-        IpNet::V4(_) => WIDEST_IPV4_PREFIX,
-        IpNet::V6(_) => WIDEST_IPV6_PREFIX,
-    };
-    if net.prefix_len() < widest {
-        return Err(StoreError::Invalid(format!(
-            "{net} is too wide: allow at most a /{widest}"
-        )));
-    }
-    Ok(())
-}
-
-/// Allows a network (see [`parse_cidr`]) for the account. `Invalid` on a bad CIDR, a network
-/// wider than [`check_allowlist_width`] allows, a note over 200 characters or a full list;
-/// `Conflict` if the network is listed already.
-pub async fn allowlist_add(
-    db: &Db,
-    account: AccountId,
-    cidr: &str,
-    note: &str,
-    now_ms: i64,
-) -> Result<AllowlistEntry> {
-    let net = parse_cidr(cidr)?;
-    check_allowlist_width(&net)?;
-    let note = note.trim();
-    if note.chars().count() > 200 {
-        return Err(StoreError::Invalid(
-            "the note is longer than 200 characters".to_owned(),
-        ));
-    }
-    let entries =
-        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM ip_allowlist WHERE account_id = $1")
-            .bind(account)
-            .fetch_one(db.pool())
-            .await?;
-    if entries >= MAX_ALLOWLIST_ENTRIES {
-        return Err(StoreError::Invalid(format!(
-            "an account can allow at most {MAX_ALLOWLIST_ENTRIES} networks"
-        )));
-    }
-    sqlx::query_as::<_, AllowlistEntry>(
-        "INSERT INTO ip_allowlist (account_id, cidr, note, created_at) VALUES ($1, $2, $3, $4) \
-         RETURNING id, account_id, cidr, note, created_at",
-    )
-    .bind(account)
-    .bind(net.to_string())
-    .bind(note)
-    .bind(now_ms)
-    .fetch_one(db.pool())
-    .await
-    .map_err(StoreError::conflict_as(format!(
-        "{net} is on the allowlist already"
-    )))
-}
-
-/// Removes one of the account's entries; `NotFound` if it has no entry with that id.
-pub async fn allowlist_remove(db: &Db, account: AccountId, id: AllowlistEntryId) -> Result<()> {
-    let done = sqlx::query("DELETE FROM ip_allowlist WHERE id = $1 AND account_id = $2")
-        .bind(id)
-        .bind(account)
-        .execute(db.pool())
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
-}
-
-/// The account's allowlist, oldest first: source addresses that may use the proxy without
-/// the password. Empty means only the username and password authenticate.
-pub async fn allowlist(db: &Db, account: AccountId) -> Result<Vec<AllowlistEntry>> {
-    Ok(sqlx::query_as::<_, AllowlistEntry>(
-        "SELECT id, account_id, cidr, note, created_at FROM ip_allowlist WHERE account_id = $1 \
-         ORDER BY id",
-    )
-    .bind(account)
-    .fetch_all(db.pool())
-    .await?)
-}
-
 /// What the gateway needs to know about one account.
 #[derive(Clone, PartialEq, Eq, serde::Serialize)]
 pub struct GatewayAccount {
@@ -347,7 +207,10 @@ pub async fn gateway_accounts(db: &Db, now_ms: i64) -> Result<Vec<GatewayAccount
         .await?;
     for row in &entries {
         let account: AccountId = row.try_get("account_id")?;
-        allowlists.entry(account).or_default().push(get_cidr(row)?);
+        allowlists
+            .entry(account)
+            .or_default()
+            .push(allowlist::get_cidr(row)?);
     }
 
     let mut accounts = Vec::with_capacity(rows.len());
@@ -409,25 +272,5 @@ mod tests {
             );
         }
         assert_ne!(generate_secret(), generate_secret());
-    }
-
-    #[test]
-    fn cidrs_are_canonical_networks() {
-        assert_eq!(
-            parse_cidr("10.1.2.3/8").expect("v4").to_string(),
-            "10.0.0.0/8"
-        );
-        assert_eq!(
-            parse_cidr(" 192.0.2.7 ").expect("host").to_string(),
-            "192.0.2.7/32"
-        );
-        assert_eq!(
-            parse_cidr("2001:db8::1/32").expect("v6").to_string(),
-            "2001:db8::/32"
-        );
-        assert_eq!(parse_cidr("::1").expect("v6 host").to_string(), "::1/128");
-        for bad in ["", "10.0.0.0/33", "example.com", "10.0.0/8", "1.2.3.4/-1"] {
-            assert!(parse_cidr(bad).is_err(), "{bad:?} should be refused");
-        }
     }
 }

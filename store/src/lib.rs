@@ -13,6 +13,7 @@ mod ids;
 
 pub mod accounts;
 pub mod activity;
+pub mod allowlist;
 pub mod credentials;
 pub mod exits;
 mod fulfilment;

@@ -136,7 +136,13 @@ pub mod ssr {
             "two_factor.enabled" => "Two-factor sign-in turned on",
             "two_factor.disabled" => "Two-factor sign-in turned off",
             "allowlist.added" => "Network added to the IP allowlist",
-            "allowlist.removed" => "Network removed from the IP allowlist",
+            "allowlist.removed" => match text("by").as_str() {
+                "administrator" => "Network removed from the IP allowlist by support",
+                _ => "Network removed from the IP allowlist",
+            },
+            "allowlist.reauth_failed" => {
+                "Allowlist addition refused (wrong password or two-factor code)"
+            }
             "credentials.regenerated" => "Proxy password regenerated",
             "plan.granted" => "Plan granted by support",
             "subscription.grace" => "Plan period ended unpaid: grace period started",
@@ -173,7 +179,7 @@ pub mod ssr {
                     .unwrap_or(0);
                 format!("{percent} % of this period's bandwidth is used.")
             }
-            "allowlist.added" | "allowlist.removed" => text("cidr"),
+            "allowlist.added" | "allowlist.removed" | "allowlist.reauth_failed" => text("cidr"),
             k if k.starts_with("payment.") => [text("plan"), text("reference"), text("status")]
                 .into_iter()
                 .filter(|s| !s.is_empty())

@@ -1,5 +1,5 @@
-//! The administrator's view of the accounts (exits are on the Servers page). Customers get 403
-//! from all of it.
+//! The administrator's view of the accounts and of every IP allowlist entry (exits are on the
+//! Servers page). Customers get 403 from all of it.
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -19,13 +19,35 @@ pub struct AccountRow {
     pub created_at: i64,
 }
 
-/// Accounts (first 200).
+/// One IP allowlist entry with its owner.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AllowlistRow {
+    /// The entry's id (for removal).
+    pub id: i64,
+    /// The network, canonical (`203.0.113.7/32`).
+    pub cidr: String,
+    /// The owner's id.
+    pub account_id: i64,
+    /// The owner's sign-in email.
+    pub email: String,
+    /// The owner's label.
+    pub note: String,
+    /// Whether it overlaps another account's entry (made before one owner per address was
+    /// the rule): a dispute to settle.
+    pub disputed: bool,
+}
+
+/// Accounts (first 200) and allowlist entries (first 500).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Administration {
     /// How many accounts exist.
     pub account_count: i64,
     /// The first accounts by id.
     pub accounts: Vec<AccountRow>,
+    /// How many allowlist entries exist.
+    pub allowlist_count: i64,
+    /// The first allowlist entries by network.
+    pub allowlist: Vec<AllowlistRow>,
 }
 
 /// Everything the admin page shows; 403 for customers.
@@ -38,7 +60,32 @@ pub async fn admin_overview() -> Result<Administration, ServerFnError> {
         .await
         .map_err(&unavailable)?;
     let account_count = store::accounts::count(&db).await.map_err(&unavailable)?;
+    let entries = store::allowlist::all(&db, store::Page::first(500))
+        .await
+        .map_err(&unavailable)?;
+    let allowlist_count = store::allowlist::count_all(&db)
+        .await
+        .map_err(&unavailable)?;
+    let allowlist = entries
+        .iter()
+        .map(|owned| {
+            let entry = &owned.entry;
+            AllowlistRow {
+                id: entry.id.get(),
+                cidr: entry.cidr.to_string(),
+                account_id: entry.account_id.get(),
+                email: owned.email.clone(),
+                note: entry.note.clone(),
+                disputed: entries.iter().any(|other| {
+                    other.entry.account_id != entry.account_id
+                        && store::allowlist::overlaps(&other.entry.cidr, &entry.cidr)
+                }),
+            }
+        })
+        .collect();
     Ok(Administration {
+        allowlist_count,
+        allowlist,
         account_count,
         accounts: accounts
             .into_iter()

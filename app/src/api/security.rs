@@ -81,7 +81,7 @@ pub async fn security_overview() -> Result<Security, ServerFnError> {
         }
         (None, _) => TwoFactor::Off,
     };
-    let allowlist = store::credentials::allowlist(&db, account_id)
+    let allowlist = store::allowlist::for_account(&db, account_id)
         .await
         .map_err(&unavailable)?
         .into_iter()

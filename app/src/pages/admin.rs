@@ -1,9 +1,12 @@
-//! `/admin`: every account. Exits are managed on `/servers`. Administrators only: the server
-//! function answers customers with 403 and the page says so.
+//! `/admin`: every account, and every IP allowlist entry with a remove button (an address
+//! belongs to one account; support settles disputes here). Exits are managed on `/servers`.
+//! Administrators only: the server function answers customers with 403 and the page says so.
 
 use leptos::prelude::*;
 
-use crate::api::admin::{Administration, admin_overview};
+use leptos_router::hooks::use_query_map;
+
+use crate::api::admin::{Administration, AllowlistRow, admin_overview};
 use crate::components::page_header::PageHeader;
 use crate::format::count;
 
@@ -12,7 +15,8 @@ use crate::format::count;
 pub fn AdminPage() -> impl IntoView {
     let overview = OnceResource::new(admin_overview());
     view! {
-        <PageHeader title="Administration" subtitle="Accounts. Exits are managed on the Servers page." />
+        <PageHeader title="Administration" subtitle="Accounts and IP allowlists. Exits are managed on the Servers page." />
+        <Outcome />
         <Suspense fallback=|| view! { <div class="skeleton" aria-busy="true"></div> }>
             {move || Suspend::new(async move {
                 match overview.await {
@@ -46,6 +50,79 @@ fn Overview(overview: Administration) -> impl IntoView {
                 </tbody>
             </table>
         </section>
+        <Allowlists total=overview.allowlist_count entries=overview.allowlist />
         <p><a href="/servers">"Manage exits on the Servers page"</a></p>
     }
+}
+
+/// What the last form post did.
+#[component]
+fn Outcome() -> impl IntoView {
+    let query = use_query_map();
+    move || {
+        query.with(|q| {
+            (q.get("notice").as_deref() == Some("allowlist_removed")).then(|| {
+                view! {
+                    <p class="notice notice-ok toast" role="status" id="admin-outcome">
+                        "Removed. The gateway stops accepting that network within seconds."
+                    </p>
+                }
+            })
+        })
+    }
+}
+
+/// Every account's allowlist entries; those overlapping another account's are marked.
+#[component]
+fn Allowlists(total: i64, entries: Vec<AllowlistRow>) -> impl IntoView {
+    let rows: Vec<AnyView> = entries
+        .into_iter()
+        .map(|entry| view! { <AllowlistEntry entry /> }.into_any())
+        .collect();
+    view! {
+        <section id="allowlists" class="card settings-section" aria-labelledby="allowlists-heading">
+            <h2 id="allowlists-heading">{format!("IP allowlists ({})", count(total))}</h2>
+            <p class="muted">
+                "An address belongs to one account. Entries marked disputed overlap another "
+                "account's (they predate that rule): remove the one that is not its owner's."
+            </p>
+            <table class="table" id="allowlists-table">
+                <thead>
+                    <tr>
+                        <th scope="col">"Network"</th>
+                        <th scope="col">"Account"</th>
+                        <th scope="col">"Label"</th>
+                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </section>
+    }
+    .into_any()
+}
+
+/// One entry with its remove button.
+#[component]
+fn AllowlistEntry(entry: AllowlistRow) -> impl IntoView {
+    let label = format!("Remove {} of {}", entry.cidr, entry.email);
+    view! {
+        <tr>
+            <td>
+                <code>{entry.cidr}</code>
+                {entry.disputed.then(|| view! { " " <span class="health health-unhealthy">"disputed"</span> })}
+            </td>
+            <td>{format!("{} (#{})", entry.email, entry.account_id)}</td>
+            <td>{entry.note}</td>
+            <td class="table-actions">
+                <form method="post" action="/admin/allowlist/remove" class="inline-form">
+                    <input type="hidden" name="id" value=entry.id.to_string() />
+                    <button class="button button-quiet button-small" type="submit" aria-label=label>
+                        "Remove"
+                    </button>
+                </form>
+            </td>
+        </tr>
+    }
+    .into_any()
 }

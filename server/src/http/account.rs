@@ -14,7 +14,8 @@ use axum::{Form, Router};
 use serde::Deserialize;
 use serde_json::json;
 use store::accounts::{self, Account};
-use store::{StoreError, activity, credentials, two_factor};
+use store::allowlist::{self, AllowlistError, SourceRanges};
+use store::{StoreError, activity, two_factor};
 use tower_sessions::Session;
 
 use super::auth::{Client, password_policy, record, too_many_attempts, verify};
@@ -279,10 +280,32 @@ struct AllowForm {
     cidr: String,
     #[serde(default)]
     note: String,
+    /// Re-authentication without two-factor sign-in.
+    #[serde(default)]
+    current_password: String,
+    /// Re-authentication with two-factor sign-in: a current code or a recovery code.
+    #[serde(default)]
+    code: String,
+}
+
+/// The Settings message key for a refused entry.
+fn refusal_key(error: &AllowlistError) -> Option<&'static str> {
+    Some(match error {
+        AllowlistError::NotAnAddress(_) => "cidr",
+        AllowlistError::TooWide { .. } => "too_wide",
+        AllowlistError::NotPublic { .. } => "not_public",
+        AllowlistError::NoteTooLong => "note",
+        AllowlistError::Full => "full",
+        AllowlistError::Duplicate(_) => "duplicate",
+        AllowlistError::Claimed(_) => "claimed",
+        AllowlistError::NoAccount | AllowlistError::Store(_) => return None,
+    })
 }
 
 /// `POST /settings/allowlist`: an address or network that may use the proxy without the
-/// password. The gateway picks it up at once.
+/// password. Whoever holds the session must prove they are the account holder again (the
+/// password, or a code when two-factor sign-in is on, limited like sign-in), since an entry
+/// opens the account to a network. The gateway picks it up at once.
 async fn add_allowed_ip(
     State(state): State<AppState>,
     caller: Caller,
@@ -292,27 +315,52 @@ async fn add_allowed_ip(
     if note.chars().count() > 100 {
         return back("allowlist", "error", "note");
     }
-    let network = match credentials::parse_cidr(&form.cidr) {
-        Ok(network) => network,
-        Err(_) => return back("allowlist", "error", "cidr"),
+    let ranges = if state.config.allow_private_sources {
+        SourceRanges::IncludingPrivate
+    } else {
+        SourceRanges::PublicOnly
     };
-    if credentials::check_allowlist_width(&network).is_err() {
-        return back("allowlist", "error", "too_wide");
+    // The free checks first: a typo should not cost a re-authentication attempt or a code.
+    let network = match allowlist::check_entry(&form.cidr, note, ranges) {
+        Ok(network) => network,
+        Err(error) => return refused(&error),
+    };
+    if let Err(wait) = state
+        .reauth_limiter
+        .check(caller.ip, &format!("account:{}", caller.account.id))
+    {
+        return too_many_attempts(wait);
     }
-    match credentials::allowlist_add(
+    let account = &caller.account;
+    let reauthenticated = if account.totp_enabled {
+        match auth::second_factor::verify(&state.db, account, &form.code, store::now_ms()).await {
+            Ok(factor) => factor.is_some(),
+            Err(error) => return failed(&error),
+        }
+    } else {
+        verify(Some(account.password_hash.clone()), form.current_password).await
+    };
+    if !reauthenticated {
+        let detail = json!({ "cidr": network.to_string() });
+        log(&state, &caller, "allowlist.reauth_failed", detail).await;
+        let key = if account.totp_enabled {
+            "code"
+        } else {
+            "current_password"
+        };
+        return back("allowlist", "error", key);
+    }
+    let added = allowlist::add(
         &state.db,
-        caller.account.id,
+        account.id,
         &network.to_string(),
         note,
+        ranges,
         store::now_ms(),
     )
-    .await
-    {
-        Ok(_) => {}
-        Err(StoreError::Conflict(_)) => return back("allowlist", "error", "duplicate"),
-        // The address and width were checked above, the note's length too: the list is full.
-        Err(StoreError::Invalid(_)) => return back("allowlist", "error", "full"),
-        Err(error) => return failed(&error),
+    .await;
+    if let Err(error) = added {
+        return refused(&error);
     }
     state.gateway.handle.refresh_now();
     log(
@@ -323,6 +371,18 @@ async fn add_allowed_ip(
     )
     .await;
     back("allowlist", "notice", "allowlist_added")
+}
+
+/// Back to the allowlist with the reason, or 503 when the database failed.
+fn refused(error: &AllowlistError) -> Response {
+    match (refusal_key(error), error) {
+        (Some(key), _) => back("allowlist", "error", key),
+        (None, AllowlistError::Store(error)) => failed(error),
+        (None, _) => {
+            tracing::error!(%error, "adding an allowlist entry failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "try again\n").into_response()
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -337,14 +397,14 @@ async fn remove_allowed_ip(
     caller: Caller,
     Form(form): Form<RemoveForm>,
 ) -> Response {
-    let entries = match credentials::allowlist(&state.db, caller.account.id).await {
+    let entries = match allowlist::for_account(&state.db, caller.account.id).await {
         Ok(entries) => entries,
         Err(error) => return failed(&error),
     };
     let Some(entry) = entries.into_iter().find(|e| e.id.get() == form.id) else {
         return (StatusCode::NOT_FOUND, "no such allowlist entry\n").into_response();
     };
-    match credentials::allowlist_remove(&state.db, caller.account.id, entry.id).await {
+    match allowlist::remove(&state.db, caller.account.id, entry.id).await {
         Ok(()) => {}
         Err(StoreError::NotFound) => {
             return (StatusCode::NOT_FOUND, "no such allowlist entry\n").into_response();

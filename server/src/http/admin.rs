@@ -1,5 +1,6 @@
 //! Administration as form posts: managing the exits (upstream proxies) the gateway sends
-//! traffic through. Administrators only ([`Admin`]): customers get 403, whatever they send.
+//! traffic through, and removing any account's IP allowlist entry to settle a dispute over an
+//! address. Administrators only ([`Admin`]): customers get 403, whatever they send.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -8,15 +9,17 @@ use axum::routing::post;
 use axum::{Form, Router};
 use serde::Deserialize;
 use serde_json::json;
-use store::{ExitId, StoreError, activity, exits};
+use store::{AllowlistEntryId, ExitId, StoreError, activity, allowlist, exits};
 
 use super::auth::record;
 use super::gate::{Admin, SignedIn};
 use crate::state::AppState;
 
-/// `POST /admin/exits`, `/admin/exits/remove`, `/admin/exits/enabled`, `/admin/exits/test`.
+/// `POST /admin/exits`, `/admin/exits/remove`, `/admin/exits/enabled`, `/admin/exits/test`,
+/// `/admin/allowlist/remove`.
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/admin/allowlist/remove", post(remove_allowlist_entry))
         .route("/admin/exits", post(add_exit))
         .route("/admin/exits/remove", post(remove_exit))
         .route("/admin/exits/enabled", post(set_enabled))
@@ -153,4 +156,35 @@ async fn test_exit(
         Ok(None) => (StatusCode::NOT_FOUND, "no such exit\n").into_response(),
         Err(error) => failed(&error),
     }
+}
+
+#[derive(Deserialize)]
+struct EntryForm {
+    id: i64,
+}
+
+/// Removes any account's allowlist entry. The owner's activity says support removed it; the
+/// administrator's own activity records which entry of which account.
+async fn remove_allowlist_entry(
+    State(state): State<AppState>,
+    Admin(viewer): Admin,
+    Form(form): Form<EntryForm>,
+) -> Response {
+    let entry = match allowlist::remove_any(&state.db, AllowlistEntryId(form.id)).await {
+        Ok(entry) => entry,
+        Err(StoreError::NotFound) => {
+            return (StatusCode::NOT_FOUND, "no such allowlist entry\n").into_response();
+        }
+        Err(error) => return failed(&error),
+    };
+    state.gateway.handle.refresh_now();
+    let cidr = entry.cidr.to_string();
+    let owner = activity::NewActivity {
+        detail: json!({ "cidr": cidr, "by": "administrator" }),
+        ..activity::NewActivity::new(Some(entry.account_id), "allowlist.removed")
+    };
+    record(&state.db, &owner).await;
+    let detail = json!({ "account": entry.account_id.get(), "cidr": cidr });
+    log(&state, viewer, "admin.allowlist_removed", detail).await;
+    Redirect::to("/admin?notice=allowlist_removed#allowlists").into_response()
 }

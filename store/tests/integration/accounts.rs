@@ -149,7 +149,8 @@ async fn account_updates_and_delete(t: &TestDb) {
 
     // Deleting cascades to what the account owns.
     credentials::create(db, id, NOW).await.unwrap();
-    credentials::allowlist_add(db, id, "10.0.0.0/24", "", NOW)
+    let ranges = store::allowlist::SourceRanges::PublicOnly;
+    store::allowlist::add(db, id, "203.0.113.0/24", "", ranges, NOW)
         .await
         .unwrap();
     accounts::replace_recovery_codes(db, id, &["h1".to_owned()], NOW)
@@ -158,7 +159,12 @@ async fn account_updates_and_delete(t: &TestDb) {
     accounts::delete(db, id).await.unwrap();
     assert_eq!(accounts::by_id(db, id).await.unwrap(), None);
     assert_eq!(credentials::by_account(db, id).await.unwrap(), None);
-    assert!(credentials::allowlist(db, id).await.unwrap().is_empty());
+    assert!(
+        store::allowlist::for_account(db, id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(
         accounts::unused_recovery_codes(db, id)
             .await

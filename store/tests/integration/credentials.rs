@@ -1,5 +1,6 @@
 //! Proxy credentials, allowlists and the gateway snapshot.
 
+use store::allowlist::{self, AllowlistError, SourceRanges};
 use store::credentials::{self, GatewayAccount};
 use store::test_support::TestDb;
 use store::usage::{self, UsageDelta};
@@ -73,76 +74,66 @@ async fn allowlist_validates_and_scopes_entries(t: &TestDb) {
     let db = t.db();
     let ada = crate::customer(db, "ada@example.com").await;
     let bob = crate::customer(db, "bob@example.com").await;
+    let add = |account, cidr: &'static str, note: &'static str| {
+        allowlist::add(db, account, cidr, note, SourceRanges::PublicOnly, NOW)
+    };
 
-    let net = credentials::allowlist_add(db, ada, "10.1.2.3/24", " office ", NOW)
-        .await
-        .unwrap();
-    assert_eq!(net.cidr.to_string(), "10.1.2.0/24");
+    let net = add(ada, "198.51.100.3/24", " office ").await.unwrap();
+    assert_eq!(net.cidr.to_string(), "198.51.100.0/24");
     assert_eq!(net.note, "office");
-    let host = credentials::allowlist_add(db, ada, "2001:db8::7", "", NOW)
-        .await
-        .unwrap();
+    let host = add(ada, "2001:db8::7", "").await.unwrap();
     assert_eq!(host.cidr.to_string(), "2001:db8::7/128");
 
-    let err = credentials::allowlist_add(db, ada, "10.1.2.9/24", "", NOW)
-        .await
-        .unwrap_err();
+    let err = add(ada, "198.51.100.9/24", "").await.unwrap_err();
     assert!(
-        matches!(err, StoreError::Conflict(_)),
+        matches!(err, AllowlistError::Duplicate(_)),
         "same network after canonicalising: {err:?}"
     );
-    // Too wide: anyone at that provider could use the account.
-    for junk in [
-        "",
-        "10.0.0.0/33",
-        "example.com",
-        "1.2.3",
-        "0.0.0.0/0",
-        "10.0.0.0/8",
-        "::/0",
-        "2001:db8::/32",
-    ] {
-        let err = credentials::allowlist_add(db, ada, junk, "", NOW)
-            .await
-            .unwrap_err();
-        assert!(matches!(err, StoreError::Invalid(_)), "{junk:?}: {err:?}");
+    for junk in ["", "10.0.0.0/33", "example.com", "1.2.3"] {
+        let err = add(ada, junk, "").await.unwrap_err();
+        assert!(
+            matches!(err, AllowlistError::NotAnAddress(_)),
+            "{junk:?}: {err:?}"
+        );
     }
-    let err = credentials::allowlist_add(db, ada, "1.1.1.1", &"x".repeat(201), NOW)
+    // Too wide: anyone at that provider could use the account.
+    for wide in ["0.0.0.0/0", "203.0.0.0/8", "::/0", "2001:db8::/32"] {
+        let err = add(ada, wide, "").await.unwrap_err();
+        assert!(
+            matches!(err, AllowlistError::TooWide { .. }),
+            "{wide:?}: {err:?}"
+        );
+    }
+    let long = "x".repeat(201);
+    let err = allowlist::add(db, ada, "1.1.1.1", &long, SourceRanges::PublicOnly, NOW)
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Invalid(_)));
-    // Another account may list the same network.
-    let bobs = credentials::allowlist_add(db, bob, "10.1.2.0/24", "", NOW)
-        .await
-        .unwrap();
-    let err = credentials::allowlist_add(db, AccountId(55_555), "10.1.2.0/24", "", NOW)
+    assert!(matches!(err, AllowlistError::NoteTooLong), "{err:?}");
+    let bobs = add(bob, "192.0.2.0/24", "").await.unwrap();
+    let err = add(AccountId(55_555), "203.0.113.0/24", "")
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert!(matches!(err, AllowlistError::NoAccount), "{err:?}");
 
-    let list = credentials::allowlist(db, ada).await.unwrap();
+    let list = allowlist::for_account(db, ada).await.unwrap();
     assert_eq!(list, vec![net.clone(), host.clone()]);
 
-    let err = credentials::allowlist_remove(db, ada, bobs.id)
-        .await
-        .unwrap_err();
+    let err = allowlist::remove(db, ada, bobs.id).await.unwrap_err();
     assert!(
         matches!(err, StoreError::NotFound),
         "cannot remove another account's entry"
     );
-    credentials::allowlist_remove(db, ada, net.id)
-        .await
-        .unwrap();
+    allowlist::remove(db, ada, net.id).await.unwrap();
     assert!(matches!(
-        credentials::allowlist_remove(db, ada, net.id).await,
+        allowlist::remove(db, ada, net.id).await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        credentials::allowlist_remove(db, ada, AllowlistEntryId(0)).await,
+        allowlist::remove(db, ada, AllowlistEntryId(0)).await,
         Err(StoreError::NotFound)
     ));
-    assert_eq!(credentials::allowlist(db, ada).await.unwrap(), vec![host]);
-    assert_eq!(credentials::allowlist(db, bob).await.unwrap(), vec![bobs]);
+    assert_eq!(allowlist::for_account(db, ada).await.unwrap(), vec![host]);
+    assert_eq!(allowlist::for_account(db, bob).await.unwrap(), vec![bobs]);
 }
 
 fn find(accounts: &[GatewayAccount], id: AccountId) -> &GatewayAccount {
@@ -158,12 +149,11 @@ async fn gateway_accounts_with_and_without_a_plan(t: &TestDb) {
     // Paying customer with an allowlist; the plan started mid-hour at NOW.
     let paying = crate::customer(db, "paying@example.com").await;
     let paying_creds = credentials::create(db, paying, NOW).await.unwrap();
-    credentials::allowlist_add(db, paying, "192.0.2.0/24", "", NOW)
-        .await
-        .unwrap();
-    credentials::allowlist_add(db, paying, "198.51.100.7", "", NOW)
-        .await
-        .unwrap();
+    for cidr in ["192.0.2.0/24", "198.51.100.7"] {
+        allowlist::add(db, paying, cidr, "", SourceRanges::PublicOnly, NOW)
+            .await
+            .unwrap();
+    }
     let sub = subscriptions::grant(db, paying, starter.id, 30, NOW)
         .await
         .unwrap();

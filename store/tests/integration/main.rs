@@ -39,6 +39,7 @@ macro_rules! on_both_engines {
 
 mod accounts;
 mod activity;
+mod allowlist;
 mod billing;
 mod credentials;
 mod exits;

@@ -18,7 +18,7 @@ use self::preferences::PreferencesSection;
 use self::security::{PasswordSection, SessionsSection, TwoFactorSection};
 use crate::api::credentials::my_credentials;
 use crate::api::preferences::{my_preferences, proxy_countries};
-use crate::api::security::security_overview;
+use crate::api::security::{TwoFactor, security_overview};
 use crate::components::page_header::PageHeader;
 
 /// The settings page.
@@ -53,7 +53,10 @@ pub fn SettingsPage() -> impl IntoView {
                 match security.await {
                     // Each section type-erased: one nested view type would be too deep to compile.
                     Ok(security) => vec![
-                        view! { <AllowlistSection entries=security.allowlist /> }.into_any(),
+                        {
+                            let two_factor_on = matches!(security.two_factor, TwoFactor::On { .. });
+                            view! { <AllowlistSection entries=security.allowlist two_factor_on /> }.into_any()
+                        },
                         view! {
                             <TwoFactorSection state=security.two_factor fresh_codes=security.fresh_recovery_codes />
                         }
@@ -112,6 +115,15 @@ fn error_text(key: &str) -> Option<&'static str> {
         "cidr" => "Enter an IP address (203.0.113.7) or a network (203.0.113.0/24).",
         "too_wide" => "That network is too wide: at most a /24 for IPv4 or a /48 for IPv6.",
         "duplicate" => "That network is on the allowlist already.",
+        "claimed" => {
+            "That network overlaps one on another account's allowlist, and an address can \
+             belong to one account only. If it is yours, contact support."
+        }
+        "not_public" => {
+            "Only public addresses can be allowed: loopback, private (10/8, 172.16/12, \
+             192.168/16, fc00::/7), link-local, shared (100.64/10), multicast and IPv4-mapped \
+             addresses never reach the gateway as your source address."
+        }
         "full" => "The allowlist is full (100 networks). Remove one first.",
         "note" => "Keep the label under 100 characters.",
         "time_zone" => "Choose a time zone from the list.",
@@ -148,6 +160,8 @@ mod tests {
             "cidr",
             "too_wide",
             "duplicate",
+            "claimed",
+            "not_public",
             "full",
             "note",
             "time_zone",
