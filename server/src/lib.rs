@@ -128,6 +128,7 @@ pub async fn run(
         register_limiter: auth::limiter::AttemptLimiter::default(),
         reauth_limiter: auth::limiter::AttemptLimiter::default(),
         endpoint_limits: http::rate_limit::EndpointLimits::default(),
+        password_work: auth::PasswordWork::new(config.web.password_hash_concurrency),
     };
     let sessions = auth::DbSessionStore::new(&db);
     let housekeeping = tokio::spawn(housekeeping(state.clone(), sessions.clone()));

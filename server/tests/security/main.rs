@@ -14,6 +14,7 @@ mod admin;
 mod allowlist;
 mod csp;
 mod limits;
+mod passwords;
 mod sessions;
 mod two_factor;
 mod web_metrics;
