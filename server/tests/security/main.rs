@@ -17,6 +17,7 @@ mod limits;
 mod passwords;
 mod sessions;
 mod two_factor;
+mod web_listener;
 mod web_metrics;
 
 use common::Browser;
