@@ -130,6 +130,7 @@ pub async fn run(
         reauth_limiter: auth::limiter::AttemptLimiter::default(),
         endpoint_limits: http::rate_limit::EndpointLimits::default(),
         password_work: auth::PasswordWork::new(config.web.password_hash_concurrency),
+        live: http::live::LiveFeed::start(gateway_status.handle.clone(), shutdown.clone()),
     };
     let sessions = auth::DbSessionStore::new(&db);
     let housekeeping = tokio::spawn(housekeeping(state.clone(), sessions.clone()));

@@ -43,6 +43,8 @@ pub struct AppState {
     pub reauth_limiter: AttemptLimiter,
     /// Per-endpoint request limits (sign-in, API, webhooks).
     pub endpoint_limits: crate::http::rate_limit::EndpointLimits,
+    /// `/ws/live`'s shared snapshots and per-account socket counts.
+    pub live: crate::http::live::LiveFeed,
     /// The cap on argon2 work at once (`ATLANTIC_PASSWORD_HASH_CONCURRENCY`).
     pub password_work: crate::auth::PasswordWork,
 }

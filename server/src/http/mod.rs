@@ -11,7 +11,7 @@ mod csrf;
 mod gate;
 mod guard;
 mod health;
-mod live;
+pub(crate) mod live;
 mod metrics;
 mod observe;
 mod preferences;

@@ -14,6 +14,7 @@ mod admin;
 mod allowlist;
 mod csp;
 mod limits;
+mod live_socket;
 mod passwords;
 mod sessions;
 mod two_factor;
