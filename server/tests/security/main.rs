@@ -17,6 +17,7 @@ mod limits;
 mod live_socket;
 mod passwords;
 mod sessions;
+mod throttling;
 mod two_factor;
 mod web_listener;
 mod web_metrics;
