@@ -11,10 +11,11 @@ const COUNT: &str = "a whole number";
 /// The web listener's settings, validated.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WebSettings {
-    /// `ATLANTIC_WEB_HEADER_TIMEOUT_SECS`: time a client has to send a complete request head.
+    /// `ATLANTIC_WEB_HEADER_TIMEOUT_SECS`: time a client has to send a complete request head
+    /// (hyper counts a kept-alive connection's wait for its next request as part of it).
     pub header_timeout: Duration,
     /// `ATLANTIC_WEB_IDLE_TIMEOUT_SECS`: a connection with no byte moving either way for this
-    /// long is closed (a kept-alive connection waiting for its next request, a stalled one).
+    /// long is closed (a stalled request body, a response the client stopped reading).
     pub idle_timeout: Duration,
     /// `ATLANTIC_WEB_MAX_CONNECTIONS`: connections open at once; further ones are closed at
     /// once.

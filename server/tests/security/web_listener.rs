@@ -1,6 +1,7 @@
 //! The web listener's own limits: a client that never finishes its request head is cut off
-//! after the header deadline, and past the connection cap further connections are closed
-//! while the open ones keep working.
+//! after the header deadline, one whose request body stops moving after the idle deadline,
+//! and past the connection cap further connections are closed while the open ones keep
+//! working.
 
 use std::time::{Duration, Instant};
 
@@ -77,6 +78,30 @@ async fn a_slowloris_head_is_cut_off_while_others_are_served(engine: Engine) {
     service.stop().await.expect("clean stop");
 }
 on_both_engines!(a_slowloris_head_is_cut_off_while_others_are_served);
+
+async fn a_stalled_request_body_is_cut_off_after_the_idle_deadline(engine: Engine) {
+    let Some(db) = TestDb::new(engine).await else {
+        return;
+    };
+    let service = Service::start_with(db.url(), &[("ATLANTIC_WEB_IDLE_TIMEOUT_SECS", "1")]).await;
+    let mut stalled = TcpStream::connect(service.web).await.unwrap();
+    let head = format!(
+        "POST /login HTTP/1.1\r\nHost: test\r\nOrigin: {}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nemail=a",
+        service.base
+    );
+    stalled.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    // Well before the 30 s request deadline would answer 408.
+    assert!(
+        closed_within(&mut stalled, Duration::from_secs(4)).await,
+        "a request body that stopped moving kept its connection"
+    );
+    assert!(started.elapsed() < Duration::from_secs(4));
+    assert_eq!(service.get("/health").await.status(), 200);
+    service.stop().await.expect("clean stop");
+}
+on_both_engines!(a_stalled_request_body_is_cut_off_after_the_idle_deadline);
 
 async fn past_the_connection_cap_new_connections_are_closed(engine: Engine) {
     let Some(db) = TestDb::new(engine).await else {
