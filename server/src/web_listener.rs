@@ -224,15 +224,18 @@ impl AsyncWrite for Watched {
 /// reverse proxies carry many clients and are held only to the total.
 struct Caps {
     total: Arc<Semaphore>,
-    per_source: Arc<Mutex<HashMap<SourceKey, usize>>>,
+    per_source: SourceCounts,
     per_source_max: usize,
     trusted: Vec<IpNet>,
 }
 
+/// Open connections per source (sources at zero are removed).
+type SourceCounts = Arc<Mutex<HashMap<SourceKey, usize>>>;
+
 /// One connection's place under the caps, given back when dropped.
 struct Place {
     _total: OwnedSemaphorePermit,
-    source: Option<(SourceKey, Arc<Mutex<HashMap<SourceKey, usize>>>)>,
+    source: Option<(SourceKey, SourceCounts)>,
 }
 
 impl Drop for Place {
