@@ -11,8 +11,10 @@ use clap::Args;
 use url::Url;
 
 pub use self::edge::EdgeSettings;
+pub use self::web::WebSettings;
 
 mod edge;
+mod web;
 
 /// Paystack's API, the production default for `PAYSTACK_BASE_URL`.
 pub const PAYSTACK_API: &str = "https://api.paystack.co";
@@ -131,6 +133,9 @@ pub struct Config {
     /// The gateway's deadlines, caps, blocked ports, health probing, exit strategy and default
     /// session lifetime (`ATLANTIC_HEAD_TIMEOUT_SECS` and the others in [`EdgeSettings`]).
     pub edge: EdgeSettings,
+    /// The web listener's deadlines and caps (`ATLANTIC_WEB_HEADER_TIMEOUT_SECS` and the
+    /// others in [`WebSettings`]).
+    pub web: WebSettings,
 }
 
 /// A configuration error: which variable, and what is wrong with it.
@@ -297,6 +302,7 @@ impl Config {
         let billing_interval = secs(env, "ATLANTIC_BILLING_INTERVAL_SECS", 1..=3600)?
             .unwrap_or(Duration::from_secs(30));
         let edge = EdgeSettings::from_env(env)?;
+        let web = WebSettings::from_env(env)?;
 
         Ok(Config {
             environment,
@@ -318,6 +324,7 @@ impl Config {
             paystack_webhook_ips,
             billing_interval,
             edge,
+            web,
         })
     }
 }

@@ -17,6 +17,7 @@ mod shutdown;
 mod site;
 mod state;
 pub mod telemetry;
+mod web_listener;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -134,6 +135,8 @@ pub async fn run(
         register_limiter: auth::limiter::AttemptLimiter::default(),
         reauth_limiter: auth::limiter::AttemptLimiter::default(),
         endpoint_limits: http::rate_limit::EndpointLimits::default(),
+        password_work: auth::PasswordWork::new(config.web.password_hash_concurrency),
+        live: http::live::LiveFeed::start(gateway_status.handle.clone(), shutdown.clone()),
     };
     let sessions = auth::DbSessionStore::new(&db);
     let housekeeping = tokio::spawn(housekeeping(state.clone(), sessions.clone()));
@@ -147,16 +150,14 @@ pub async fn run(
         "AtlanticProxy is running"
     );
 
-    // No Nagle: pages stream (the shell first, then each Suspense), and a small second write
-    // must not wait for the client's delayed ACK (40 ms on Linux).
-    let web = axum::serve::ListenerExt::tap_io(listeners.web, |tcp: &mut tokio::net::TcpStream| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "TCP_NODELAY not set");
-        }
-    });
-    let serve = axum::serve(web, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
-    let mut web_task = tokio::spawn(async move { serve.await });
+    let serve = web_listener::serve(
+        listeners.web,
+        app,
+        config.web.clone(),
+        config.trusted_proxies.clone(),
+        shutdown.clone(),
+    );
+    let mut web_task = tokio::spawn(serve);
 
     tokio::select! {
         // Biased: the web task also ends *because of* the shutdown token; that is not a failure.
@@ -167,8 +168,7 @@ pub async fn run(
             let _ = gateway_task.await;
             db.close().await;
             return match result {
-                Ok(Ok(())) => Err(anyhow::anyhow!("the web server stopped unexpectedly")),
-                Ok(Err(e)) => Err(anyhow::Error::new(e).context("web server failed")),
+                Ok(()) => Err(anyhow::anyhow!("the web server stopped unexpectedly")),
                 Err(e) => Err(anyhow::Error::new(e).context("web server task failed")),
             };
         }

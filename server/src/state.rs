@@ -41,8 +41,12 @@ pub struct AppState {
     /// Brute-force limits on codes and passwords proving it is still the owner: the second
     /// sign-in step, turning 2FA off, the current password on a password change.
     pub reauth_limiter: AttemptLimiter,
-    /// Per-endpoint request limits (sign-in, API, webhooks).
+    /// Per-endpoint request limits (sign-in, API, webhooks, writes, costly reads).
     pub endpoint_limits: crate::http::rate_limit::EndpointLimits,
+    /// `/ws/live`'s shared snapshots and per-account socket counts.
+    pub live: crate::http::live::LiveFeed,
+    /// The cap on argon2 work at once (`ATLANTIC_PASSWORD_HASH_CONCURRENCY`).
+    pub password_work: crate::auth::PasswordWork,
 }
 
 /// What the web side knows of the in-process gateway.

@@ -129,6 +129,9 @@ pub mod ssr {
                 _ => "Signed in",
             },
             "sign_in.failed" => "Sign-in failed",
+            "sign_in.second_factor_abandoned" => {
+                "Sign-in stopped after too many wrong codes: the password is needed again"
+            }
             "account.registered" => "Account created",
             "password.changed" => "Password changed",
             "password.change_failed" => "Password change refused (wrong current password)",

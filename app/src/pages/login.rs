@@ -14,6 +14,8 @@ pub fn LoginPage() -> impl IntoView {
             if let Some(error) = q.get("error") {
                 let text = match error.as_str() {
                     "expired" => "That sign-in took too long. Start again.",
+                    "email" => "That email address is too long (at most 254 characters).",
+                    "attempts" => "Too many wrong codes. Start again with your password.",
                     _ => "Email or password is incorrect.",
                 };
                 Some(view! { <p class="notice notice-error" role="alert">{text}</p> }.into_any())
@@ -38,7 +40,14 @@ pub fn LoginPage() -> impl IntoView {
         <form class="card auth-form" method="post" action="/login">
             {notice}
             <label for="email">"Email"</label>
-            <input id="email" name="email" type="email" autocomplete="username" required />
+            <input
+                id="email"
+                name="email"
+                type="email"
+                autocomplete="username"
+                maxlength="254"
+                required
+            />
             <label for="password">"Password"</label>
             <input id="password" name="password" type="password" autocomplete="current-password" required />
             <button class="button" type="submit">"Sign in"</button>

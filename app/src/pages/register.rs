@@ -13,7 +13,7 @@ pub fn RegisterPage() -> impl IntoView {
         query.with(|q| {
             q.get("error").map(|e| {
                 let text = match e.as_str() {
-                    "email" => "Enter a valid email address.",
+                    "email" => "Enter a valid email address (at most 254 characters).",
                     "short" => "Use at least 10 characters.",
                     _ => "That password is too easy to guess. Try a longer phrase of unrelated words.",
                 };
@@ -26,7 +26,7 @@ pub fn RegisterPage() -> impl IntoView {
         <form class="card auth-form" method="post" action="/register">
             {error}
             <label for="email">"Email"</label>
-            <input id="email" name="email" type="email" autocomplete="email" required />
+            <input id="email" name="email" type="email" autocomplete="email" maxlength="254" required />
             <label for="password">"Password"</label>
             <input
                 id="password"

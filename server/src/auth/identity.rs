@@ -74,6 +74,8 @@ pub async fn adopt_epoch(
 const PENDING_KEY: &str = "pending_second_factor";
 /// How long the second-factor step may take after the password was accepted.
 const PENDING_LIFETIME_MS: i64 = 5 * 60 * 1000;
+/// Wrong codes after which the half-finished sign-in ends and the password is needed again.
+pub const MAX_SECOND_FACTOR_FAILURES: u32 = 10;
 
 /// A sign-in whose password was right and whose second factor is still to come.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +84,9 @@ pub struct PendingSecondFactor {
     pub account_id: AccountId,
     /// When the password was accepted (epoch ms).
     pub since: i64,
+    /// Wrong codes so far (the rate limits slow guessing; this ends it).
+    #[serde(default)]
+    pub failures: u32,
 }
 
 impl PendingSecondFactor {
@@ -99,6 +104,7 @@ impl PendingSecondFactor {
                 PendingSecondFactor {
                     account_id: account,
                     since: now_ms,
+                    failures: 0,
                 },
             )
             .await
@@ -109,9 +115,64 @@ impl PendingSecondFactor {
         let pending: PendingSecondFactor = session.get(PENDING_KEY).await.ok().flatten()?;
         (now_ms.saturating_sub(pending.since) <= PENDING_LIFETIME_MS).then_some(pending)
     }
+
+    /// Counts a wrong code. The [`MAX_SECOND_FACTOR_FAILURES`]th ends the pending sign-in
+    /// (removed from the session) and returns `true`.
+    pub async fn record_failure(
+        self,
+        session: &Session,
+    ) -> Result<bool, tower_sessions::session::Error> {
+        let failures = self.failures.saturating_add(1);
+        if failures >= MAX_SECOND_FACTOR_FAILURES {
+            session.remove_value(PENDING_KEY).await?;
+            return Ok(true);
+        }
+        session
+            .insert(PENDING_KEY, PendingSecondFactor { failures, ..self })
+            .await?;
+        Ok(false)
+    }
 }
 
 /// Ends the session: its record is deleted and the cookie cleared.
 pub async fn sign_out(session: &Session) -> Result<(), tower_sessions::session::Error> {
     session.flush().await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tower_sessions::MemoryStore;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_tenth_wrong_code_ends_the_pending_sign_in() {
+        let session = Session::new(None, Arc::new(MemoryStore::default()), None);
+        let account = AccountId(7);
+        PendingSecondFactor::start(&session, account, 1_000)
+            .await
+            .expect("started");
+        for n in 1..MAX_SECOND_FACTOR_FAILURES {
+            let pending = PendingSecondFactor::current(&session, 2_000)
+                .await
+                .expect("still pending");
+            assert_eq!(pending.failures, n - 1);
+            assert!(
+                !pending.record_failure(&session).await.expect("stored"),
+                "{n}"
+            );
+        }
+        let pending = PendingSecondFactor::current(&session, 2_000)
+            .await
+            .expect("pending after nine");
+        assert!(pending.record_failure(&session).await.expect("stored"));
+        assert!(
+            PendingSecondFactor::current(&session, 2_000)
+                .await
+                .is_none()
+        );
+        assert!(Identity::current(&session, 2_000).await.is_none());
+    }
 }

@@ -1,5 +1,7 @@
 //! Brute-force protection for sign-in and registration: at most 5 attempts a minute per source
-//! IP and per account email, each endpoint with its own budget. Keys are forgotten once their budget has refilled, so memory stays bounded.
+//! (an IPv4 address or an IPv6 /64, see [`SourceKey`]) and per account email, each endpoint
+//! with its own budget. Keys are forgotten once their budget has refilled, so memory stays
+//! bounded.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -9,13 +11,15 @@ use std::time::Duration;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
+use crate::http::client_ip::SourceKey;
+
 /// Attempts allowed per minute, per IP and per account.
 pub const ATTEMPTS_PER_MINUTE: u32 = 5;
 
 /// Two keyed limiters: by source IP and by (lower-cased) email.
 #[derive(Clone)]
 pub struct AttemptLimiter {
-    by_ip: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    by_ip: Arc<DefaultKeyedRateLimiter<SourceKey>>,
     by_email: Arc<DefaultKeyedRateLimiter<String>>,
 }
 
@@ -34,7 +38,7 @@ impl AttemptLimiter {
     /// Takes one attempt for `ip` and `email`; `Err(wait)` when either is over its budget.
     pub fn check(&self, ip: IpAddr, email: &str) -> Result<(), Duration> {
         let clock = DefaultClock::default();
-        let ip_check = self.by_ip.check_key(&ip);
+        let ip_check = self.by_ip.check_key(&SourceKey::of(ip));
         let email_check = self.by_email.check_key(&email.trim().to_lowercase());
         match (ip_check, email_check) {
             (Ok(()), Ok(())) => Ok(()),
@@ -80,5 +84,21 @@ mod tests {
             limiter.check(fresh, "victim@example.com").is_err(),
             "email over budget"
         );
+    }
+
+    #[test]
+    fn addresses_in_one_ipv6_64_share_a_budget() {
+        let limiter = AttemptLimiter::default();
+        for n in 0..ATTEMPTS_PER_MINUTE {
+            let ip: IpAddr = format!("2001:db8:7:7::{:x}", n + 1).parse().expect("ip");
+            assert!(limiter.check(ip, &format!("user{n}@example.com")).is_ok());
+        }
+        let same_64: IpAddr = "2001:db8:7:7:dead:beef:0:1".parse().expect("ip");
+        assert!(
+            limiter.check(same_64, "fresh@example.com").is_err(),
+            "another address of the same /64"
+        );
+        let next_64: IpAddr = "2001:db8:7:8::1".parse().expect("ip");
+        assert!(limiter.check(next_64, "fresh2@example.com").is_ok());
     }
 }

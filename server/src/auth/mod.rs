@@ -1,8 +1,9 @@
-//! Sign-in state: server-side sessions in our database, the signed-in identity, and the
-//! brute-force limiter for sign-in attempts.
+//! Sign-in state: server-side sessions in our database, the signed-in identity, the
+//! brute-force limiter for sign-in attempts and the cap on password hashing at once.
 
 pub mod identity;
 pub mod limiter;
+pub mod password_work;
 pub mod second_factor;
 pub mod session_store;
 
@@ -12,10 +13,14 @@ use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
 pub use self::identity::{Identity, PendingSecondFactor, adopt_epoch, sign_in, sign_out};
+pub use self::password_work::PasswordWork;
 pub use self::session_store::DbSessionStore;
 
 /// Shortest password accepted, at registration and from `atlantic user add` alike.
 pub const MIN_PASSWORD_LEN: usize = 10;
+
+/// Longest email accepted anywhere (RFC 5321's 254 bytes for a path's address).
+pub const MAX_EMAIL_LEN: usize = 254;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "atlantic_session";

@@ -20,12 +20,19 @@ use axum::routing::{get, post};
 use crate::state::AppState;
 
 /// `POST /billing/checkout`, `GET /billing/callback`, `POST /billing/auto-renew`,
-/// `POST /webhooks/paystack`.
-pub fn router() -> Router<AppState> {
+/// `POST /webhooks/paystack`. The callback asks Paystack for the transaction, so it is
+/// throttled as a costly read; the posts are throttled as writes by the router's limit.
+pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/billing/checkout", post(checkout::start))
         .route("/billing/auto-renew", post(auto_renew::set))
-        .route("/billing/callback", get(checkout::callback))
+        .route(
+            "/billing/callback",
+            get(checkout::callback).route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                crate::http::rate_limit::costly,
+            )),
+        )
         .route("/webhooks/paystack", post(webhook::receive))
 }
 

@@ -18,7 +18,7 @@ use store::allowlist::{self, AllowlistError, SourceRanges};
 use store::{StoreError, activity, two_factor};
 use tower_sessions::Session;
 
-use super::auth::{Client, password_policy, record, too_many_attempts, verify};
+use super::auth::{Client, password_policy, record, too_many_attempts};
 use super::client_ip::client_ip;
 use crate::auth::{self, Identity};
 use crate::state::AppState;
@@ -123,11 +123,17 @@ async fn change_password(
     {
         return too_many_attempts(wait);
     }
-    let current_ok = verify(
-        Some(caller.account.password_hash.clone()),
-        form.current_password,
-    )
-    .await;
+    let current_ok = match state
+        .password_work
+        .verify(
+            Some(caller.account.password_hash.clone()),
+            form.current_password,
+        )
+        .await
+    {
+        Ok(ok) => ok,
+        Err(refused) => return refused.into_response(),
+    };
     if !current_ok {
         log(&state, &caller, "password.change_failed", json!({})).await;
         return back("password", "error", "current_password");
@@ -135,12 +141,10 @@ async fn change_password(
     if let Err(reason) = password_policy(&form.new_password, &caller.account.email) {
         return back("password", "error", reason);
     }
-    let new_password = form.new_password;
-    let hash =
-        match tokio::task::spawn_blocking(move || accounts::hash_password(&new_password)).await {
-            Ok(Ok(hash)) => hash,
-            _ => return (StatusCode::SERVICE_UNAVAILABLE, "try again\n").into_response(),
-        };
+    let hash = match state.password_work.hash(form.new_password).await {
+        Ok(hash) => hash,
+        Err(refused) => return refused.into_response(),
+    };
     let epoch =
         match accounts::change_password(&state.db, caller.account.id, &hash, store::now_ms()).await
         {

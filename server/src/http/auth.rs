@@ -14,7 +14,8 @@ use store::{Db, accounts, activity, credentials};
 use tower_sessions::Session;
 
 use super::client_ip::client_ip;
-use crate::auth::{self, Identity, MIN_PASSWORD_LEN, PendingSecondFactor};
+use crate::auth::password_work::WorkError;
+use crate::auth::{self, Identity, MAX_EMAIL_LEN, MIN_PASSWORD_LEN, PendingSecondFactor};
 use crate::state::AppState;
 
 /// zxcvbn's score (0–4) a new password must reach: 3 is "safely unguessable".
@@ -42,6 +43,10 @@ async fn sign_in(
     session: Session,
     Form(form): Form<SignInForm>,
 ) -> Response {
+    // Before the email becomes a limiter key or a query: no account has a longer one.
+    if !email_fits(&form.email) {
+        return Redirect::to("/login?error=email").into_response();
+    }
     let ip = client_ip(peer, &headers, &state.config.trusted_proxies);
     if let Err(wait) = state.sign_in_limiter.check(ip, &form.email) {
         return too_many_attempts(wait);
@@ -51,11 +56,17 @@ async fn sign_in(
         .await
         .ok()
         .flatten();
-    let verified = verify(
-        account.as_ref().map(|a| a.password_hash.clone()),
-        form.password.clone(),
-    )
-    .await;
+    let verified = match state
+        .password_work
+        .verify(
+            account.as_ref().map(|a| a.password_hash.clone()),
+            form.password.clone(),
+        )
+        .await
+    {
+        Ok(verified) => verified,
+        Err(refused) => return refused.into_response(),
+    };
     let client = Client::of(&headers, ip);
     let account = match account {
         Some(account) if verified => account,
@@ -65,7 +76,7 @@ async fn sign_in(
         }
     };
     if accounts::needs_rehash(&account.password_hash) {
-        rehash(&state.db, account.id, form.password).await;
+        rehash(&state, account.id, form.password).await;
     }
     if account.totp_enabled {
         // The password alone is not enough: the code comes on the next page.
@@ -134,7 +145,26 @@ async fn second_factor(
                 ..activity::NewActivity::new(Some(account.id), "sign_in.failed")
             };
             record(&state.db, &event).await;
-            Redirect::to("/login/code?error=code").into_response()
+            match pending.record_failure(&session).await {
+                Ok(false) => Redirect::to("/login/code?error=code").into_response(),
+                // Enough guessing: the password has to be entered again.
+                Ok(true) => {
+                    let event = activity::NewActivity {
+                        detail: serde_json::json!({
+                            "failed_codes": auth::identity::MAX_SECOND_FACTOR_FAILURES
+                        }),
+                        ip: Some(&client.ip),
+                        user_agent: client.user_agent.as_deref(),
+                        ..activity::NewActivity::new(
+                            Some(account.id),
+                            "sign_in.second_factor_abandoned",
+                        )
+                    };
+                    record(&state.db, &event).await;
+                    Redirect::to("/login?error=attempts").into_response()
+                }
+                Err(error) => session_unavailable(&error),
+            }
         }
         Err(error) => unavailable(&error),
     }
@@ -170,6 +200,9 @@ async fn register(
     headers: HeaderMap,
     Form(form): Form<RegisterForm>,
 ) -> Response {
+    if !email_fits(&form.email) {
+        return Redirect::to("/register?error=email").into_response();
+    }
     let ip = client_ip(peer, &headers, &state.config.trusted_proxies);
     if let Err(wait) = state.register_limiter.check(ip, &form.email) {
         return too_many_attempts(wait);
@@ -180,16 +213,9 @@ async fn register(
     if let Err(reason) = password_policy(&form.password, &email) {
         return Redirect::to(&format!("/register?error={reason}")).into_response();
     }
-    let password = form.password;
-    let hash = match tokio::task::spawn_blocking(move || accounts::hash_password(&password)).await {
-        Ok(Ok(hash)) => hash,
-        _ => {
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "registration is unavailable\n",
-            )
-                .into_response();
-        }
+    let hash = match state.password_work.hash(form.password).await {
+        Ok(hash) => hash,
+        Err(refused) => return refused.into_response(),
     };
     let now = store::now_ms();
     match accounts::create(&state.db, &email, &hash, accounts::Role::Customer, now).await {
@@ -257,27 +283,26 @@ pub fn password_policy(password: &str, email: &str) -> Result<(), &'static str> 
     Ok(())
 }
 
-/// Verifies on the blocking pool (argon2 is deliberately slow); an unknown account still
-/// spends the same time, so timing does not reveal which emails exist.
-pub async fn verify(hash: Option<String>, password: String) -> bool {
-    tokio::task::spawn_blocking(move || match hash {
-        Some(hash) => accounts::verify_password(&password, &hash),
-        None => {
-            accounts::dummy_verify(&password);
-            false
-        }
-    })
-    .await
-    .unwrap_or(false)
+/// Whether a submitted email is short enough to be anyone's (RFC 5321: 254 bytes), checked
+/// before it is used at all.
+pub fn email_fits(email: &str) -> bool {
+    email.trim().len() <= MAX_EMAIL_LEN
 }
 
-async fn rehash(db: &Db, account: store::AccountId, password: String) {
-    let Ok(Ok(hash)) =
-        tokio::task::spawn_blocking(move || accounts::hash_password(&password)).await
-    else {
-        return;
+/// Re-hashes with today's parameters; skipped (until the next sign-in) when every password
+/// slot is busy.
+async fn rehash(state: &AppState, account: store::AccountId, password: String) {
+    let hash = match state.password_work.hash(password).await {
+        Ok(hash) => hash,
+        Err(WorkError::Busy) => return,
+        Err(error) => {
+            tracing::warn!(%error, "re-hashing the password failed");
+            return;
+        }
     };
-    if let Err(error) = accounts::set_password_hash(db, account, &hash, store::now_ms()).await {
+    if let Err(error) =
+        accounts::set_password_hash(&state.db, account, &hash, store::now_ms()).await
+    {
         tracing::warn!(%error, "re-hashing the password failed");
     }
 }

@@ -1,8 +1,11 @@
 //! The client's address. Directly connected clients are who the socket says; behind a reverse
 //! proxy listed in `ATLANTIC_TRUSTED_PROXIES`, it is the right-most `X-Forwarded-For` entry that
 //! is not itself a trusted proxy (entries further left are whatever the client claimed).
+//!
+//! Limits count a client by its [`SourceKey`], not its exact address: one IPv6 subscriber
+//! usually holds a whole /64 and could otherwise take a fresh bucket for every request.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use axum::http::HeaderMap;
 use ipnet::IpNet;
@@ -26,6 +29,34 @@ pub fn client_ip(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]) -> Ip
         .find(|ip| !is_trusted(ip))
         .copied()
         .unwrap_or(peer.ip())
+}
+
+/// What rate limits and connection caps count a client under: an IPv4 address as is (an
+/// IPv4-mapped IPv6 address counts as its IPv4 address), an IPv6 address by its /64 network.
+/// Built only by [`SourceKey::of`], so every limiter keys the same way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SourceKey(IpAddr);
+
+impl SourceKey {
+    /// The key of `ip`.
+    pub fn of(ip: IpAddr) -> SourceKey {
+        match ip {
+            IpAddr::V4(v4) => SourceKey(IpAddr::V4(v4)),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => SourceKey(IpAddr::V4(v4)),
+                None => {
+                    let network = u128::from(v6) & !((1u128 << 64) - 1);
+                    SourceKey(IpAddr::V6(Ipv6Addr::from(network)))
+                }
+            },
+        }
+    }
+
+    /// The address standing for the key (an IPv6 key is its network's first address).
+    #[cfg(test)]
+    fn addr(self) -> IpAddr {
+        self.0
+    }
 }
 
 #[cfg(test)]
@@ -80,5 +111,24 @@ mod tests {
         // Nothing usable: fall back to the peer.
         let ip = client_ip(peer("127.0.0.1"), &headers(&["garbage"]), &trusted);
         assert_eq!(ip.to_string(), "127.0.0.1");
+    }
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64_and_mapped_ipv4_by_its_ipv4() {
+        let key = |ip: &str| SourceKey::of(ip.parse().expect("ip")).addr().to_string();
+        assert_eq!(key("203.0.113.9"), "203.0.113.9");
+        assert_eq!(key("::ffff:203.0.113.9"), "203.0.113.9");
+        assert_eq!(key("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "2001:db8:1:2::");
+        assert_eq!(
+            SourceKey::of("2001:db8:1:2::1".parse().expect("ip")),
+            SourceKey::of("2001:db8:1:2:ffff:ffff:ffff:ffff".parse().expect("ip")),
+            "one /64, one key"
+        );
+        assert_ne!(
+            SourceKey::of("2001:db8:1:2::1".parse().expect("ip")),
+            SourceKey::of("2001:db8:1:3::1".parse().expect("ip")),
+            "the next /64 is another client"
+        );
+        assert_eq!(key("::1"), "::");
     }
 }

@@ -7,7 +7,13 @@
 //! stream is scoped to the viewer's account; administrators also get the gateway's totals.
 //! It ends when the session does: the account's session epoch is checked every few seconds,
 //! so "sign out everywhere" and a password change close it too.
+//!
+//! Bounded: one gateway snapshot a second is taken by one task and shared by every socket
+//! ([`LiveFeed`]); an account has at most [`MAX_SOCKETS_PER_ACCOUNT`] sockets open (the next
+//! handshake gets `429`); a client message over [`MAX_MESSAGE_BYTES`] closes the socket.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use app::api::live::{ExitHealthCount, LiveFrame, LiveTraffic};
@@ -19,6 +25,8 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_
 use axum::http::{Extensions, HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 use tower_sessions::Session;
 
 use crate::auth::Identity;
@@ -28,6 +36,80 @@ use crate::state::AppState;
 const TICK: Duration = Duration::from_secs(1);
 /// How often the session is checked again while the socket is open.
 const RECHECK_EVERY: u32 = 5;
+/// Sockets one account may have open at once (a few tabs and devices).
+pub const MAX_SOCKETS_PER_ACCOUNT: usize = 8;
+/// Largest message (and frame) a client may send; the page sends nothing but pings.
+pub const MAX_MESSAGE_BYTES: usize = 4 * 1024;
+
+/// The shared side of `/ws/live`: the latest gateway snapshot, taken once a tick by one task
+/// for every socket, and each account's open sockets.
+#[derive(Clone)]
+pub struct LiveFeed {
+    snapshots: Arc<watch::Sender<Arc<proxy::StatsSnapshot>>>,
+    sockets: Arc<Mutex<HashMap<i64, usize>>>,
+}
+
+impl LiveFeed {
+    /// Starts the task taking a snapshot every [`TICK`] until `shutdown`.
+    pub fn start(gateway: proxy::GatewayHandle, shutdown: CancellationToken) -> LiveFeed {
+        let (sender, _) = watch::channel(Arc::new(gateway.stats().snapshot()));
+        let snapshots = Arc::new(sender);
+        let feeder = snapshots.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(TICK);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
+                feeder.send_replace(Arc::new(gateway.stats().snapshot()));
+            }
+        });
+        LiveFeed {
+            snapshots,
+            sockets: Arc::default(),
+        }
+    }
+
+    /// A place for one more socket of `account`, or `None` at the cap.
+    fn admit(&self, account: i64) -> Option<SocketPlace> {
+        let mut sockets = self
+            .sockets
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let open = sockets.entry(account).or_insert(0);
+        if *open >= MAX_SOCKETS_PER_ACCOUNT {
+            return None;
+        }
+        *open += 1;
+        Some(SocketPlace {
+            account,
+            sockets: self.sockets.clone(),
+        })
+    }
+}
+
+/// One open socket of an account, given back when the socket ends.
+struct SocketPlace {
+    account: i64,
+    sockets: Arc<Mutex<HashMap<i64, usize>>>,
+}
+
+impl Drop for SocketPlace {
+    fn drop(&mut self) {
+        let mut sockets = self
+            .sockets
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(open) = sockets.get_mut(&self.account) {
+            *open = open.saturating_sub(1);
+            if *open == 0 {
+                sockets.remove(&self.account);
+            }
+        }
+    }
+}
 
 /// The `/ws/live` route (inside the session and identity layers).
 pub fn router() -> Router<AppState> {
@@ -58,22 +140,42 @@ async fn upgrade(
     let Some((viewer, epoch)) = signed_in else {
         return (StatusCode::UNAUTHORIZED, "sign in first\n").into_response();
     };
-    match ws {
-        Ok(ws) => ws.on_upgrade(move |socket| stream(state, viewer, epoch, socket)),
-        Err(rejection) => rejection.into_response(),
-    }
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let Some(place) = state.live.admit(viewer.account_id) else {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "this account has {MAX_SOCKETS_PER_ACCOUNT} live streams open already: close one\n"
+            ),
+        )
+            .into_response();
+    };
+    ws.max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
+        .on_upgrade(move |socket| async move {
+            let _place = place;
+            stream(state, viewer, epoch, socket).await;
+        })
 }
 
-/// Sends a frame every second until the client leaves, the session ends or the service stops.
+/// Sends a frame at every snapshot (once a second) until the client leaves, the session ends
+/// or the service stops.
 async fn stream(state: AppState, viewer: Viewer, epoch: i64, mut socket: WebSocket) {
-    let mut tick = tokio::time::interval(TICK);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut snapshots = state.live.snapshots.subscribe();
+    // The first frame at once, from the latest snapshot.
+    snapshots.mark_changed();
     let mut ticks = 0u32;
     loop {
         tokio::select! {
-            _ = tick.tick() => {}
+            changed = snapshots.changed() => if changed.is_err() {
+                return;
+            },
             incoming = socket.recv() => match incoming {
-                // Pings are answered by axum; anything else from the page is ignored.
+                // Pings are answered by axum; anything else from the page is ignored. An
+                // oversized message is an error: the socket ends.
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
                 Some(Ok(_)) => continue,
             },
@@ -87,7 +189,8 @@ async fn stream(state: AppState, viewer: Viewer, epoch: i64, mut socket: WebSock
             close(&mut socket, close_code::POLICY, "signed out").await;
             return;
         }
-        let frame = frame(&state.gateway.handle.stats().snapshot(), viewer);
+        let snapshot = snapshots.borrow_and_update().clone();
+        let frame = frame(&snapshot, viewer);
         let Ok(text) = serde_json::to_string(&frame) else {
             return;
         };

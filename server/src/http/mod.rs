@@ -11,7 +11,7 @@ mod csrf;
 mod gate;
 mod guard;
 mod health;
-mod live;
+pub(crate) mod live;
 mod metrics;
 mod observe;
 mod preferences;
@@ -90,9 +90,9 @@ pub fn router(
         .merge(auth::router())
         .merge(account::router())
         .merge(admin::router())
-        .merge(crate::billing::router())
+        .merge(crate::billing::router(&state))
         .merge(live::router())
-        .merge(usage_export::router())
+        .merge(usage_export::router(&state))
         .merge(preferences::router())
         .route_layer(axum::middleware::from_fn(gate::require_sign_in))
         .fallback(file_and_error_handler_with_context::<AppState, _>(

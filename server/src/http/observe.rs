@@ -1,12 +1,13 @@
 //! Request observation: a tracing span per request (with its request id) and Prometheus
-//! metrics labelled by matched route, never by raw path (bounded label cardinality).
+//! metrics labelled by matched route, never by raw path, and by method from a fixed set (bounded
+//! label cardinality: a client inventing methods or paths cannot grow `/metrics`).
 
 use std::any::Any;
 use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request};
-use axum::http::{Response, StatusCode, header};
+use axum::http::{Method, Response, StatusCode, header};
 use axum::middleware::Next;
 use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
 use tower_http::trace::{DefaultOnResponse, MakeSpan, TraceLayer};
@@ -42,20 +43,38 @@ impl<B> MakeSpan<B> for RequestSpan {
 /// Counts requests and observes latency by method, matched route and status.
 pub async fn record_metrics(request: Request, next: Next) -> Response<Body> {
     let started = Instant::now();
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
+        // The fallback (static files, 404s) has no matched route: one label, not the path.
         .unwrap_or_else(|| "unmatched".to_owned());
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
     let elapsed = started.elapsed().as_secs_f64();
-    metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
+    metrics::counter!("http_requests_total", "method" => method, "route" => route.clone(), "status" => status)
         .increment(1);
     metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
         .record(elapsed);
     response
+}
+
+/// The method as a metrics label: the standard methods by name, anything else `other` (any
+/// token is a valid HTTP method, so the raw one would be an unbounded label).
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
 }
 
 /// A panic becomes a plain 500 with no internals; the log gets the detail.
@@ -73,4 +92,19 @@ pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
         header::HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_outside_the_standard_set_share_one_label() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::DELETE), "DELETE");
+        for made_up in ["FOO", "get", "PROPFIND", "X1"] {
+            let method = Method::from_bytes(made_up.as_bytes()).expect("a token");
+            assert_eq!(method_label(&method), "other", "{made_up}");
+        }
+    }
 }

@@ -2,18 +2,21 @@
 //!
 //! | requests                                 | limit                   | key        |
 //! |------------------------------------------|-------------------------|------------|
-//! | `POST /login`, `/login/code`, `/register` | 5 a minute each        | client IP  |
-//! | server functions (`/api/…`)              | 100 a minute            | client IP  |
+//! | `POST /login`, `/login/code`, `/register` | 5 a minute each        | source     |
+//! | server functions (`/api/…`)              | 100 a minute            | source     |
 //! | the same, signed in                      | by plan, see [`Tier`]   | account    |
-//! | Paystack webhooks (`/webhooks/…`)        | 10 a minute             | client IP  |
+//! | Paystack webhooks (`/webhooks/…`)        | 10 a minute             | source     |
+//! | every other state-changing request (any method but `GET`, `HEAD`, `OPTIONS`, `TRACE`) | 60 a minute | source |
+//! | the same, signed in                      | 30 a minute             | account    |
+//! | costly reads ([`costly`]: CSV export, Paystack callback) | 10 a minute | source and account |
 //!
 //! Every limited response carries `X-RateLimit-Limit`, `X-RateLimit-Remaining` and
 //! `X-RateLimit-Reset` (seconds until the bucket is full again) of the tightest bucket that
-//! applied; a refusal is `429` with `Retry-After`. The client IP honours the trusted reverse
-//! proxies. `tower_governor` was not used: its key extractors do not know our trusted-proxy
+//! applied; a refusal is `429` with `Retry-After`. The source is the client IP (trusted reverse
+//! proxies honoured) as a [`SourceKey`]: an IPv6 client counts by its /64. `tower_governor` was not used: its key extractors do not know our trusted-proxy
 //! rule, and it sends `X-RateLimit-After` rather than the `X-RateLimit-Reset` clients expect.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,7 +31,7 @@ use governor::middleware::{StateInformationMiddleware, StateSnapshot};
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
-use super::client_ip::client_ip;
+use super::client_ip::{SourceKey, client_ip};
 use crate::state::AppState;
 
 type Keyed<K> = RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock, StateInformationMiddleware>;
@@ -39,6 +42,12 @@ pub const SIGN_IN_PER_MINUTE: u32 = 5;
 pub const API_PER_MINUTE: u32 = 100;
 /// Webhook deliveries per minute per IP.
 pub const WEBHOOK_PER_MINUTE: u32 = 10;
+/// State-changing requests per minute per source (several people may share an address).
+pub const WRITES_PER_MINUTE: u32 = 60;
+/// State-changing requests per minute per signed-in account.
+pub const ACCOUNT_WRITES_PER_MINUTE: u32 = 30;
+/// Costly reads (CSV export, Paystack callback) per minute, per source and per account.
+pub const COSTLY_PER_MINUTE: u32 = 10;
 
 /// A signed-in account's API budget, from its plan's gateway rate: ten calls a minute for
 /// each request a second the plan allows, between 100 and 1,000 a minute (no plan: 60).
@@ -81,10 +90,14 @@ impl Tier {
 /// The limiters, shared by all requests.
 #[derive(Clone)]
 pub struct EndpointLimits {
-    sign_in: Arc<Keyed<(SignInStep, IpAddr)>>,
-    api: Arc<Keyed<IpAddr>>,
-    webhook: Arc<Keyed<IpAddr>>,
+    sign_in: Arc<Keyed<(SignInStep, SourceKey)>>,
+    api: Arc<Keyed<SourceKey>>,
+    webhook: Arc<Keyed<SourceKey>>,
     accounts: Arc<[Keyed<i64>; 4]>,
+    writes: Arc<Keyed<SourceKey>>,
+    account_writes: Arc<Keyed<i64>>,
+    costly: Arc<Keyed<SourceKey>>,
+    account_costly: Arc<Keyed<i64>>,
 }
 
 fn per_minute(n: u32) -> Quota {
@@ -102,6 +115,10 @@ impl Default for EndpointLimits {
             api: Arc::new(keyed(API_PER_MINUTE)),
             webhook: Arc::new(keyed(WEBHOOK_PER_MINUTE)),
             accounts: Arc::new(Tier::ALL.map(|t| keyed(t.per_minute()))),
+            writes: Arc::new(keyed(WRITES_PER_MINUTE)),
+            account_writes: Arc::new(keyed(ACCOUNT_WRITES_PER_MINUTE)),
+            costly: Arc::new(keyed(COSTLY_PER_MINUTE)),
+            account_costly: Arc::new(keyed(COSTLY_PER_MINUTE)),
         }
     }
 }
@@ -112,11 +129,15 @@ impl EndpointLimits {
     pub fn forget_idle(&self) {
         self.sign_in.retain_recent();
         self.sign_in.shrink_to_fit();
-        for limiter in [&self.api, &self.webhook] {
+        for limiter in [&self.api, &self.webhook, &self.writes, &self.costly] {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
-        for limiter in self.accounts.iter() {
+        for limiter in self
+            .accounts
+            .iter()
+            .chain([&*self.account_writes, &*self.account_costly])
+        {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
@@ -137,6 +158,16 @@ enum Class {
     SignIn(SignInStep),
     Api,
     Webhook,
+    /// Any other state-changing request: every write route, present and future.
+    Write,
+}
+
+/// Methods that change nothing (the same rule the CSRF check uses).
+fn is_safe(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    )
 }
 
 fn class(method: &Method, path: &str) -> Option<Class> {
@@ -146,14 +177,14 @@ fn class(method: &Method, path: &str) -> Option<Class> {
     if path.starts_with("/api/") {
         return Some(Class::Api);
     }
-    if *method != Method::POST {
+    if is_safe(method) {
         return None;
     }
-    match path {
-        "/login" => Some(Class::SignIn(SignInStep::Password)),
-        "/login/code" => Some(Class::SignIn(SignInStep::Code)),
-        "/register" => Some(Class::SignIn(SignInStep::Register)),
-        _ => None,
+    match (method, path) {
+        (&Method::POST, "/login") => Some(Class::SignIn(SignInStep::Password)),
+        (&Method::POST, "/login/code") => Some(Class::SignIn(SignInStep::Code)),
+        (&Method::POST, "/register") => Some(Class::SignIn(SignInStep::Register)),
+        _ => Some(Class::Write),
     }
 }
 
@@ -204,18 +235,55 @@ pub async fn limit(
         return next.run(request).await;
     };
     let limits = &state.endpoint_limits;
-    let ip = client_ip(peer, request.headers(), &state.config.trusted_proxies);
+    let ip = SourceKey::of(client_ip(
+        peer,
+        request.headers(),
+        &state.config.trusted_proxies,
+    ));
     let mut outcomes = vec![match class {
         Class::SignIn(step) => check(&limits.sign_in, &(step, ip)),
         Class::Api => check(&limits.api, &ip),
         Class::Webhook => check(&limits.webhook, &ip),
+        Class::Write => check(&limits.writes, &ip),
     }];
-    if matches!(class, Class::Api)
-        && let Some(viewer) = request.extensions().get::<Viewer>().copied()
-    {
-        let tier = tier_of(&state, viewer.account_id).await;
-        outcomes.push(check(&limits.accounts[tier as usize], &viewer.account_id));
+    if let Some(viewer) = request.extensions().get::<Viewer>().copied() {
+        match class {
+            Class::Api => {
+                let tier = tier_of(&state, viewer.account_id).await;
+                outcomes.push(check(&limits.accounts[tier as usize], &viewer.account_id));
+            }
+            Class::Write => outcomes.push(check(&limits.account_writes, &viewer.account_id)),
+            Class::SignIn(_) | Class::Webhook => {}
+        }
     }
+    enforce(&outcomes, request, next).await
+}
+
+/// A route layer for reads that cost real work (the CSV export, the Paystack callback, which
+/// asks Paystack): [`COSTLY_PER_MINUTE`] per source and per signed-in account. Put on the
+/// route itself (`route_layer`) with `from_fn_with_state`.
+pub async fn costly(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let limits = &state.endpoint_limits;
+    let ip = SourceKey::of(client_ip(
+        peer,
+        request.headers(),
+        &state.config.trusted_proxies,
+    ));
+    let mut outcomes = vec![check(&limits.costly, &ip)];
+    if let Some(viewer) = request.extensions().get::<Viewer>().copied() {
+        outcomes.push(check(&limits.account_costly, &viewer.account_id));
+    }
+    enforce(&outcomes, request, next).await
+}
+
+/// Answers 429 when a bucket refused; otherwise runs the request and sets the headers of the
+/// tightest bucket.
+async fn enforce(outcomes: &[Outcome], request: Request, next: Next) -> Response {
     if let Some((limit, wait)) = outcomes.iter().find_map(|o| match o {
         Outcome::Refused { limit, wait } => Some((*limit, *wait)),
         Outcome::Allowed { .. } => None,
@@ -291,6 +359,8 @@ fn too_many(limit: u32, wait: Duration) -> Response {
 
 #[cfg(test)]
 mod tests {
+    use std::net::IpAddr;
+
     use super::*;
 
     #[test]
@@ -353,5 +423,38 @@ mod tests {
             Some(Class::Webhook)
         );
         assert!(class(&Method::GET, "/settings").is_none());
+        assert_eq!(
+            class(&Method::POST, "/settings/password"),
+            Some(Class::Write)
+        );
+        assert_eq!(
+            class(&Method::POST, "/billing/checkout"),
+            Some(Class::Write)
+        );
+        assert_eq!(class(&Method::DELETE, "/anything"), Some(Class::Write));
+        assert_eq!(
+            class(&Method::PUT, "/login"),
+            Some(Class::Write),
+            "only POST is the sign-in step"
+        );
+        assert!(class(&Method::HEAD, "/usage.csv").is_none());
+    }
+
+    #[test]
+    fn an_ipv6_64_is_one_bucket() {
+        let limits = EndpointLimits::default();
+        let key = |ip: &str| SourceKey::of(ip.parse::<IpAddr>().expect("ip"));
+        for n in 0..SIGN_IN_PER_MINUTE {
+            let ip = format!("2001:db8:5:5::{:x}", n + 1);
+            let outcome = check(&limits.sign_in, &(SignInStep::Password, key(&ip)));
+            assert!(matches!(outcome, Outcome::Allowed { .. }), "attempt {n}");
+        }
+        let same_64 = (SignInStep::Password, key("2001:db8:5:5:1:2:3:4"));
+        assert!(matches!(
+            check(&limits.sign_in, &same_64),
+            Outcome::Refused { .. }
+        ));
+        let mapped = key("::ffff:192.0.2.44");
+        assert_eq!(mapped, key("192.0.2.44"));
     }
 }

@@ -12,9 +12,15 @@ use axum::routing::get;
 use super::SignedIn;
 use crate::state::AppState;
 
-/// The export route.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/usage.csv", get(export))
+/// The export route, throttled as a costly read (it aggregates a month of usage).
+pub fn router(state: &AppState) -> Router<AppState> {
+    Router::new().route(
+        "/usage.csv",
+        get(export).route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            super::rate_limit::costly,
+        )),
+    )
 }
 
 #[derive(serde::Deserialize)]

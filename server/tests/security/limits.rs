@@ -1,4 +1,4 @@
-//! Per-endpoint rate limits, per source IP and per plan.
+//! Per-endpoint rate limits, per source (an IPv6 client by its /64) and per plan.
 
 use crate::common::{self, Browser, Engine, Service, TestDb};
 
@@ -93,3 +93,47 @@ async fn api_calls_are_limited_per_ip_and_per_plan(engine: Engine) {
     service.stop().await.expect("clean stop");
 }
 on_both_engines!(api_calls_are_limited_per_ip_and_per_plan);
+
+async fn ipv6_clients_are_limited_per_64(engine: Engine) {
+    let Some(db) = TestDb::new(engine).await else {
+        return;
+    };
+    // Behind a trusted reverse proxy (the test itself), each request names its client.
+    let service = Service::start_with(db.url(), &[("ATLANTIC_TRUSTED_PROXIES", "127.0.0.1")]).await;
+    let client = common::client();
+    let attempt = |from: &str, n: usize| {
+        let request = client
+            .post(format!("{}/login", service.base))
+            .header("origin", service.base.clone())
+            .header("x-forwarded-for", from)
+            .form(&[
+                ("email", format!("nobody{n}@example.com")),
+                ("password", "wrong password".to_string()),
+            ]);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    // Five sign-in attempts a minute per source: five addresses of one /64 spend it.
+    let one_64 = ["::1", "::2", ":aaaa::3", ":ffff:ffff:ffff:fffe", ":1234::9"];
+    for (n, tail) in one_64.iter().enumerate() {
+        let from = format!("2001:db8:1:2{tail}");
+        assert_ne!(attempt(&from, n).await, 429, "{from}");
+    }
+    assert_eq!(
+        attempt("2001:db8:1:2:5::5", 10).await,
+        429,
+        "the /64's sixth"
+    );
+    assert_ne!(attempt("2001:db8:1:3::1", 11).await, 429, "the next /64");
+    // An IPv4-mapped address is its IPv4 address.
+    for n in 0..5 {
+        let from = if n % 2 == 0 {
+            "203.0.113.5"
+        } else {
+            "::ffff:203.0.113.5"
+        };
+        assert_ne!(attempt(from, 20 + n).await, 429, "{from}");
+    }
+    assert_eq!(attempt("::ffff:203.0.113.5", 30).await, 429);
+    service.stop().await.expect("clean stop");
+}
+on_both_engines!(ipv6_clients_are_limited_per_64);

@@ -1,6 +1,7 @@
 //! Account security through the real service on SQLite and PostgreSQL: two-factor sign-in with
 //! TOTP and recovery codes, password change, signing out the other sessions, the gateway IP
-//! allowlist, the administrator's pages, per-endpoint rate limits and the CSP nonce.
+//! allowlist, the administrator's pages, per-endpoint rate limits and the CSP nonce, and the
+//! web side's bounds: metrics labels, password work, the listener, `/ws/live`, throttling.
 
 // A failed unwrap here is a failed test with its location, which is all it needs to say.
 #![allow(clippy::unwrap_used)]
@@ -13,8 +14,13 @@ mod admin;
 mod allowlist;
 mod csp;
 mod limits;
+mod live_socket;
+mod passwords;
 mod sessions;
+mod throttling;
 mod two_factor;
+mod web_listener;
+mod web_metrics;
 
 use common::Browser;
 

@@ -207,3 +207,81 @@ async fn two_factor_is_turned_off_only_with_a_code(engine: Engine) {
     service.stop().await.expect("clean stop");
 }
 on_both_engines!(two_factor_is_turned_off_only_with_a_code);
+
+/// Posts until the rate limits let the request through (waiting out `Retry-After`).
+async fn post_past_limits(browser: &Browser, path: &str, form: &[(&str, &str)]) -> String {
+    loop {
+        let response = browser.post(path, form).await;
+        if response.status() != 429 {
+            return location(&response);
+        }
+        let wait: u64 = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .expect("429 with Retry-After");
+        tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+    }
+}
+
+async fn ten_wrong_codes_end_the_half_signed_in_state(engine: Engine) {
+    let Some(db) = TestDb::new(engine).await else {
+        return;
+    };
+    let service = Service::start(db.url()).await;
+    let email = "ada@example.com";
+    customer(db.db(), email, "Starter").await;
+    let browser = Browser::new(&service);
+    browser.sign_in_customer(email).await;
+    browser.post("/settings/two-factor/start", &[]).await;
+    let account = store::accounts::by_email(db.db(), email)
+        .await
+        .unwrap()
+        .unwrap();
+    let secret = account.totp_secret.clone().expect("secret stored");
+    let code = two_factor::code_at(&secret, unix_now()).unwrap();
+    let confirmed = browser
+        .post("/settings/two-factor/confirm", &[("code", &code)])
+        .await;
+    assert_eq!(
+        location(&confirmed),
+        "/settings?notice=two_factor_on#two-factor"
+    );
+    assert_eq!(browser.post("/logout", &[]).await.status(), 303);
+    let password = [("email", email), ("password", common::CUSTOMER_PASSWORD)];
+    assert_eq!(
+        post_past_limits(&browser, "/login", &password).await,
+        "/login/code"
+    );
+
+    // The limits allow five codes a minute; the tenth wrong one ends the attempt (about a
+    // minute in).
+    for n in 1..10 {
+        let wrong = post_past_limits(&browser, "/login/code", &[("code", "000000")]).await;
+        assert_eq!(wrong, "/login/code?error=code", "wrong code {n}");
+    }
+    let tenth = post_past_limits(&browser, "/login/code", &[("code", "000000")]).await;
+    assert_eq!(tenth, "/login?error=attempts");
+    let page = browser
+        .get("/login?error=attempts")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Start again with your password"), "{page}");
+
+    // The right code no longer signs in: the password is needed again.
+    let code = two_factor::code_at(&secret, unix_now()).unwrap();
+    let right = post_past_limits(&browser, "/login/code", &[("code", &code)]).await;
+    assert_eq!(right, "/login?error=expired");
+    assert_eq!(location(&browser.get("/usage").await), "/login");
+    let kinds = activity_kinds(db.db(), email).await;
+    assert_eq!(
+        kinds.first().map(String::as_str),
+        Some("sign_in.second_factor_abandoned"),
+        "{kinds:?}"
+    );
+    service.stop().await.expect("clean stop");
+}
+on_both_engines!(ten_wrong_codes_end_the_half_signed_in_state);
