@@ -342,7 +342,15 @@ async fn add_allowed_ip(
             Err(error) => return failed(&error),
         }
     } else {
-        verify(Some(account.password_hash.clone()), form.current_password).await
+        // under the same cap on argon2 work as every other password check
+        match state
+            .password_work
+            .verify(Some(account.password_hash.clone()), form.current_password)
+            .await
+        {
+            Ok(ok) => ok,
+            Err(refused) => return refused.into_response(),
+        }
     };
     if !reauthenticated {
         let detail = json!({ "cidr": network.to_string() });
