@@ -8,11 +8,17 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use store::Keyring;
+use store::sealing::DEVELOPMENT_SECRET;
 use url::Url;
 
 pub use self::edge::EdgeSettings;
 
 mod edge;
+
+/// What `ATLANTIC_ALLOW_PRIVATE_DESTINATIONS_ACK` must say for production to let the gateway
+/// reach private networks: customers could then reach the operator's own network.
+pub const PRIVATE_DESTINATIONS_ACK: &str = "i-understand-customers-can-reach-my-network";
 
 /// Paystack's API, the production default for `PAYSTACK_BASE_URL`.
 pub const PAYSTACK_API: &str = "https://api.paystack.co";
@@ -58,7 +64,8 @@ pub struct CommonArgs {
 /// Which rules apply: development is forgiving and seeds demo data; production is strict.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Environment {
-    /// Local use: a generated secret, the Paystack test double, demo data, pretty logs.
+    /// Local use: the public development secret, the Paystack test double, demo data, pretty
+    /// logs.
     Development,
     /// Real customers: every secret required, https only, JSON logs.
     Production,
@@ -101,8 +108,12 @@ pub struct Config {
     pub database_url: String,
     /// Where the built site is.
     pub site_root: PathBuf,
-    /// Key material for signed tokens; 32 bytes or more.
+    /// `ATLANTIC_SECRET`: key material, 32 bytes or more ([`DEVELOPMENT_SECRET`] when unset
+    /// in development).
     pub secret: Secret,
+    /// The keys sealing secrets at rest, derived from `ATLANTIC_SECRET` (seals and opens) and
+    /// `ATLANTIC_SECRET_PREVIOUS` (only opens).
+    pub keyring: Keyring,
     /// The public https URL customers reach the dashboard at (for Paystack callbacks).
     pub public_url: Url,
     /// Paystack secret key (`sk_test_…`/`sk_live_…`); the test double's key in development.
@@ -162,16 +173,7 @@ impl Config {
         common: &CommonArgs,
         env: Env,
     ) -> Result<Config, ConfigError> {
-        let environment = match env("ATLANTIC_ENV").as_deref().map(str::trim) {
-            None | Some("development") | Some("dev") => Environment::Development,
-            Some("production") | Some("prod") => Environment::Production,
-            Some(other) => {
-                return Err(err(
-                    "ATLANTIC_ENV",
-                    format!("\"{other}\" is not an environment (use development or production)"),
-                ));
-            }
-        };
+        let environment = environment(env)?;
         let production = environment == Environment::Production;
 
         let listen = socket_addr("ATLANTIC_LISTEN", serve.listen.as_deref(), "127.0.0.1:3000")?;
@@ -187,25 +189,7 @@ impl Config {
         )?;
         let database_url = database_url(common.database_url.as_deref())?;
 
-        let secret = match env("ATLANTIC_SECRET") {
-            Some(s) if s.len() >= 32 => Secret::new(s),
-            Some(s) if production => {
-                return Err(err(
-                    "ATLANTIC_SECRET",
-                    format!(
-                        "is {} bytes; production needs at least 32 random bytes",
-                        s.len()
-                    ),
-                ));
-            }
-            None if production => {
-                return Err(err(
-                    "ATLANTIC_SECRET",
-                    "is required in production (32+ random bytes)",
-                ));
-            }
-            _ => Secret::new(random_secret()),
-        };
+        let (secret, keyring) = sealing_keys(env, production)?;
 
         let public_url = match env("ATLANTIC_PUBLIC_URL") {
             Some(raw) => Url::parse(&raw).map_err(|e| {
@@ -230,7 +214,15 @@ impl Config {
             ));
         }
 
+        let paystack_test_mode = flag(env, "ATLANTIC_PAYSTACK_TEST_MODE")?;
         let paystack_secret_key = match env("PAYSTACK_SECRET_KEY") {
+            Some(key) if production && key.starts_with("sk_test_") && !paystack_test_mode => {
+                return Err(err(
+                    "PAYSTACK_SECRET_KEY",
+                    "is a test key (sk_test_…): production takes sk_live_… unless \
+                     ATLANTIC_PAYSTACK_TEST_MODE=1 says a test deployment is meant",
+                ));
+            }
             Some(key) if key.starts_with("sk_") => Secret::new(key),
             Some(_) => {
                 return Err(err(
@@ -269,6 +261,27 @@ impl Config {
         };
 
         let allow_private_destinations = flag(env, "ATLANTIC_ALLOW_PRIVATE_DESTINATIONS")?;
+        if production && allow_private_destinations {
+            match env("ATLANTIC_ALLOW_PRIVATE_DESTINATIONS_ACK") {
+                Some(ack) if ack.trim() == PRIVATE_DESTINATIONS_ACK => {}
+                Some(_) => {
+                    return Err(err(
+                        "ATLANTIC_ALLOW_PRIVATE_DESTINATIONS_ACK",
+                        format!("must be exactly {PRIVATE_DESTINATIONS_ACK}"),
+                    ));
+                }
+                None => {
+                    return Err(err(
+                        "ATLANTIC_ALLOW_PRIVATE_DESTINATIONS",
+                        format!(
+                            "lets customers reach loopback and private networks, which \
+                             production refuses unless \
+                             ATLANTIC_ALLOW_PRIVATE_DESTINATIONS_ACK={PRIVATE_DESTINATIONS_ACK}"
+                        ),
+                    ));
+                }
+            }
+        }
         let metrics_token = match env("ATLANTIC_METRICS_TOKEN") {
             Some(t) if t.len() < 16 => {
                 return Err(err(
@@ -302,6 +315,7 @@ impl Config {
             database_url,
             site_root,
             secret,
+            keyring,
             public_url,
             paystack_secret_key,
             paystack_public_key,
@@ -315,6 +329,80 @@ impl Config {
             edge,
         })
     }
+}
+
+/// `ATLANTIC_ENV`: development unless it says production.
+fn environment(env: Env) -> Result<Environment, ConfigError> {
+    match env("ATLANTIC_ENV").as_deref().map(str::trim) {
+        None | Some("development") | Some("dev") => Ok(Environment::Development),
+        Some("production") | Some("prod") => Ok(Environment::Production),
+        Some(other) => Err(err(
+            "ATLANTIC_ENV",
+            format!("\"{other}\" is not an environment (use development or production)"),
+        )),
+    }
+}
+
+/// Shortest secret accepted, in bytes.
+const MIN_SECRET_LEN: usize = 32;
+
+/// `ATLANTIC_SECRET` and the keyring derived from it and `ATLANTIC_SECRET_PREVIOUS` (a
+/// comma-separated list of older secrets, kept while `atlantic secrets rotate` re-seals).
+/// Development without `ATLANTIC_SECRET` uses [`DEVELOPMENT_SECRET`]; production requires a
+/// real one.
+fn sealing_keys(env: Env, production: bool) -> Result<(Secret, Keyring), ConfigError> {
+    let secret = match env("ATLANTIC_SECRET") {
+        Some(s) if s.len() < MIN_SECRET_LEN => {
+            return Err(err(
+                "ATLANTIC_SECRET",
+                format!(
+                    "is {} bytes; it needs at least {MIN_SECRET_LEN} random bytes (openssl rand \
+                     -hex 32)",
+                    s.len()
+                ),
+            ));
+        }
+        Some(s) if production && s == DEVELOPMENT_SECRET => {
+            return Err(err(
+                "ATLANTIC_SECRET",
+                "is the public development secret, which production refuses",
+            ));
+        }
+        Some(s) => s,
+        None if production => {
+            return Err(err(
+                "ATLANTIC_SECRET",
+                "is required in production (32+ random bytes)",
+            ));
+        }
+        None => DEVELOPMENT_SECRET.to_owned(),
+    };
+    let previous: Vec<String> = env("ATLANTIC_SECRET_PREVIOUS")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if let Some(n) = previous.iter().position(|s| s.len() < MIN_SECRET_LEN) {
+        return Err(err(
+            "ATLANTIC_SECRET_PREVIOUS",
+            format!(
+                "entry {} is {} bytes; every secret has at least {MIN_SECRET_LEN}",
+                n + 1,
+                previous[n].len()
+            ),
+        ));
+    }
+    let previous: Vec<&str> = previous.iter().map(String::as_str).collect();
+    let keyring = Keyring::new(&secret, &previous);
+    Ok((Secret::new(secret), keyring))
+}
+
+/// The keyring alone, for the commands other than `serve` (which read no other setting).
+pub fn keyring(env: Env) -> Result<Keyring, ConfigError> {
+    let production = environment(env)? == Environment::Production;
+    Ok(sealing_keys(env, production)?.1)
 }
 
 const SECONDS: &str = "a whole number of seconds";
@@ -419,13 +507,6 @@ fn default_site_root() -> PathBuf {
         .ok()
         .and_then(|exe| exe.parent().map(|dir| dir.join("site")))
         .unwrap_or_else(|| PathBuf::from("site"))
-}
-
-/// A development-only secret, different at every start: 32 random bytes, hex-encoded.
-fn random_secret() -> String {
-    use rand::Rng;
-    let bytes: [u8; 32] = rand::rng().random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -580,10 +661,121 @@ mod tests {
     }
 
     #[test]
+    fn development_seals_with_the_public_development_secret() {
+        let c = resolve(&[]).expect("defaults");
+        assert!(c.keyring.is_development());
+        assert_eq!(c.secret.expose(), DEVELOPMENT_SECRET);
+        let again = resolve(&[]).expect("defaults");
+        assert_eq!(
+            c.keyring.version(),
+            again.keyring.version(),
+            "stable across starts"
+        );
+        let e = resolve(&[("ATLANTIC_SECRET", "short")]).expect_err("short in development");
+        assert_eq!(e.var, "ATLANTIC_SECRET");
+    }
+
+    #[test]
+    fn production_refuses_the_development_secret_and_short_previous_secrets() {
+        let mut dev = production_without("ATLANTIC_SECRET");
+        dev.push(("ATLANTIC_SECRET", DEVELOPMENT_SECRET));
+        let e = resolve(&dev).expect_err("the public secret");
+        assert_eq!(e.var, "ATLANTIC_SECRET");
+        assert!(!e.to_string().contains(DEVELOPMENT_SECRET), "{e}");
+
+        let old = "an-older-secret-of-thirty-two-bytes-at-least";
+        let mut rotating = PRODUCTION.to_vec();
+        rotating.push(("ATLANTIC_SECRET_PREVIOUS", old));
+        let c = resolve(&rotating).expect("a previous secret");
+        let current = Keyring::new(PRODUCTION[1].1, &[]);
+        assert_eq!(c.keyring.version(), current.version());
+        let sealed = Keyring::new(old, &[]).seal(store::Column::ProxySecret, 1, "pw");
+        assert_eq!(
+            c.keyring
+                .open(store::Column::ProxySecret, 1, &sealed)
+                .expect("the previous secret opens"),
+            "pw"
+        );
+
+        let mut short = PRODUCTION.to_vec();
+        short.push((
+            "ATLANTIC_SECRET_PREVIOUS",
+            "an-older-secret-of-thirty-two-bytes, tiny",
+        ));
+        let e = resolve(&short).expect_err("a short previous secret");
+        assert_eq!(e.var, "ATLANTIC_SECRET_PREVIOUS");
+        assert!(e.to_string().contains("entry 2"), "{e}");
+        assert!(!e.to_string().contains("tiny"), "{e}");
+    }
+
+    #[test]
+    fn production_refuses_paystack_test_keys_unless_test_mode_is_set() {
+        let mut test_key = production_without("PAYSTACK_SECRET_KEY");
+        test_key.push(("PAYSTACK_SECRET_KEY", "sk_test_abc"));
+        let e = resolve(&test_key).expect_err("a test key in production");
+        assert_eq!(e.var, "PAYSTACK_SECRET_KEY");
+        assert!(
+            e.to_string().contains("ATLANTIC_PAYSTACK_TEST_MODE=1"),
+            "{e}"
+        );
+        assert!(!e.to_string().contains("sk_test_abc"), "{e}");
+
+        test_key.push(("ATLANTIC_PAYSTACK_TEST_MODE", "1"));
+        let c = resolve(&test_key).expect("test mode acknowledged");
+        assert_eq!(c.paystack_secret_key.expose(), "sk_test_abc");
+
+        let mut bad = PRODUCTION.to_vec();
+        bad.push(("ATLANTIC_PAYSTACK_TEST_MODE", "perhaps"));
+        assert_eq!(
+            resolve(&bad).expect_err("bad flag").var,
+            "ATLANTIC_PAYSTACK_TEST_MODE"
+        );
+        // Development is unchanged: test keys are the norm there.
+        let c = resolve(&[("PAYSTACK_SECRET_KEY", "sk_test_abc")]).expect("development");
+        assert_eq!(c.paystack_secret_key.expose(), "sk_test_abc");
+    }
+
+    #[test]
+    fn production_refuses_private_destinations_without_the_acknowledgement() {
+        let mut private = PRODUCTION.to_vec();
+        private.push(("ATLANTIC_ALLOW_PRIVATE_DESTINATIONS", "1"));
+        let e = resolve(&private).expect_err("no acknowledgement");
+        assert_eq!(e.var, "ATLANTIC_ALLOW_PRIVATE_DESTINATIONS");
+        assert!(e.to_string().contains(PRIVATE_DESTINATIONS_ACK), "{e}");
+
+        let mut wrong = private.clone();
+        wrong.push(("ATLANTIC_ALLOW_PRIVATE_DESTINATIONS_ACK", "yes"));
+        let e = resolve(&wrong).expect_err("a vague acknowledgement");
+        assert_eq!(e.var, "ATLANTIC_ALLOW_PRIVATE_DESTINATIONS_ACK");
+
+        private.push((
+            "ATLANTIC_ALLOW_PRIVATE_DESTINATIONS_ACK",
+            PRIVATE_DESTINATIONS_ACK,
+        ));
+        assert!(
+            resolve(&private)
+                .expect("acknowledged")
+                .allow_private_destinations
+        );
+        // Off needs no acknowledgement, and development is unchanged.
+        let mut off = PRODUCTION.to_vec();
+        off.push(("ATLANTIC_ALLOW_PRIVATE_DESTINATIONS", "0"));
+        assert!(!resolve(&off).expect("off").allow_private_destinations);
+        let c = resolve(&[("ATLANTIC_ALLOW_PRIVATE_DESTINATIONS", "1")]).expect("development");
+        assert!(c.allow_private_destinations);
+    }
+
+    #[test]
     fn secrets_are_redacted_in_debug_output() {
         let c = resolve(&PRODUCTION).expect("valid");
         let shown = format!("{c:?}");
         assert!(!shown.contains("0123456789abcdef"), "{shown}");
         assert!(!shown.contains("sk_live_abc"), "{shown}");
+        assert!(
+            shown.contains(c.keyring.version()),
+            "the key version is shown: {shown}"
+        );
+        let dev = format!("{:?}", resolve(&[]).expect("defaults"));
+        assert!(!dev.contains(DEVELOPMENT_SECRET), "{dev}");
     }
 }
