@@ -9,16 +9,19 @@ use std::time::Duration;
 
 use clap::Args;
 use store::Keyring;
+#[cfg(test)]
 use store::sealing::DEVELOPMENT_SECRET;
 use url::Url;
 
 pub use self::edge::EdgeSettings;
+pub use self::production::PRIVATE_DESTINATIONS_ACK;
+use self::production::private_destinations;
+pub use self::secrets::keyring;
+use self::secrets::sealing_keys;
 
 mod edge;
-
-/// What `ATLANTIC_ALLOW_PRIVATE_DESTINATIONS_ACK` must say for production to let the gateway
-/// reach private networks: customers could then reach the operator's own network.
-pub const PRIVATE_DESTINATIONS_ACK: &str = "i-understand-customers-can-reach-my-network";
+mod production;
+mod secrets;
 
 /// Paystack's API, the production default for `PAYSTACK_BASE_URL`.
 pub const PAYSTACK_API: &str = "https://api.paystack.co";
@@ -108,8 +111,8 @@ pub struct Config {
     pub database_url: String,
     /// Where the built site is.
     pub site_root: PathBuf,
-    /// `ATLANTIC_SECRET`: key material, 32 bytes or more ([`DEVELOPMENT_SECRET`] when unset
-    /// in development).
+    /// `ATLANTIC_SECRET`: key material, 32 bytes or more
+    /// ([`store::sealing::DEVELOPMENT_SECRET`] when unset in development).
     pub secret: Secret,
     /// The keys sealing secrets at rest, derived from `ATLANTIC_SECRET` (seals and opens) and
     /// `ATLANTIC_SECRET_PREVIOUS` (only opens).
@@ -260,28 +263,7 @@ impl Config {
             None => None,
         };
 
-        let allow_private_destinations = flag(env, "ATLANTIC_ALLOW_PRIVATE_DESTINATIONS")?;
-        if production && allow_private_destinations {
-            match env("ATLANTIC_ALLOW_PRIVATE_DESTINATIONS_ACK") {
-                Some(ack) if ack.trim() == PRIVATE_DESTINATIONS_ACK => {}
-                Some(_) => {
-                    return Err(err(
-                        "ATLANTIC_ALLOW_PRIVATE_DESTINATIONS_ACK",
-                        format!("must be exactly {PRIVATE_DESTINATIONS_ACK}"),
-                    ));
-                }
-                None => {
-                    return Err(err(
-                        "ATLANTIC_ALLOW_PRIVATE_DESTINATIONS",
-                        format!(
-                            "lets customers reach loopback and private networks, which \
-                             production refuses unless \
-                             ATLANTIC_ALLOW_PRIVATE_DESTINATIONS_ACK={PRIVATE_DESTINATIONS_ACK}"
-                        ),
-                    ));
-                }
-            }
-        }
+        let allow_private_destinations = private_destinations(env, production)?;
         let metrics_token = match env("ATLANTIC_METRICS_TOKEN") {
             Some(t) if t.len() < 16 => {
                 return Err(err(
@@ -341,68 +323,6 @@ fn environment(env: Env) -> Result<Environment, ConfigError> {
             format!("\"{other}\" is not an environment (use development or production)"),
         )),
     }
-}
-
-/// Shortest secret accepted, in bytes.
-const MIN_SECRET_LEN: usize = 32;
-
-/// `ATLANTIC_SECRET` and the keyring derived from it and `ATLANTIC_SECRET_PREVIOUS` (a
-/// comma-separated list of older secrets, kept while `atlantic secrets rotate` re-seals).
-/// Development without `ATLANTIC_SECRET` uses [`DEVELOPMENT_SECRET`]; production requires a
-/// real one.
-fn sealing_keys(env: Env, production: bool) -> Result<(Secret, Keyring), ConfigError> {
-    let secret = match env("ATLANTIC_SECRET") {
-        Some(s) if s.len() < MIN_SECRET_LEN => {
-            return Err(err(
-                "ATLANTIC_SECRET",
-                format!(
-                    "is {} bytes; it needs at least {MIN_SECRET_LEN} random bytes (openssl rand \
-                     -hex 32)",
-                    s.len()
-                ),
-            ));
-        }
-        Some(s) if production && s == DEVELOPMENT_SECRET => {
-            return Err(err(
-                "ATLANTIC_SECRET",
-                "is the public development secret, which production refuses",
-            ));
-        }
-        Some(s) => s,
-        None if production => {
-            return Err(err(
-                "ATLANTIC_SECRET",
-                "is required in production (32+ random bytes)",
-            ));
-        }
-        None => DEVELOPMENT_SECRET.to_owned(),
-    };
-    let previous: Vec<String> = env("ATLANTIC_SECRET_PREVIOUS")
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect();
-    if let Some(n) = previous.iter().position(|s| s.len() < MIN_SECRET_LEN) {
-        return Err(err(
-            "ATLANTIC_SECRET_PREVIOUS",
-            format!(
-                "entry {} is {} bytes; every secret has at least {MIN_SECRET_LEN}",
-                n + 1,
-                previous[n].len()
-            ),
-        ));
-    }
-    let previous: Vec<&str> = previous.iter().map(String::as_str).collect();
-    let keyring = Keyring::new(&secret, &previous);
-    Ok((Secret::new(secret), keyring))
-}
-
-/// The keyring alone, for the commands other than `serve` (which read no other setting).
-pub fn keyring(env: Env) -> Result<Keyring, ConfigError> {
-    let production = environment(env)? == Environment::Production;
-    Ok(sealing_keys(env, production)?.1)
 }
 
 const SECONDS: &str = "a whole number of seconds";
@@ -525,7 +445,7 @@ mod tests {
         Config::resolve(&ServeArgs::default(), &CommonArgs::default(), &env)
     }
 
-    const PRODUCTION: [(&str, &str); 5] = [
+    pub(super) const PRODUCTION: [(&str, &str); 5] = [
         ("ATLANTIC_ENV", "production"),
         ("ATLANTIC_SECRET", "0123456789abcdef0123456789abcdef"),
         ("ATLANTIC_PUBLIC_URL", "https://proxy.example.com"),
@@ -533,7 +453,7 @@ mod tests {
         ("PAYSTACK_PUBLIC_KEY", "pk_live_abc"),
     ];
 
-    fn production_without(var: &str) -> Vec<(&'static str, &'static str)> {
+    pub(super) fn production_without(var: &str) -> Vec<(&'static str, &'static str)> {
         PRODUCTION
             .iter()
             .copied()
@@ -658,111 +578,6 @@ mod tests {
                 "{e}"
             );
         }
-    }
-
-    #[test]
-    fn development_seals_with_the_public_development_secret() {
-        let c = resolve(&[]).expect("defaults");
-        assert!(c.keyring.is_development());
-        assert_eq!(c.secret.expose(), DEVELOPMENT_SECRET);
-        let again = resolve(&[]).expect("defaults");
-        assert_eq!(
-            c.keyring.version(),
-            again.keyring.version(),
-            "stable across starts"
-        );
-        let e = resolve(&[("ATLANTIC_SECRET", "short")]).expect_err("short in development");
-        assert_eq!(e.var, "ATLANTIC_SECRET");
-    }
-
-    #[test]
-    fn production_refuses_the_development_secret_and_short_previous_secrets() {
-        let mut dev = production_without("ATLANTIC_SECRET");
-        dev.push(("ATLANTIC_SECRET", DEVELOPMENT_SECRET));
-        let e = resolve(&dev).expect_err("the public secret");
-        assert_eq!(e.var, "ATLANTIC_SECRET");
-        assert!(!e.to_string().contains(DEVELOPMENT_SECRET), "{e}");
-
-        let old = "an-older-secret-of-thirty-two-bytes-at-least";
-        let mut rotating = PRODUCTION.to_vec();
-        rotating.push(("ATLANTIC_SECRET_PREVIOUS", old));
-        let c = resolve(&rotating).expect("a previous secret");
-        let current = Keyring::new(PRODUCTION[1].1, &[]);
-        assert_eq!(c.keyring.version(), current.version());
-        let sealed = Keyring::new(old, &[]).seal(store::Column::ProxySecret, 1, "pw");
-        assert_eq!(
-            c.keyring
-                .open(store::Column::ProxySecret, 1, &sealed)
-                .expect("the previous secret opens"),
-            "pw"
-        );
-
-        let mut short = PRODUCTION.to_vec();
-        short.push((
-            "ATLANTIC_SECRET_PREVIOUS",
-            "an-older-secret-of-thirty-two-bytes, tiny",
-        ));
-        let e = resolve(&short).expect_err("a short previous secret");
-        assert_eq!(e.var, "ATLANTIC_SECRET_PREVIOUS");
-        assert!(e.to_string().contains("entry 2"), "{e}");
-        assert!(!e.to_string().contains("tiny"), "{e}");
-    }
-
-    #[test]
-    fn production_refuses_paystack_test_keys_unless_test_mode_is_set() {
-        let mut test_key = production_without("PAYSTACK_SECRET_KEY");
-        test_key.push(("PAYSTACK_SECRET_KEY", "sk_test_abc"));
-        let e = resolve(&test_key).expect_err("a test key in production");
-        assert_eq!(e.var, "PAYSTACK_SECRET_KEY");
-        assert!(
-            e.to_string().contains("ATLANTIC_PAYSTACK_TEST_MODE=1"),
-            "{e}"
-        );
-        assert!(!e.to_string().contains("sk_test_abc"), "{e}");
-
-        test_key.push(("ATLANTIC_PAYSTACK_TEST_MODE", "1"));
-        let c = resolve(&test_key).expect("test mode acknowledged");
-        assert_eq!(c.paystack_secret_key.expose(), "sk_test_abc");
-
-        let mut bad = PRODUCTION.to_vec();
-        bad.push(("ATLANTIC_PAYSTACK_TEST_MODE", "perhaps"));
-        assert_eq!(
-            resolve(&bad).expect_err("bad flag").var,
-            "ATLANTIC_PAYSTACK_TEST_MODE"
-        );
-        // Development is unchanged: test keys are the norm there.
-        let c = resolve(&[("PAYSTACK_SECRET_KEY", "sk_test_abc")]).expect("development");
-        assert_eq!(c.paystack_secret_key.expose(), "sk_test_abc");
-    }
-
-    #[test]
-    fn production_refuses_private_destinations_without_the_acknowledgement() {
-        let mut private = PRODUCTION.to_vec();
-        private.push(("ATLANTIC_ALLOW_PRIVATE_DESTINATIONS", "1"));
-        let e = resolve(&private).expect_err("no acknowledgement");
-        assert_eq!(e.var, "ATLANTIC_ALLOW_PRIVATE_DESTINATIONS");
-        assert!(e.to_string().contains(PRIVATE_DESTINATIONS_ACK), "{e}");
-
-        let mut wrong = private.clone();
-        wrong.push(("ATLANTIC_ALLOW_PRIVATE_DESTINATIONS_ACK", "yes"));
-        let e = resolve(&wrong).expect_err("a vague acknowledgement");
-        assert_eq!(e.var, "ATLANTIC_ALLOW_PRIVATE_DESTINATIONS_ACK");
-
-        private.push((
-            "ATLANTIC_ALLOW_PRIVATE_DESTINATIONS_ACK",
-            PRIVATE_DESTINATIONS_ACK,
-        ));
-        assert!(
-            resolve(&private)
-                .expect("acknowledged")
-                .allow_private_destinations
-        );
-        // Off needs no acknowledgement, and development is unchanged.
-        let mut off = PRODUCTION.to_vec();
-        off.push(("ATLANTIC_ALLOW_PRIVATE_DESTINATIONS", "0"));
-        assert!(!resolve(&off).expect("off").allow_private_destinations);
-        let c = resolve(&[("ATLANTIC_ALLOW_PRIVATE_DESTINATIONS", "1")]).expect("development");
-        assert!(c.allow_private_destinations);
     }
 
     #[test]

@@ -76,7 +76,7 @@ pub async fn run(
         .with_keyring(config.keyring.clone());
     if config.keyring.is_development() {
         tracing::warn!(
-            "ATLANTIC_SECRET is unset: secrets at rest are sealed with the public development secret"
+            "no ATLANTIC_SECRET: secrets at rest are sealed with the public development one"
         );
     }
     db.migrate().await.context("running database migrations")?;
