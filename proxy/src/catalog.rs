@@ -17,8 +17,7 @@ use crate::locks::{lock, read, write};
 use crate::meter::UsageRecord;
 use crate::username::{ProxyUsername, Targeting};
 
-/// One account as of the current snapshot.
-#[derive(Debug)]
+/// One account as of the current snapshot. `Debug` leaves out the password.
 pub(crate) struct Account {
     pub(crate) id: i64,
     password: String,
@@ -27,6 +26,18 @@ pub(crate) struct Account {
     /// `state.flushed` just before the snapshot was loaded (see [`AccountState::used_bytes`]).
     baseline: u64,
     pub(crate) state: Arc<AccountState>,
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account")
+            .field("id", &self.id)
+            .field("allowlist", &self.allowlist)
+            .field("plan", &self.plan)
+            .field("baseline", &self.baseline)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Account {

@@ -7,8 +7,8 @@ use std::pin::Pin;
 /// Error type of the traits the embedding service implements.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-/// One customer account as the gateway needs it.
-#[derive(Debug, Clone)]
+/// One customer account as the gateway needs it. `Debug` leaves out the password.
+#[derive(Clone)]
 pub struct AccountEntry {
     /// Database id.
     pub account_id: i64,
@@ -20,6 +20,17 @@ pub struct AccountEntry {
     pub allowlist: Vec<ipnet::IpNet>,
     /// The active plan; `None` means no active plan, answered with `quota_exceeded`.
     pub plan: Option<PlanLimits>,
+}
+
+impl std::fmt::Debug for AccountEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountEntry")
+            .field("account_id", &self.account_id)
+            .field("username", &self.username)
+            .field("allowlist", &self.allowlist)
+            .field("plan", &self.plan)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The limits of an account's active plan, and its usage so far.
@@ -47,8 +58,8 @@ pub enum ExitKind {
     Socks5,
 }
 
-/// One upstream exit.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One upstream exit. `Debug` shows where it is, not how we log in to it.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ExitEntry {
     /// Database id (never 0: 0 stands for direct egress in usage records).
     pub id: i64,
@@ -72,6 +83,31 @@ pub struct ExitEntry {
     /// rebinding included). On, the name is still resolved and checked here first, but the
     /// upstream's own answer is what it connects to.
     pub forward_names: bool,
+}
+
+impl std::fmt::Debug for ExitEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let url = &self.url;
+        f.debug_struct("ExitEntry")
+            .field("id", &self.id)
+            .field(
+                "url",
+                &format_args!(
+                    "{}://{}:{}",
+                    url.scheme(),
+                    url.host_str().unwrap_or(""),
+                    url.port_or_known_default().unwrap_or(0)
+                ),
+            )
+            .field("kind", &self.kind)
+            .field("country", &self.country)
+            .field("city", &self.city)
+            .field("pool", &self.pool)
+            .field("enabled", &self.enabled)
+            .field("weight", &self.weight)
+            .field("forward_names", &self.forward_names)
+            .finish()
+    }
 }
 
 /// Everything the gateway caches, loaded at once.
@@ -99,5 +135,57 @@ pub(crate) trait DynDirectory: Send + Sync + 'static {
 impl<D: Directory> DynDirectory for D {
     fn load(&self) -> BoxFuture<'_, Result<DirectorySnapshot, BoxError>> {
         Box::pin(self.snapshot())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_shows_no_password() {
+        let snapshot = DirectorySnapshot {
+            accounts: vec![AccountEntry {
+                account_id: 1,
+                username: "ada".into(),
+                password: "proxy-pa55word".into(),
+                allowlist: Vec::new(),
+                plan: None,
+            }],
+            exits: vec![ExitEntry {
+                id: 1,
+                url: url::Url::parse("socks5://upstream:exit-pa55word@203.0.113.7:1080")
+                    .expect("url"),
+                kind: ExitKind::Socks5,
+                country: None,
+                city: None,
+                pool: "default".into(),
+                enabled: true,
+                weight: 1,
+                forward_names: false,
+            }],
+        };
+        let shown = format!("{snapshot:?}");
+        assert!(
+            shown.contains("ada") && shown.contains("203.0.113.7:1080"),
+            "{shown}"
+        );
+        assert!(!shown.contains("pa55word"), "{shown}");
+
+        // What the gateway builds from them: the catalog's accounts and the exits' upstreams.
+        let catalog = crate::catalog::Catalog::default();
+        catalog.install(snapshot.accounts, &std::collections::HashMap::new());
+        let accounts = catalog.current().expect("installed");
+        let ip = "192.0.2.1".parse().expect("ip");
+        let (account, _) = accounts
+            .authenticate(Some(("ada", "proxy-pa55word")), ip)
+            .expect("authenticates");
+        let exit = crate::exits::tests::exit(1, 1);
+        let shown = format!("{account:?} {exit:?}");
+        assert!(shown.contains("127.0.0.1"), "{shown}");
+        assert!(
+            !shown.contains("pa55word") && !shown.contains("p:w"),
+            "{shown}"
+        );
     }
 }

@@ -8,12 +8,21 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use store::Keyring;
+#[cfg(test)]
+use store::sealing::DEVELOPMENT_SECRET;
 use url::Url;
 
 pub use self::edge::EdgeSettings;
+pub use self::production::PRIVATE_DESTINATIONS_ACK;
+use self::production::private_destinations;
+pub use self::secrets::keyring;
+use self::secrets::sealing_keys;
 pub use self::web::WebSettings;
 
 mod edge;
+mod production;
+mod secrets;
 mod web;
 
 /// Paystack's API, the production default for `PAYSTACK_BASE_URL`.
@@ -60,7 +69,8 @@ pub struct CommonArgs {
 /// Which rules apply: development is forgiving and seeds demo data; production is strict.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Environment {
-    /// Local use: a generated secret, the Paystack test double, demo data, pretty logs.
+    /// Local use: the public development secret, the Paystack test double, demo data, pretty
+    /// logs.
     Development,
     /// Real customers: every secret required, https only, JSON logs.
     Production,
@@ -103,8 +113,12 @@ pub struct Config {
     pub database_url: String,
     /// Where the built site is.
     pub site_root: PathBuf,
-    /// Key material for signed tokens; 32 bytes or more.
+    /// `ATLANTIC_SECRET`: key material, 32 bytes or more
+    /// ([`store::sealing::DEVELOPMENT_SECRET`] when unset in development).
     pub secret: Secret,
+    /// The keys sealing secrets at rest, derived from `ATLANTIC_SECRET` (seals and opens) and
+    /// `ATLANTIC_SECRET_PREVIOUS` (only opens).
+    pub keyring: Keyring,
     /// The public https URL customers reach the dashboard at (for Paystack callbacks).
     pub public_url: Url,
     /// Paystack secret key (`sk_test_…`/`sk_live_…`); the test double's key in development.
@@ -170,16 +184,7 @@ impl Config {
         common: &CommonArgs,
         env: Env,
     ) -> Result<Config, ConfigError> {
-        let environment = match env("ATLANTIC_ENV").as_deref().map(str::trim) {
-            None | Some("development") | Some("dev") => Environment::Development,
-            Some("production") | Some("prod") => Environment::Production,
-            Some(other) => {
-                return Err(err(
-                    "ATLANTIC_ENV",
-                    format!("\"{other}\" is not an environment (use development or production)"),
-                ));
-            }
-        };
+        let environment = environment(env)?;
         let production = environment == Environment::Production;
 
         let listen = socket_addr("ATLANTIC_LISTEN", serve.listen.as_deref(), "127.0.0.1:3000")?;
@@ -195,25 +200,7 @@ impl Config {
         )?;
         let database_url = database_url(common.database_url.as_deref())?;
 
-        let secret = match env("ATLANTIC_SECRET") {
-            Some(s) if s.len() >= 32 => Secret::new(s),
-            Some(s) if production => {
-                return Err(err(
-                    "ATLANTIC_SECRET",
-                    format!(
-                        "is {} bytes; production needs at least 32 random bytes",
-                        s.len()
-                    ),
-                ));
-            }
-            None if production => {
-                return Err(err(
-                    "ATLANTIC_SECRET",
-                    "is required in production (32+ random bytes)",
-                ));
-            }
-            _ => Secret::new(random_secret()),
-        };
+        let (secret, keyring) = sealing_keys(env, production)?;
 
         let public_url = match env("ATLANTIC_PUBLIC_URL") {
             Some(raw) => Url::parse(&raw).map_err(|e| {
@@ -238,7 +225,15 @@ impl Config {
             ));
         }
 
+        let paystack_test_mode = flag(env, "ATLANTIC_PAYSTACK_TEST_MODE")?;
         let paystack_secret_key = match env("PAYSTACK_SECRET_KEY") {
+            Some(key) if production && key.starts_with("sk_test_") && !paystack_test_mode => {
+                return Err(err(
+                    "PAYSTACK_SECRET_KEY",
+                    "is a test key (sk_test_…): production takes sk_live_… unless \
+                     ATLANTIC_PAYSTACK_TEST_MODE=1 says a test deployment is meant",
+                ));
+            }
             Some(key) if key.starts_with("sk_") => Secret::new(key),
             Some(_) => {
                 return Err(err(
@@ -276,7 +271,7 @@ impl Config {
             None => None,
         };
 
-        let allow_private_destinations = flag(env, "ATLANTIC_ALLOW_PRIVATE_DESTINATIONS")?;
+        let allow_private_destinations = private_destinations(env, production)?;
         let allow_private_sources = flag(env, "ATLANTIC_ALLOW_PRIVATE_SOURCES")?;
         let metrics_token = match env("ATLANTIC_METRICS_TOKEN") {
             Some(t) if t.len() < 16 => {
@@ -312,6 +307,7 @@ impl Config {
             database_url,
             site_root,
             secret,
+            keyring,
             public_url,
             paystack_secret_key,
             paystack_public_key,
@@ -326,6 +322,18 @@ impl Config {
             edge,
             web,
         })
+    }
+}
+
+/// `ATLANTIC_ENV`: development unless it says production.
+fn environment(env: Env) -> Result<Environment, ConfigError> {
+    match env("ATLANTIC_ENV").as_deref().map(str::trim) {
+        None | Some("development") | Some("dev") => Ok(Environment::Development),
+        Some("production") | Some("prod") => Ok(Environment::Production),
+        Some(other) => Err(err(
+            "ATLANTIC_ENV",
+            format!("\"{other}\" is not an environment (use development or production)"),
+        )),
     }
 }
 
@@ -433,13 +441,6 @@ fn default_site_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("site"))
 }
 
-/// A development-only secret, different at every start: 32 random bytes, hex-encoded.
-fn random_secret() -> String {
-    use rand::Rng;
-    let bytes: [u8; 32] = rand::rng().random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -456,7 +457,7 @@ mod tests {
         Config::resolve(&ServeArgs::default(), &CommonArgs::default(), &env)
     }
 
-    const PRODUCTION: [(&str, &str); 5] = [
+    pub(super) const PRODUCTION: [(&str, &str); 5] = [
         ("ATLANTIC_ENV", "production"),
         ("ATLANTIC_SECRET", "0123456789abcdef0123456789abcdef"),
         ("ATLANTIC_PUBLIC_URL", "https://proxy.example.com"),
@@ -464,7 +465,7 @@ mod tests {
         ("PAYSTACK_PUBLIC_KEY", "pk_live_abc"),
     ];
 
-    fn production_without(var: &str) -> Vec<(&'static str, &'static str)> {
+    pub(super) fn production_without(var: &str) -> Vec<(&'static str, &'static str)> {
         PRODUCTION
             .iter()
             .copied()
@@ -604,5 +605,11 @@ mod tests {
         let shown = format!("{c:?}");
         assert!(!shown.contains("0123456789abcdef"), "{shown}");
         assert!(!shown.contains("sk_live_abc"), "{shown}");
+        assert!(
+            shown.contains(c.keyring.version()),
+            "the key version is shown: {shown}"
+        );
+        let dev = format!("{:?}", resolve(&[]).expect("defaults"));
+        assert!(!dev.contains(DEVELOPMENT_SECRET), "{dev}");
     }
 }

@@ -73,7 +73,13 @@ pub async fn run(
     let site = site::load(&config.site_root).map_err(anyhow::Error::msg)?;
     let db = Db::connect(&config.database_url)
         .await
-        .map_err(|e| anyhow::anyhow!("DATABASE_URL: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("DATABASE_URL: {e}"))?
+        .with_keyring(config.keyring.clone());
+    if config.keyring.is_development() {
+        tracing::warn!(
+            "no ATLANTIC_SECRET: secrets at rest are sealed with the public development one"
+        );
+    }
     db.migrate().await.context("running database migrations")?;
     if config.environment == Environment::Development {
         seed::demo_if_empty(&db)

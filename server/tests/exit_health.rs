@@ -83,7 +83,8 @@ async fn dead_and_live_upstreams_get_their_health_recorded(engine: Engine) {
     let urls = [
         format!("http://up:uppw@{live}"),
         format!("http://up:uppw@{dead}"),
-        format!("http://up:wrong@{live}"),
+        // Another user: the same user at the same upstream would be the same exit.
+        format!("http://other:wrong@{live}"),
     ];
     let mut ids = Vec::new();
     for url in &urls {

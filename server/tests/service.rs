@@ -396,6 +396,13 @@ async fn production_adds_strict_transport_security(engine: Engine) {
         ("ATLANTIC_PUBLIC_URL", "https://proxy.example.com"),
         ("PAYSTACK_SECRET_KEY", "sk_test_x"),
         ("PAYSTACK_PUBLIC_KEY", "pk_test_x"),
+        // A test deployment: Paystack test keys, and the harness's loopback origins (the
+        // common setup turns private destinations on), both acknowledged as production asks.
+        ("ATLANTIC_PAYSTACK_TEST_MODE", "1"),
+        (
+            "ATLANTIC_ALLOW_PRIVATE_DESTINATIONS_ACK",
+            server::config::PRIVATE_DESTINATIONS_ACK,
+        ),
     ];
     let service = Service::start_with(db.url(), &production).await;
     let response = service.get("/health").await;

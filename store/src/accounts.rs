@@ -7,7 +7,9 @@ use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Versio
 use sqlx::any::AnyRow;
 use sqlx::{FromRow, Row};
 
-use crate::{AccountId, Db, Page, RecoveryCodeId, Result, StoreError, flag, get_flag, get_parsed};
+use crate::{
+    AccountId, Column, Db, Page, RecoveryCodeId, Result, StoreError, flag, get_flag, get_parsed,
+};
 
 crate::text_enum! {
     /// What an account may do in the dashboard.
@@ -31,7 +33,8 @@ pub struct Account {
     pub password_hash: String,
     /// Customer or admin.
     pub role: Role,
-    /// The TOTP secret (base32) once 2FA setup has started.
+    /// The TOTP secret (base32) once 2FA setup has started: sealed in the database, opened
+    /// here.
     #[serde(skip)]
     pub totp_secret: Option<String>,
     /// Whether sign-in asks for a TOTP code.
@@ -83,6 +86,18 @@ impl FromRow<'_, AnyRow> for Account {
     }
 }
 
+/// Opens the sealed TOTP secret of an account just read.
+fn opened(db: &Db, mut account: Account) -> Result<Account> {
+    if let Some(sealed) = account.totp_secret.take() {
+        account.totp_secret = Some(db.keyring().open(
+            Column::TotpSecret,
+            account.id.get(),
+            &sealed,
+        )?);
+    }
+    Ok(account)
+}
+
 const COLUMNS: &str = "id, email, password_hash, role, totp_secret, totp_enabled, time_zone, \
                        quota_warning_percent, session_epoch, created_at, updated_at";
 
@@ -131,29 +146,36 @@ pub async fn create(
 /// The account with this id.
 pub async fn by_id(db: &Db, id: AccountId) -> Result<Option<Account>> {
     let sql = format!("SELECT {COLUMNS} FROM accounts WHERE id = $1");
-    Ok(sqlx::query_as::<_, Account>(&sql)
+    sqlx::query_as::<_, Account>(&sql)
         .bind(id)
         .fetch_optional(db.pool())
-        .await?)
+        .await?
+        .map(|a| opened(db, a))
+        .transpose()
 }
 
 /// The account with this email, compared case-insensitively.
 pub async fn by_email(db: &Db, email: &str) -> Result<Option<Account>> {
     let sql = format!("SELECT {COLUMNS} FROM accounts WHERE email = $1");
-    Ok(sqlx::query_as::<_, Account>(&sql)
+    sqlx::query_as::<_, Account>(&sql)
         .bind(email.trim().to_lowercase())
         .fetch_optional(db.pool())
-        .await?)
+        .await?
+        .map(|a| opened(db, a))
+        .transpose()
 }
 
 /// Accounts in id order.
 pub async fn list(db: &Db, page: Page) -> Result<Vec<Account>> {
     let sql = format!("SELECT {COLUMNS} FROM accounts ORDER BY id LIMIT $1 OFFSET $2");
-    Ok(sqlx::query_as::<_, Account>(&sql)
+    sqlx::query_as::<_, Account>(&sql)
         .bind(page.limit())
         .bind(page.offset())
         .fetch_all(db.pool())
-        .await?)
+        .await?
+        .into_iter()
+        .map(|a| opened(db, a))
+        .collect()
 }
 
 /// How many accounts exist.
@@ -216,7 +238,7 @@ pub async fn set_role(db: &Db, id: AccountId, role: Role, now_ms: i64) -> Result
     found(done.rows_affected())
 }
 
-/// Stores the TOTP secret (`None` clears it) and whether sign-in requires a code.
+/// Stores the TOTP secret, sealed (`None` clears it), and whether sign-in requires a code.
 pub async fn set_totp(
     db: &Db,
     id: AccountId,
@@ -232,7 +254,7 @@ pub async fn set_totp(
     let done = sqlx::query(
         "UPDATE accounts SET totp_secret = $1, totp_enabled = $2, updated_at = $3 WHERE id = $4",
     )
-    .bind(secret)
+    .bind(secret.map(|s| db.keyring().seal(Column::TotpSecret, id.get(), s)))
     .bind(flag(enabled))
     .bind(now_ms)
     .bind(id)

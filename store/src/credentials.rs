@@ -1,5 +1,6 @@
 //! Proxy credentials (generated username and secret), and the snapshot of every account the
-//! gateway authenticates against (the allowlists themselves are in [`crate::allowlist`]).
+//! gateway authenticates against (the allowlists themselves are in [`crate::allowlist`]). The
+//! secret is sealed at rest (see [`crate::sealing`]); every function here returns it opened.
 
 use std::collections::HashMap;
 
@@ -8,7 +9,7 @@ use rand::Rng;
 use rand::distr::{Alphanumeric, SampleString};
 use sqlx::Row;
 
-use crate::{AccountId, Db, PlanId, Result, StoreError, allowlist, error, subscriptions};
+use crate::{AccountId, Column, Db, PlanId, Result, StoreError, allowlist, error, subscriptions};
 
 /// Length of a generated proxy username: a letter, then letters and digits.
 pub const USERNAME_LEN: usize = 10;
@@ -25,7 +26,7 @@ pub struct ProxyCredentials {
     pub account_id: AccountId,
     /// The proxy username: lower case, no `-` (that separates the targeting parameters).
     pub username: String,
-    /// The proxy password.
+    /// The proxy password (sealed in the database, opened here).
     pub secret: String,
     /// Epoch milliseconds.
     pub created_at: i64,
@@ -60,11 +61,22 @@ fn generate_secret() -> String {
     Alphanumeric.sample_string(&mut rand::rng(), SECRET_LEN)
 }
 
+/// Opens the sealed secret of credentials just read.
+fn opened(db: &Db, mut credentials: ProxyCredentials) -> Result<ProxyCredentials> {
+    credentials.secret = db.keyring().open(
+        Column::ProxySecret,
+        credentials.account_id.get(),
+        &credentials.secret,
+    )?;
+    Ok(credentials)
+}
+
 /// Generates credentials for an account. `Conflict` if it has some already, `NotFound` if
 /// the account does not exist.
 pub async fn create(db: &Db, account: AccountId, now_ms: i64) -> Result<ProxyCredentials> {
     let mut last_clash = None;
     for _ in 0..USERNAME_ATTEMPTS {
+        let secret = generate_secret();
         let result = sqlx::query_as::<_, ProxyCredentials>(
             "INSERT INTO proxy_credentials (account_id, username, secret, created_at, rotated_at) \
              VALUES ($1, $2, $3, $4, $4) \
@@ -72,12 +84,20 @@ pub async fn create(db: &Db, account: AccountId, now_ms: i64) -> Result<ProxyCre
         )
         .bind(account)
         .bind(generate_username())
-        .bind(generate_secret())
+        .bind(
+            db.keyring()
+                .seal(Column::ProxySecret, account.get(), &secret),
+        )
         .bind(now_ms)
         .fetch_one(db.pool())
         .await;
         match result {
-            Ok(credentials) => return Ok(credentials),
+            Ok(credentials) => {
+                return Ok(ProxyCredentials {
+                    secret,
+                    ..credentials
+                });
+            }
             Err(err) if error::is_unique_violation(&err) => {
                 let message = err
                     .as_database_error()
@@ -98,39 +118,51 @@ pub async fn create(db: &Db, account: AccountId, now_ms: i64) -> Result<ProxyCre
 
 /// The account's credentials.
 pub async fn by_account(db: &Db, account: AccountId) -> Result<Option<ProxyCredentials>> {
-    Ok(sqlx::query_as::<_, ProxyCredentials>(
+    sqlx::query_as::<_, ProxyCredentials>(
         "SELECT account_id, username, secret, created_at, rotated_at FROM proxy_credentials \
          WHERE account_id = $1",
     )
     .bind(account)
     .fetch_optional(db.pool())
-    .await?)
+    .await?
+    .map(|c| opened(db, c))
+    .transpose()
 }
 
 /// The credentials with this username (compared lower-cased).
 pub async fn by_username(db: &Db, username: &str) -> Result<Option<ProxyCredentials>> {
-    Ok(sqlx::query_as::<_, ProxyCredentials>(
+    sqlx::query_as::<_, ProxyCredentials>(
         "SELECT account_id, username, secret, created_at, rotated_at FROM proxy_credentials \
          WHERE username = $1",
     )
     .bind(username.trim().to_ascii_lowercase())
     .fetch_optional(db.pool())
-    .await?)
+    .await?
+    .map(|c| opened(db, c))
+    .transpose()
 }
 
 /// Gives the account a new random secret. The username stays, so customers only update the
 /// password in their clients. `NotFound` if the account has no credentials.
 pub async fn regenerate(db: &Db, account: AccountId, now_ms: i64) -> Result<ProxyCredentials> {
-    sqlx::query_as::<_, ProxyCredentials>(
+    let secret = generate_secret();
+    let credentials = sqlx::query_as::<_, ProxyCredentials>(
         "UPDATE proxy_credentials SET secret = $1, rotated_at = $2 WHERE account_id = $3 \
          RETURNING account_id, username, secret, created_at, rotated_at",
     )
-    .bind(generate_secret())
+    .bind(
+        db.keyring()
+            .seal(Column::ProxySecret, account.get(), &secret),
+    )
     .bind(now_ms)
     .bind(account)
     .fetch_optional(db.pool())
     .await?
-    .ok_or(StoreError::NotFound)
+    .ok_or(StoreError::NotFound)?;
+    Ok(ProxyCredentials {
+        secret,
+        ..credentials
+    })
 }
 
 /// What the gateway needs to know about one account.
@@ -140,7 +172,7 @@ pub struct GatewayAccount {
     pub account_id: AccountId,
     /// Proxy username.
     pub username: String,
-    /// Proxy password.
+    /// Proxy password (opened from its sealed form).
     pub secret: String,
     /// Source networks allowed to connect; empty means any.
     pub allowlist: Vec<IpNet>,
@@ -230,10 +262,13 @@ pub async fn gateway_accounts(db: &Db, now_ms: i64) -> Result<Vec<GatewayAccount
             None => None,
         };
         let bytes_used: Option<i64> = row.try_get("bytes_used")?;
+        let sealed: String = row.try_get("secret")?;
         accounts.push(GatewayAccount {
             account_id,
             username: row.try_get("username")?,
-            secret: row.try_get("secret")?,
+            secret: db
+                .keyring()
+                .open(Column::ProxySecret, account_id.get(), &sealed)?,
             allowlist: allowlists.remove(&account_id).unwrap_or_default(),
             bytes_used: if plan.is_some() {
                 bytes_used.unwrap_or(0)

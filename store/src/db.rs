@@ -12,7 +12,8 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use crate::{Result, StoreError};
+use crate::sealing::Keyring;
+use crate::{Result, StoreError, secrets};
 
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("../migrations/postgres");
@@ -77,8 +78,8 @@ pub enum SessionPool {
     Postgres(PgPool),
 }
 
-/// The database: the `Any` pool every store function uses, plus the session pool. Cloning is
-/// cheap and shares the pools.
+/// The database: the `Any` pool every store function uses, plus the session pool, and the
+/// [`Keyring`] that seals secrets at rest. Cloning is cheap and shares the pools.
 #[derive(Clone)]
 pub struct Db {
     inner: Arc<Inner>,
@@ -88,6 +89,7 @@ struct Inner {
     backend: Backend,
     pool: AnyPool,
     sessions: SessionPool,
+    keyring: Keyring,
 }
 
 impl std::fmt::Debug for Db {
@@ -95,6 +97,7 @@ impl std::fmt::Debug for Db {
         f.debug_struct("Db")
             .field("backend", &self.inner.backend)
             .field("pool", &self.pool_stats())
+            .field("keyring", &self.inner.keyring)
             .finish()
     }
 }
@@ -105,6 +108,9 @@ impl Db {
     ///
     /// Fails with `Config` on any other scheme and when the database cannot be reached, in one
     /// line that never shows a password from the URL.
+    ///
+    /// Secrets are sealed with [`Keyring::development`] until [`Db::with_keyring`] gives the
+    /// configured keys: the service and every command do so right after connecting.
     pub async fn connect(url: &str) -> Result<Db> {
         install_drivers();
         let url = url.trim();
@@ -127,6 +133,24 @@ impl Db {
         };
         tracing::info!(backend = %db.backend(), url = %redact_url(url), "database connected");
         Ok(db)
+    }
+
+    /// This database with `keyring` sealing and opening its secrets (sharing the pools).
+    pub fn with_keyring(self, keyring: Keyring) -> Db {
+        let inner = &self.inner;
+        Db {
+            inner: Arc::new(Inner {
+                backend: inner.backend,
+                pool: inner.pool.clone(),
+                sessions: inner.sessions.clone(),
+                keyring,
+            }),
+        }
+    }
+
+    /// The keys sealing secrets at rest.
+    pub fn keyring(&self) -> &Keyring {
+        &self.inner.keyring
     }
 
     /// The engine behind this database.
@@ -161,9 +185,14 @@ impl Db {
         }
     }
 
-    /// Applies every pending migration; does nothing when the schema is current.
+    /// Applies every pending migration, then seals any secret still stored in plaintext (the
+    /// data half of migration 0008, which SQL cannot do). Does nothing when both are current.
     pub async fn migrate(&self) -> Result<()> {
         self.migrator().run(&self.inner.pool).await?;
+        let sealed = secrets::seal_plaintext(self).await?;
+        if sealed > 0 {
+            tracing::info!(sealed, "sealed plaintext secrets at rest");
+        }
         Ok(())
     }
 
@@ -173,6 +202,11 @@ impl Db {
         let Some(last) = self.applied_versions().await?.into_iter().max() else {
             return Ok(None);
         };
+        if last == secrets::SEALED_SECRETS_MIGRATION {
+            // SQL cannot decrypt: the secrets go back to plaintext before the schema does.
+            let unsealed = secrets::unseal_all(self).await?;
+            tracing::info!(unsealed, "unsealed secrets for the schema before 0008");
+        }
         // `undo` reverts every applied migration above the target: only `last` is.
         self.migrator().undo(&self.inner.pool, last - 1).await?;
         if self.applied_versions().await?.contains(&last) {
@@ -334,6 +368,7 @@ async fn connect_sqlite(url: &str) -> Result<Db> {
             backend: Backend::Sqlite,
             pool,
             sessions: SessionPool::Sqlite(sessions),
+            keyring: Keyring::development(),
         }),
     })
 }
@@ -361,6 +396,7 @@ async fn connect_postgres(url: &str) -> Result<Db> {
             backend: Backend::Postgres,
             pool,
             sessions: SessionPool::Postgres(sessions),
+            keyring: Keyring::development(),
         }),
     })
 }

@@ -18,6 +18,10 @@ pub enum StoreError {
     /// Any other database failure.
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    /// A secret sealed at rest could not be opened (wrong or missing key, altered value, or
+    /// plaintext where a sealed value belongs). Never shows the value.
+    #[error("{0}")]
+    Sealed(#[from] crate::sealing::SealError),
     /// Applying or reverting a migration failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

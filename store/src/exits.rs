@@ -1,10 +1,14 @@
 //! Upstream exits (residential HTTP and SOCKS5 proxies the gateway relays through) and their
 //! health.
+//!
+//! An exit's URL is stored twice: sealed with its credentials in `url_sealed` (see
+//! [`crate::sealing`]), and with the password replaced by `***` in `url`, the exit's unique
+//! identity that lists show. Every function here returns the URL opened.
 
 use sqlx::any::AnyRow;
 use sqlx::{FromRow, Row};
 
-use crate::{Db, ExitId, Result, StoreError, flag, get_flag, get_parsed, redact_url};
+use crate::{Column, Db, ExitId, Result, StoreError, flag, get_flag, get_parsed, redact_url};
 
 crate::text_enum! {
     /// The protocol spoken to the exit.
@@ -36,7 +40,8 @@ pub struct Exit {
     /// Display name, shown to customers: never the upstream's address (defaults to
     /// `CC #id`).
     pub name: String,
-    /// Canonical `scheme://[user:pass@]host:port`, unique.
+    /// Canonical `scheme://[user:pass@]host:port` (opened from `url_sealed`); unique apart
+    /// from the password.
     pub url: String,
     /// Protocol, from the URL's scheme.
     pub kind: ExitKind,
@@ -120,9 +125,32 @@ impl FromRow<'_, AnyRow> for Exit {
     }
 }
 
-const COLUMNS: &str = "id, name, url, kind, country, city, pool, enabled, weight, \
-                       forward_names, health, last_check_at, last_latency_ms, success_count, failure_count, last_error, \
-                       created_at, updated_at";
+/// A row as read: the exit with `url` redacted, and the sealed URL (`None` only for a row
+/// the sealing migration has not reached, which [`SealedExit::open`] refuses).
+struct SealedExit(Exit, Option<String>);
+
+impl FromRow<'_, AnyRow> for SealedExit {
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(SealedExit(Exit::from_row(row)?, row.try_get("url_sealed")?))
+    }
+}
+
+impl SealedExit {
+    fn open(self, db: &Db) -> Result<Exit> {
+        let SealedExit(mut exit, sealed) = self;
+        let id = exit.id.get();
+        let sealed = sealed.ok_or(crate::SealError::Plaintext {
+            column: Column::ExitUrl.name(),
+            row: id,
+        })?;
+        exit.url = db.keyring().open(Column::ExitUrl, id, &sealed)?;
+        Ok(exit)
+    }
+}
+
+const COLUMNS: &str = "id, name, url, url_sealed, kind, country, city, pool, enabled, weight, \
+                       forward_names, health, last_check_at, last_latency_ms, success_count, failure_count, \
+                       last_error, created_at, updated_at";
 
 /// An exit to add.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -231,7 +259,7 @@ fn valid_pool(pool: &str) -> bool {
 }
 
 /// Adds an exit. `Invalid` for a bad URL, country, pool or weight; `Conflict` if an exit
-/// with the same URL exists.
+/// with the same URL exists (passwords aside: the same user at the same proxy is one exit).
 pub async fn add(db: &Db, new: &NewExit<'_>, now_ms: i64) -> Result<Exit> {
     let url = parse_exit_url(new.url)?;
     let country = new.country.trim().to_ascii_lowercase();
@@ -270,9 +298,12 @@ pub async fn add(db: &Db, new: &NewExit<'_>, now_ms: i64) -> Result<Exit> {
          created_at, updated_at) VALUES (COALESCE($1, ''), $2, $3, $4, $5, $6, $7, $8, $9, $9) \
          RETURNING {COLUMNS}"
     );
-    let added = sqlx::query_as::<_, Exit>(&sql)
+    // The row id is part of the sealed value's associated data, so the URL is sealed once the
+    // row exists, in the same transaction: no one ever sees the row without it.
+    let mut tx = db.pool().begin().await?;
+    let SealedExit(mut exit, _) = sqlx::query_as::<_, SealedExit>(&sql)
         .bind(name)
-        .bind(&url.canonical)
+        .bind(redact_url(&url.canonical))
         .bind(url.kind.as_str())
         .bind(country)
         .bind(city)
@@ -280,40 +311,50 @@ pub async fn add(db: &Db, new: &NewExit<'_>, now_ms: i64) -> Result<Exit> {
         .bind(weight)
         .bind(flag(new.forward_names))
         .bind(now_ms)
-        .fetch_one(db.pool())
+        .fetch_one(&mut *tx)
         .await
         .map_err(StoreError::conflict_as(format!(
             "an exit with the URL {} exists already",
             redact_url(&url.canonical)
         )))?;
-    if !added.name.is_empty() {
-        return Ok(added);
+    // without a name, `CC #id` now that the id is known
+    if exit.name.is_empty() {
+        exit.name = format!("{} #{}", exit.country.to_ascii_uppercase(), exit.id.get());
     }
-    let sql = format!("UPDATE exits SET name = $1 WHERE id = $2 RETURNING {COLUMNS}");
-    Ok(sqlx::query_as::<_, Exit>(&sql)
-        .bind(format!(
-            "{} #{}",
-            added.country.to_ascii_uppercase(),
-            added.id.get()
-        ))
-        .bind(added.id)
-        .fetch_one(db.pool())
-        .await?)
+    let sealed = db
+        .keyring()
+        .seal(Column::ExitUrl, exit.id.get(), &url.canonical);
+    sqlx::query("UPDATE exits SET url_sealed = $1, name = $2 WHERE id = $3")
+        .bind(sealed)
+        .bind(&exit.name)
+        .bind(exit.id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    exit.url = url.canonical;
+    Ok(exit)
 }
 
 /// Every exit, by pool, country and id.
 pub async fn list(db: &Db) -> Result<Vec<Exit>> {
     let sql = format!("SELECT {COLUMNS} FROM exits ORDER BY pool, country, id");
-    Ok(sqlx::query_as::<_, Exit>(&sql).fetch_all(db.pool()).await?)
+    sqlx::query_as::<_, SealedExit>(&sql)
+        .fetch_all(db.pool())
+        .await?
+        .into_iter()
+        .map(|row| row.open(db))
+        .collect()
 }
 
 /// The exit with this id.
 pub async fn by_id(db: &Db, id: ExitId) -> Result<Option<Exit>> {
     let sql = format!("SELECT {COLUMNS} FROM exits WHERE id = $1");
-    Ok(sqlx::query_as::<_, Exit>(&sql)
+    sqlx::query_as::<_, SealedExit>(&sql)
         .bind(id)
         .fetch_optional(db.pool())
-        .await?)
+        .await?
+        .map(|row| row.open(db))
+        .transpose()
 }
 
 /// Removes an exit; `NotFound` if there is none with this id. Its usage history stays.

@@ -10,6 +10,8 @@
 mod db;
 mod error;
 mod ids;
+pub mod sealing;
+pub mod secrets;
 
 pub mod accounts;
 pub mod activity;
@@ -41,6 +43,7 @@ pub use ids::{
     AccountId, ActivityId, AllowlistEntryId, ExitId, PaymentId, PlanId, RecoveryCodeId,
     SubscriptionId, WebhookEventId,
 };
+pub use sealing::{Column, Keyring, SealError};
 
 /// Result alias for everything in this crate.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

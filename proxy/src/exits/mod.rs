@@ -28,12 +28,22 @@ use crate::locks::{read, write};
 use crate::stats::ExitStats;
 use crate::username::Targeting;
 
-/// Where an upstream proxy listens, and how we log in to it.
-#[derive(Debug, Clone)]
+/// Where an upstream proxy listens, and how we log in to it. `Debug` leaves out the password.
+#[derive(Clone)]
 pub(crate) struct UpstreamAddr {
     pub(crate) host: String,
     pub(crate) port: u16,
     pub(crate) credentials: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for UpstreamAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamAddr")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.credentials.as_ref().map(|(user, _)| user))
+            .finish_non_exhaustive()
+    }
 }
 
 impl UpstreamAddr {

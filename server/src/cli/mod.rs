@@ -1,7 +1,9 @@
-//! The `atlantic` command line: `serve` (the default), `migrate`, `user`, `usage`, `upstream`.
+//! The `atlantic` command line: `serve` (the default), `migrate`, `user`, `usage`, `upstream`,
+//! `secrets`.
 //! Output meant for scripts goes to stdout; logs and messages go to stderr.
 
 mod migrate;
+mod secrets;
 mod upstream;
 mod usage;
 mod user;
@@ -9,7 +11,7 @@ mod user;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use store::Db;
+use store::{Db, Keyring};
 
 use crate::config::{self, CommonArgs, Config, ServeArgs};
 
@@ -48,6 +50,9 @@ enum Command {
     /// Manage upstream exits (residential proxies the gateway relays through).
     #[command(subcommand)]
     Upstream(upstream::UpstreamCommand),
+    /// Manage the secrets sealed at rest (`ATLANTIC_SECRET`).
+    #[command(subcommand)]
+    Secrets(secrets::SecretsCommand),
 }
 
 /// Parses the command line and runs it. Exit codes: 0 success, 1 failure, 2 bad usage or
@@ -75,15 +80,20 @@ pub fn main() -> ExitCode {
                 Ok(url) => url,
                 Err(e) => return usage_error(format!("configuration error: {e}")),
             };
-            report(runtime.block_on(run_command(other, &url)))
+            let keyring = match config::keyring(&config::process_env) {
+                Ok(keyring) => keyring,
+                Err(e) => return usage_error(format!("configuration error: {e}")),
+            };
+            report(runtime.block_on(run_command(other, &url, keyring)))
         }
     }
 }
 
-async fn run_command(command: Command, url: &str) -> anyhow::Result<()> {
+async fn run_command(command: Command, url: &str, keyring: Keyring) -> anyhow::Result<()> {
     let db = Db::connect(url)
         .await
-        .map_err(|e| anyhow::anyhow!("DATABASE_URL: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("DATABASE_URL: {e}"))?
+        .with_keyring(keyring);
     let result = match command {
         Command::Migrate { revert } => migrate::run(&db, revert).await,
         Command::User(cmd) => {
@@ -97,6 +107,10 @@ async fn run_command(command: Command, url: &str) -> anyhow::Result<()> {
         Command::Upstream(cmd) => {
             db.migrate().await?;
             upstream::run(&db, cmd).await
+        }
+        Command::Secrets(cmd) => {
+            db.migrate().await?;
+            secrets::run(&db, cmd).await
         }
         Command::Serve(_) => unreachable!("serve is handled before a database is opened"),
     };

@@ -48,6 +48,7 @@ mod payments;
 mod periods;
 mod quota;
 mod renewals;
+mod sealing;
 mod sessions;
 mod usage;
 

@@ -3,7 +3,7 @@
 use store::test_support::{Engine, TestDb};
 use store::{Backend, StoreError};
 
-const MIGRATIONS: usize = 8;
+const MIGRATIONS: usize = 9;
 
 async fn table_exists(t: &TestDb, table: &str) -> bool {
     sqlx::query(&format!("SELECT 1 FROM {table} LIMIT 1"))
@@ -84,6 +84,8 @@ async fn revert_last_then_migrate_again(t: &TestDb) {
         .execute(db.pool())
         .await
         .unwrap();
+    // 0008 adds the exits' sealed URL (its data is tested in `sealing`).
+    assert_eq!(db.revert_last().await.unwrap(), Some(8));
     assert_eq!(db.revert_last().await.unwrap(), Some(7));
     let status =
         sqlx::query_scalar::<_, String>("SELECT status FROM payments WHERE reference = 'ref-kept'")
@@ -93,6 +95,7 @@ async fn revert_last_then_migrate_again(t: &TestDb) {
     assert_eq!(status, "success");
     db.migrate().await.unwrap();
     assert_eq!(db.revert_last().await.unwrap(), Some(9));
+    assert_eq!(db.revert_last().await.unwrap(), Some(8));
     assert_eq!(db.revert_last().await.unwrap(), Some(7));
     // 0006 only adds the automatic-renewal columns and their index.
     assert_eq!(db.revert_last().await.unwrap(), Some(6));
@@ -123,6 +126,7 @@ async fn revert_last_then_migrate_again(t: &TestDb) {
 
     // All the way down: every table, the session table included, is gone.
     assert_eq!(db.revert_last().await.unwrap(), Some(9));
+    assert_eq!(db.revert_last().await.unwrap(), Some(8));
     assert_eq!(db.revert_last().await.unwrap(), Some(7));
     assert_eq!(db.revert_last().await.unwrap(), Some(6));
     assert_eq!(db.revert_last().await.unwrap(), Some(5));
