@@ -182,7 +182,7 @@ async fn an_exit_is_sent_the_checked_address_unless_it_forwards_names() {
         let exit = RecordingExit::start("200 Connection established").await;
         let gw = gateway_with_exit(strict_config(), &exit.url()).await;
         let auth = Some(("alice", "s3cret"));
-        let (mut s, r) = connect_tunnel_to(gw.http, "public.example:443", auth).await;
+        let (mut s, r) = connect_tunnel(gw.http, "public.example:443", auth).await;
         assert_eq!(r.status, 200);
         s.write_all(b"ping").await.expect("write");
         let mut echo = [0u8; 4];
@@ -202,10 +202,10 @@ async fn an_exit_is_sent_the_checked_address_unless_it_forwards_names() {
             vec![forwarding],
         );
         let gw = TestGateway::start(strict_config(), dir).await;
-        let (_s, r) = connect_tunnel_to(gw.http, "public.example:443", auth).await;
+        let (_s, r) = connect_tunnel(gw.http, "public.example:443", auth).await;
         assert_eq!(r.status, 200);
         // still checked here first: a rebinding name is refused even for this exit
-        let (_s, r) = connect_tunnel_to(gw.http, "rebind.example:443", auth).await;
+        let (_s, r) = connect_tunnel(gw.http, "rebind.example:443", auth).await;
         assert_eq!(r.error_code(), Some("destination_blocked"));
         let last = exit.targets().last().cloned();
         assert_eq!(last.as_deref(), Some("public.example:443"));
@@ -216,21 +216,6 @@ async fn an_exit_is_sent_the_checked_address_unless_it_forwards_names() {
 
 fn exit_entry(url: &str) -> proxy::ExitEntry {
     exit(9, url, "de")
-}
-
-async fn connect_tunnel_to(
-    proxy: SocketAddr,
-    authority: &str,
-    auth: Option<(&str, &str)>,
-) -> (TcpStream, RawResponse) {
-    let auth = auth
-        .map(|(u, p)| format!("Proxy-Authorization: {}\r\n", basic(u, p)))
-        .unwrap_or_default();
-    let mut s = TcpStream::connect(proxy).await.expect("connect");
-    let req = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n{auth}\r\n");
-    s.write_all(req.as_bytes()).await.expect("write");
-    let r = read_response(&mut s).await;
-    (s, r)
 }
 
 #[tokio::test]
@@ -251,8 +236,7 @@ async fn destination_failures_reported_by_an_exit_never_open_its_breaker() {
             let gw = gateway_with_exit(config(), &exit.url()).await;
             for _ in 0..6 {
                 let (_s, r) =
-                    connect_tunnel_to(gw.http, "93.184.215.14:443", Some(("alice", "s3cret")))
-                        .await;
+                    connect_tunnel(gw.http, "93.184.215.14:443", Some(("alice", "s3cret"))).await;
                 assert_eq!(r.error_code(), Some("upstream_failed"), "{status}");
                 let code = &status[..3];
                 let proxy_status = r.header("proxy-status").unwrap_or_default();
@@ -273,7 +257,7 @@ async fn destination_failures_reported_by_an_exit_never_open_its_breaker() {
         let gw = gateway_with_exit(config(), &exit.url()).await;
         for _ in 0..2 {
             let (_s, r) =
-                connect_tunnel_to(gw.http, "93.184.215.14:443", Some(("alice", "s3cret"))).await;
+                connect_tunnel(gw.http, "93.184.215.14:443", Some(("alice", "s3cret"))).await;
             assert_eq!(r.error_code(), Some("upstream_failed"));
         }
         assert_eq!(gw.handle.stats().snapshot().exits[0].breaker, "open");
@@ -301,7 +285,7 @@ async fn the_services_own_web_port_is_never_a_destination() {
             let r = proxied_get(gw.http, &format!("http://{target}/metrics"), auth).await;
             assert_eq!(r.error_code(), Some("destination_blocked"), "{target}");
             let by_name = format!("localhost:{}", target.port());
-            let (_s, r) = connect_tunnel_to(gw.http, &by_name, auth).await;
+            let (_s, r) = connect_tunnel(gw.http, &by_name, auth).await;
             assert_eq!(r.error_code(), Some("destination_blocked"), "{by_name}");
         }
         gw.stop().await;

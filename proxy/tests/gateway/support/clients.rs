@@ -111,10 +111,11 @@ pub async fn proxied_get(proxy: SocketAddr, url: &str, auth: Option<(&str, &str)
     .await
 }
 
-/// Opens a CONNECT tunnel; returns the stream and the proxy's answer.
+/// Opens a CONNECT tunnel to `target` (an address, or any authority such as `name:443`);
+/// returns the stream and the proxy's answer.
 pub async fn connect_tunnel(
     proxy: SocketAddr,
-    target: SocketAddr,
+    target: impl std::fmt::Display,
     auth: Option<(&str, &str)>,
 ) -> (TcpStream, RawResponse) {
     let auth = auth
