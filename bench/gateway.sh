@@ -25,7 +25,8 @@ OUT="${OUT:-$(mktemp -d /tmp/atl-gw-bench.XXXXXX)}"
 SCENARIOS="${SCENARIOS:-tunnel_throughput,forward_get,tunnel_setup,idle_tunnels,auth_reject}"
 WORK="$(mktemp -d /tmp/atl-gw-work.XXXXXX)"
 HTTP_PORT=18181 SOCKS_PORT=18182 WEB_PORT=18190
-trap 'kill "${SERVER:-0}" 2>/dev/null || true; wait "${SERVER:-0}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+# `kill 0` would signal the whole process group (the caller's too): only a running server
+trap 'if [[ -n "${SERVER:-}" ]]; then kill "$SERVER" 2>/dev/null; wait "$SERVER" 2>/dev/null; fi; rm -rf "$WORK"' EXIT
 
 [[ -x "$BIN" ]] || { echo "no $BIN: run cargo xtask build --release first" >&2; exit 1; }
 [[ -x "$BENCH/run.sh" ]] || { echo "no harness at $BENCH" >&2; exit 1; }
