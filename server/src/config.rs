@@ -247,6 +247,13 @@ impl Config {
             None => Secret::new("sk_test_atlantic_double"),
         };
         let paystack_public_key = match env("PAYSTACK_PUBLIC_KEY") {
+            Some(key) if production && key.starts_with("pk_test_") && !paystack_test_mode => {
+                return Err(err(
+                    "PAYSTACK_PUBLIC_KEY",
+                    "is a test key (pk_test_…): production takes pk_live_… unless \
+                     ATLANTIC_PAYSTACK_TEST_MODE=1 says a test deployment is meant",
+                ));
+            }
             Some(key) if key.starts_with("pk_") => Some(key),
             Some(_) => {
                 return Err(err(

@@ -1,6 +1,6 @@
 //! Production's refusals of development conveniences that are dangerous with real customers:
-//! private destinations without an explicit acknowledgement (Paystack test keys are refused
-//! where the key is read, in [`super::Config::resolve`]).
+//! private destinations without an explicit acknowledgement (Paystack test keys, secret and
+//! public, are refused where the keys are read, in [`super::Config::resolve`]).
 
 use super::{ConfigError, Env, err, flag};
 
@@ -52,10 +52,18 @@ mod tests {
             "{e}"
         );
         assert!(!e.to_string().contains("sk_test_abc"), "{e}");
+        // the public key too: a live secret beside a test public key is a broken checkout
+        let mut test_public = production_without("PAYSTACK_PUBLIC_KEY");
+        test_public.push(("PAYSTACK_PUBLIC_KEY", "pk_test_abc"));
+        let e = resolve(&test_public).expect_err("a test public key in production");
+        assert_eq!(e.var, "PAYSTACK_PUBLIC_KEY");
 
         test_key.push(("ATLANTIC_PAYSTACK_TEST_MODE", "1"));
         let c = resolve(&test_key).expect("test mode acknowledged");
         assert_eq!(c.paystack_secret_key.expose(), "sk_test_abc");
+        test_public.push(("ATLANTIC_PAYSTACK_TEST_MODE", "1"));
+        let c = resolve(&test_public).expect("test mode acknowledged");
+        assert_eq!(c.paystack_public_key.as_deref(), Some("pk_test_abc"));
 
         let mut bad = PRODUCTION.to_vec();
         bad.push(("ATLANTIC_PAYSTACK_TEST_MODE", "perhaps"));
