@@ -40,12 +40,13 @@ async fn regenerating_the_password_takes_effect_in_the_gateway(engine: Engine) {
                 .timeout(Duration::from_secs(5))
                 .build()
                 .expect("client");
+            // a request still in flight with the old password when the gateway reloads is
+            // cut with its connection (it ran under rights the account no longer has): 0
             client
                 .get(format!("http://{origin}/"))
                 .send()
                 .await
-                .expect("request")
-                .status()
+                .map_or(0, |r| r.status().as_u16())
         }
     };
     assert_eq!(fetch(old_password.clone()).await, 200);
