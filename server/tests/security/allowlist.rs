@@ -415,11 +415,12 @@ async fn proxied(service: &Service, origin: &std::net::SocketAddr, want: u16) ->
         .expect("client");
     let mut last = (0, String::new());
     for _ in 0..20 {
-        let response = client
-            .get(format!("http://{origin}/"))
-            .send()
-            .await
-            .expect("proxy");
+        // a connection let in under an allowlist entry that was just removed is closed by the
+        // gateway's reload, possibly mid-request: poll again
+        let Ok(response) = client.get(format!("http://{origin}/")).send().await else {
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            continue;
+        };
         last = (
             response.status().as_u16(),
             response.text().await.unwrap_or_default(),
