@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The gateway against Squid, tinyproxy and Dante, in one run: `atlantic serve` (release, SQLite,
 # authentication, metering and the plan limiter on; the benchmark account is on the internal
-# Unlimited plan, so the limiter runs but does not trip) measured by the shared harness on its
+# Unlimited plan, so the limiter runs but does not trip) measured by bench/harness on its
 # HTTP and SOCKS5 ports, then the peers and the direct baseline, then the failover benchmark.
 # Loopback only; bounded (REPS × DURATION per level; the harness caps each scenario).
 #
 #   bench/gateway.sh [BINARY]
-#   env: REPS (3)  DURATION (10)  BENCH (../shared/bench)  OUT (a fresh folder under /tmp)
+#   env: REPS (3)  DURATION (10)  BENCH (bench/harness)  OUT (a fresh folder under /tmp)
 #        PEERS ("direct squid-auth tinyproxy-auth dante-auth")  FAILOVER_REQUESTS (2000; 0 skips)
 #        SCENARIOS (the harness's comma list; all by default)
 #
@@ -17,7 +17,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 BIN="${1:-$TARGET/release/atlantic}"
-BENCH="${BENCH:-$ROOT/../shared/bench}"
+BENCH="${BENCH:-$ROOT/bench/harness}"
 REPS="${REPS:-3}"
 DURATION="${DURATION:-10}"
 PEERS="${PEERS:-direct squid-auth tinyproxy-auth dante-auth}"

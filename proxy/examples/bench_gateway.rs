@@ -4,7 +4,7 @@
 //!     cargo run --release -p proxy --example bench_gateway -- \
 //!         [--http 127.0.0.1:8080] [--socks 127.0.0.1:1080] [--user bench] [--pass benchpw] \
 //!         [--no-splice]
-//!     ../shared/bench/run.sh http://bench:benchpw@127.0.0.1:8080 --quick
+//!     bench/harness/run.sh http://bench:benchpw@127.0.0.1:8080 --quick
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
