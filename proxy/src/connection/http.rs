@@ -68,8 +68,6 @@ pub(super) async fn serve(shared: &Shared, stream: TcpStream, peer: SocketAddr, 
         permit: None,
         origin: None,
     };
-    // a connection still pending is shed by the first request's read, or by its refusal
-    let shed = conn.pending.as_ref().map(|p| p.shed().clone());
     let mut first = true;
     loop {
         let wait = if first {
@@ -78,10 +76,11 @@ pub(super) async fn serve(shared: &Shared, stream: TcpStream, peer: SocketAddr, 
             cfg.keepalive_timeout
         };
         let read = tokio::time::timeout(wait, http::read_request(&mut client, cfg.max_head_bytes));
+        // a connection not yet authenticated is closed when shed to make room for others
         let shed_now = async {
-            match (&shed, &conn.pending) {
-                (Some(token), Some(_)) => token.cancelled().await,
-                _ => std::future::pending().await,
+            match &conn.pending {
+                Some(pending) => pending.shed().cancelled().await,
+                None => std::future::pending().await,
             }
         };
         let head = tokio::select! {
