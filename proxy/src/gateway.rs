@@ -3,58 +3,27 @@
 //! drain → cut → final usage flush).
 
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::catalog::Catalog;
 use crate::config::GatewayConfig;
 use crate::connection::Protocol;
-use crate::connection::pool::OriginPool;
 use crate::directory::{Directory, DynDirectory};
-use crate::exits::{Exits, Round};
+use crate::engine::Engine;
+use crate::exits::Round;
 use crate::listener;
-use crate::meter::{DynSink, Meter, UsageSink};
-use crate::policy::DestinationPolicy;
-use crate::sources::{SourceLimits, Unauthenticated};
-use crate::stats::{LiveStats, Sampled, Traffic};
-
-/// State shared by every task of one gateway.
-pub(crate) struct Shared {
-    pub(crate) config: GatewayConfig,
-    pub(crate) policy: DestinationPolicy,
-    pub(crate) catalog: Catalog,
-    pub(crate) exits: Exits,
-    pub(crate) meter: Meter,
-    pub(crate) traffic: Arc<Traffic>,
-    /// Client connections open now.
-    pub(crate) active: AtomicU64,
-    pub(crate) sampled: Mutex<Sampled>,
-    pub(crate) sources: Arc<SourceLimits>,
-    /// Connections not authenticated yet, with their own smaller budget.
-    pub(crate) unauthenticated: Arc<Unauthenticated>,
-    /// Global connection cap.
-    pub(crate) slots: Arc<Semaphore>,
-    /// Idle forward-HTTP origin connections.
-    pub(crate) origins: OriginPool,
-    refresh: Notify,
-    /// Told when the directory brought new exits, so they are probed without waiting.
-    probe_new: Notify,
-    /// Cancelled when shutdown starts: kept-alive connections close after their request.
-    pub(crate) drain: CancellationToken,
-    /// Cancelled when the drain deadline passes: everything still running is cut.
-    pub(crate) force: CancellationToken,
-}
+use crate::live::LiveStats;
+use crate::meter::{DynSink, UsageSink};
 
 /// The gateway engine. Build it with [`Gateway::bind`] or [`Gateway::from_listeners`], keep a
 /// [`GatewayHandle`] if needed, then drive it with [`Gateway::run`].
 pub struct Gateway {
-    shared: Arc<Shared>,
+    engine: Arc<Engine>,
     http: TcpListener,
     socks: TcpListener,
     http_addr: SocketAddr,
@@ -75,7 +44,7 @@ impl std::fmt::Debug for Gateway {
 /// A cheap handle that outlives [`Gateway::run`] taking the gateway by value.
 #[derive(Clone)]
 pub struct GatewayHandle {
-    shared: Arc<Shared>,
+    engine: Arc<Engine>,
 }
 
 impl std::fmt::Debug for GatewayHandle {
@@ -87,26 +56,26 @@ impl std::fmt::Debug for GatewayHandle {
 impl GatewayHandle {
     /// Asks for an immediate directory refresh.
     pub fn refresh_now(&self) {
-        self.shared.refresh.notify_one();
+        self.engine.refresh.notify_one();
     }
 
     /// Live statistics.
     pub fn stats(&self) -> LiveStats {
-        LiveStats::new(self.shared.clone())
+        LiveStats::new(self.engine.clone())
     }
 
     /// Probes one exit now, as the periodic health check does, and returns when it is done
     /// (its verdict is then in [`LiveStats::snapshot`]). An unknown id probes nothing.
     pub async fn probe_exit(&self, exit_id: i64) {
         let timeout = self
-            .shared
+            .engine
             .config
             .connect_timeout
             .min(Duration::from_secs(5));
-        self.shared
+        self.engine
             .exits
             .probe(
-                &self.shared.config.health_probe_target,
+                &self.engine.config.health_probe_target,
                 timeout,
                 Round::One(exit_id),
             )
@@ -141,44 +110,15 @@ impl Gateway {
             .max_connections
             .min(capacity)
             .clamp(1, Semaphore::MAX_PERMITS);
-        let mut own = config.protected_addresses.clone();
-        own.extend(http.local_addr().ok());
-        own.extend(socks.local_addr().ok());
-        let shared = Arc::new(Shared {
-            policy: DestinationPolicy {
-                allow_private: config.allow_private_destinations,
-                blocked_ports: config.blocked_ports.clone(),
-                own,
-                resolver: config.resolver.clone(),
-            },
-            catalog: Catalog::default(),
-            exits: Exits::new(&config),
-            meter: Meter::default(),
-            traffic: Arc::new(Traffic::default()),
-            active: AtomicU64::new(0),
-            sampled: Mutex::new(Sampled::default()),
-            sources: Arc::new(SourceLimits::new(config.max_connections_per_source)),
-            // never more than half the connection slots, so pending strangers can never keep
-            // the listener from accepting
-            unauthenticated: Arc::new(Unauthenticated::new(
-                config.max_unauthenticated_per_source,
-                config.max_unauthenticated.min(slots / 2),
-            )),
-            slots: Arc::new(Semaphore::new(slots)),
-            origins: OriginPool::new(
-                config.forward_pool_max_idle,
-                config.forward_pool_idle_timeout,
-            ),
-            refresh: Notify::new(),
-            probe_new: Notify::new(),
-            drain: CancellationToken::new(),
-            force: CancellationToken::new(),
-            config,
-        });
-        let http_addr = http.local_addr().unwrap_or(shared.config.http_listen);
-        let socks_addr = socks.local_addr().unwrap_or(shared.config.socks_listen);
+        let listeners: Vec<SocketAddr> = [http.local_addr(), socks.local_addr()]
+            .into_iter()
+            .filter_map(Result::ok)
+            .collect();
+        let engine = Arc::new(Engine::new(config, slots, &listeners));
+        let http_addr = http.local_addr().unwrap_or(engine.config.http_listen);
+        let socks_addr = socks.local_addr().unwrap_or(engine.config.socks_listen);
         Gateway {
-            shared,
+            engine,
             http,
             socks,
             http_addr,
@@ -200,18 +140,18 @@ impl Gateway {
 
     /// Live statistics (a cheap handle, usable after `run` took the gateway).
     pub fn stats(&self) -> LiveStats {
-        LiveStats::new(self.shared.clone())
+        LiveStats::new(self.engine.clone())
     }
 
     /// Asks for an immediate directory refresh.
     pub fn refresh_now(&self) {
-        self.shared.refresh.notify_one();
+        self.engine.refresh.notify_one();
     }
 
     /// A handle for `refresh_now` and `stats` once `run` owns the gateway.
     pub fn handle(&self) -> GatewayHandle {
         GatewayHandle {
-            shared: self.shared.clone(),
+            engine: self.engine.clone(),
         }
     }
 
@@ -221,40 +161,40 @@ impl Gateway {
     /// usage a final time before returning.
     pub async fn run(self, shutdown: CancellationToken) {
         let Gateway {
-            shared,
+            engine,
             http,
             socks,
             directory,
             usage,
             ..
         } = self;
-        refresh(&shared, directory.as_ref()).await;
+        refresh(&engine, directory.as_ref()).await;
 
         let background = CancellationToken::new();
         let tasks = TaskTracker::new();
-        tasks.spawn(refresh_loop(shared.clone(), directory, background.clone()));
+        tasks.spawn(refresh_loop(engine.clone(), directory, background.clone()));
         tasks.spawn(flush_loop(
-            shared.clone(),
+            engine.clone(),
             usage.clone(),
             background.clone(),
         ));
-        tasks.spawn(tick_loop(shared.clone(), background.clone()));
-        if let Some(every) = shared.config.health_interval {
-            tasks.spawn(health_loop(shared.clone(), every, background.clone()));
+        tasks.spawn(tick_loop(engine.clone(), background.clone()));
+        if let Some(every) = engine.config.health_interval {
+            tasks.spawn(health_loop(engine.clone(), every, background.clone()));
         }
 
         let connections = TaskTracker::new();
         let stop_accepting = shutdown.child_token();
         let accept_http = listener::accept_loop(
             http,
-            shared.clone(),
+            engine.clone(),
             Protocol::Http,
             connections.clone(),
             stop_accepting.clone(),
         );
         let accept_socks = listener::accept_loop(
             socks,
-            shared.clone(),
+            engine.clone(),
             Protocol::Socks5,
             connections.clone(),
             stop_accepting,
@@ -265,9 +205,9 @@ impl Gateway {
             open = connections.len(),
             "gateway stopping: draining connections"
         );
-        shared.drain.cancel();
+        engine.drain.cancel();
         connections.close();
-        if tokio::time::timeout(shared.config.drain_timeout, connections.wait())
+        if tokio::time::timeout(engine.config.drain_timeout, connections.wait())
             .await
             .is_err()
         {
@@ -275,30 +215,30 @@ impl Gateway {
                 open = connections.len(),
                 "drain deadline passed; cutting connections"
             );
-            shared.force.cancel();
+            engine.force.cancel();
             let _ = tokio::time::timeout(Duration::from_secs(2), connections.wait()).await;
         }
-        shared.force.cancel();
+        engine.force.cancel();
         background.cancel();
         tasks.close();
         tasks.wait().await;
-        final_flush(&shared, usage.as_ref()).await;
+        final_flush(&engine, usage.as_ref()).await;
         tracing::info!("gateway stopped");
     }
 }
 
 /// Loads a snapshot and installs it; keeps the old one on failure.
-async fn refresh(shared: &Shared, directory: &dyn DynDirectory) {
-    let baselines = shared.catalog.baselines();
-    match tokio::time::timeout(shared.config.refresh_timeout, directory.load()).await {
+async fn refresh(engine: &Engine, directory: &dyn DynDirectory) {
+    let baselines = engine.catalog.baselines();
+    match tokio::time::timeout(engine.config.refresh_timeout, directory.load()).await {
         Ok(Ok(snapshot)) => {
-            let first = shared.catalog.current().is_none();
-            if shared.exits.install(snapshot.exits) {
-                shared.probe_new.notify_one();
+            let first = engine.catalog.current().is_none();
+            if engine.exits.install(snapshot.exits) {
+                engine.probe_new.notify_one();
             }
-            shared.catalog.install(snapshot.accounts, &baselines);
+            engine.catalog.install(snapshot.accounts, &baselines);
             if first {
-                let accounts = shared.catalog.current().map_or(0, |a| a.len());
+                let accounts = engine.catalog.current().map_or(0, |a| a.len());
                 tracing::info!(accounts, "directory loaded");
             }
         }
@@ -310,44 +250,44 @@ async fn refresh(shared: &Shared, directory: &dyn DynDirectory) {
 }
 
 async fn refresh_loop(
-    shared: Arc<Shared>,
+    engine: Arc<Engine>,
     directory: Arc<dyn DynDirectory>,
     stop: CancellationToken,
 ) {
-    let pause = shared
+    let pause = engine
         .config
         .refresh_interval
         .max(Duration::from_millis(10));
     loop {
         tokio::select! {
             () = tokio::time::sleep(pause) => {}
-            () = shared.refresh.notified() => {}
+            () = engine.refresh.notified() => {}
             () = stop.cancelled() => return,
         }
         tokio::select! {
-            () = refresh(&shared, directory.as_ref()) => {}
+            () = refresh(&engine, directory.as_ref()) => {}
             () = stop.cancelled() => return,
         }
     }
 }
 
-async fn flush_once(shared: &Shared, usage: &dyn DynSink) -> bool {
-    match shared.meter.flush(usage, shared.config.flush_timeout).await {
+async fn flush_once(engine: &Engine, usage: &dyn DynSink) -> bool {
+    match engine.meter.flush(usage, engine.config.flush_timeout).await {
         Ok(batch) => {
-            shared.catalog.credit_flushed(&batch);
+            engine.catalog.credit_flushed(&batch);
             true
         }
         Err(e) => {
-            tracing::warn!(error = %e, pending = shared.meter.pending_len(), "usage flush failed; will retry");
+            tracing::warn!(error = %e, pending = engine.meter.pending_len(), "usage flush failed; will retry");
             false
         }
     }
 }
 
-async fn flush_loop(shared: Arc<Shared>, usage: Arc<dyn DynSink>, stop: CancellationToken) {
+async fn flush_loop(engine: Arc<Engine>, usage: Arc<dyn DynSink>, stop: CancellationToken) {
     // a zero interval would make `interval` panic (and a tiny one spin)
     let mut every =
-        tokio::time::interval(shared.config.flush_interval.max(Duration::from_millis(10)));
+        tokio::time::interval(engine.config.flush_interval.max(Duration::from_millis(10)));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     every.tick().await;
     loop {
@@ -355,26 +295,26 @@ async fn flush_loop(shared: Arc<Shared>, usage: Arc<dyn DynSink>, stop: Cancella
             _ = every.tick() => {}
             () = stop.cancelled() => return,
         }
-        flush_once(&shared, usage.as_ref()).await;
+        flush_once(&engine, usage.as_ref()).await;
     }
 }
 
-async fn final_flush(shared: &Shared, usage: &dyn DynSink) {
+async fn final_flush(engine: &Engine, usage: &dyn DynSink) {
     for attempt in 1..=3u32 {
-        if flush_once(shared, usage).await {
+        if flush_once(engine, usage).await {
             return;
         }
         tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
     }
     tracing::error!(
-        records = shared.meter.pending_len(),
+        records = engine.meter.pending_len(),
         "final usage flush failed; these counts are lost"
     );
 }
 
 /// Once a second: statistics sample, quota enforcement on running connections, session purge.
-async fn tick_loop(shared: Arc<Shared>, stop: CancellationToken) {
-    let stats = LiveStats::new(shared.clone());
+async fn tick_loop(engine: Arc<Engine>, stop: CancellationToken) {
+    let stats = LiveStats::new(engine.clone());
     let mut every = tokio::time::interval(Duration::from_secs(1));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -384,17 +324,17 @@ async fn tick_loop(shared: Arc<Shared>, stop: CancellationToken) {
         }
         stats.sample();
         stats.publish_metrics();
-        shared.catalog.enforce_quotas();
+        engine.catalog.enforce_quotas();
         let now = std::time::Instant::now();
-        shared.exits.purge(now);
-        shared.origins.purge(now);
+        engine.exits.purge(now);
+        engine.origins.purge(now);
     }
 }
 
-async fn health_loop(shared: Arc<Shared>, every: Duration, stop: CancellationToken) {
-    let timeout = shared.config.connect_timeout.min(Duration::from_secs(5));
+async fn health_loop(engine: Arc<Engine>, every: Duration, stop: CancellationToken) {
+    let timeout = engine.config.connect_timeout.min(Duration::from_secs(5));
     let every = every.max(Duration::from_millis(10));
-    let target = &shared.config.health_probe_target;
+    let target = &engine.config.health_probe_target;
     let mut next = tokio::time::Instant::now() + every;
     loop {
         let round = tokio::select! {
@@ -402,11 +342,11 @@ async fn health_loop(shared: Arc<Shared>, every: Duration, stop: CancellationTok
                 next = tokio::time::Instant::now() + every;
                 Round::All
             }
-            () = shared.probe_new.notified() => Round::Unchecked,
+            () = engine.probe_new.notified() => Round::Unchecked,
             () = stop.cancelled() => return,
         };
         tokio::select! {
-            () = shared.exits.probe(target, timeout, round) => {}
+            () = engine.exits.probe(target, timeout, round) => {}
             () = stop.cancelled() => return,
         }
     }

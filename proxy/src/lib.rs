@@ -13,12 +13,14 @@
 //! SOCKS5 clients a failed sub-negotiation. [`Gateway::run`] tries to load that snapshot
 //! before it starts accepting, so this only shows while the directory is unreachable.
 
+mod admission;
 mod buffered;
 mod catalog;
 mod config;
 mod connection;
 mod destination;
 mod directory;
+mod engine;
 mod error;
 mod exits;
 #[cfg(feature = "fuzzing")]
@@ -28,14 +30,18 @@ mod gateway;
 mod http;
 mod limits;
 mod listener;
+mod live;
 mod locks;
 mod meter;
+mod opened;
+mod origins;
 mod policy;
 mod relay;
 mod resolver;
 mod socks5;
 mod sources;
 mod stats;
+mod tally;
 pub mod username;
 
 pub use config::{DirectEgress, GatewayConfig, Strategy};
@@ -45,7 +51,8 @@ pub use directory::{
 };
 pub use error::{ErrorCode, ProxyError, Side};
 pub use gateway::{Gateway, GatewayHandle};
+pub use live::LiveStats;
 pub use meter::{UsageRecord, UsageSink};
 pub use resolver::{Lookup, Resolve, Resolver, SystemResolver};
-pub use stats::{AccountStats, ExitStats, LiveStats, StatsSnapshot, TrafficStats};
+pub use stats::{AccountStats, ExitStats, StatsSnapshot, TrafficStats};
 pub use username::{ProxyUsername, Targeting, UsernameError};

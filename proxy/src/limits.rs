@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::directory::PlanLimits;
 use crate::error::{ErrorCode, ProxyError};
 use crate::locks::{lock, read, write};
-use crate::stats::Traffic;
+use crate::meter::Traffic;
 
 /// Run-time state of one account, kept across directory snapshots.
 #[derive(Debug)]

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::connection::{self, Protocol};
-use crate::gateway::Shared;
+use crate::engine::Engine;
 
 /// File descriptors kept aside for listeners, upstream probes, logs and the embedding service.
 const FD_RESERVE: u64 = 256;
@@ -60,7 +60,7 @@ fn is_resource_exhaustion(e: &std::io::Error) -> bool {
 /// Accepts until `stop` is cancelled; connections are spawned on `tracker`.
 pub(crate) async fn accept_loop(
     listener: TcpListener,
-    shared: Arc<Shared>,
+    engine: Arc<Engine>,
     protocol: Protocol,
     tracker: TaskTracker,
     stop: CancellationToken,
@@ -77,15 +77,15 @@ pub(crate) async fn accept_loop(
                 // at the global cap this listener pauses here, so new clients queue in the
                 // kernel backlog until a connection ends
                 let slot = tokio::select! {
-                    s = shared.slots.clone().acquire_owned() => s,
+                    s = engine.slots.clone().acquire_owned() => s,
                     () = stop.cancelled() => return,
                 };
                 // the semaphore is never closed
                 let Ok(slot) = slot else { return };
                 stream.set_nodelay(true).ok();
-                let shared = shared.clone();
+                let engine = engine.clone();
                 tracker.spawn(async move {
-                    connection::serve(shared, stream, peer, protocol).await;
+                    connection::serve(engine, stream, peer, protocol).await;
                     drop(slot);
                 });
             }

@@ -26,9 +26,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::directory::BoxError;
 use crate::error::ErrorCode;
-use crate::limits::AccountState;
 use crate::locks::lock;
-use crate::stats::Traffic;
 
 /// Usage of one account through one exit during one hour, as flushed to the sink.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +59,36 @@ pub const MAX_SESSIONS_PER_ACCOUNT: u32 = 64;
 
 /// What a cell counts for: (account, exit, sticky session).
 type CellKey = (i64, i64, Option<Arc<str>>);
+
+/// Live totals of one scope (the gateway, or one account), never reset; read by the
+/// statistics sampler. Usage records come from the [`Cell`]s, not from these.
+#[derive(Debug, Default)]
+pub(crate) struct Traffic {
+    pub(crate) up: AtomicU64,
+    pub(crate) down: AtomicU64,
+    pub(crate) requests: AtomicU64,
+    pub(crate) errors: AtomicU64,
+}
+
+/// A reading of a [`Traffic`].
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Totals {
+    pub(crate) up: u64,
+    pub(crate) down: u64,
+    pub(crate) requests: u64,
+    pub(crate) errors: u64,
+}
+
+impl Traffic {
+    pub(crate) fn totals(&self) -> Totals {
+        Totals {
+            up: self.up.load(Ordering::Relaxed),
+            down: self.down.load(Ordering::Relaxed),
+            requests: self.requests.load(Ordering::Relaxed),
+            errors: self.errors.load(Ordering::Relaxed),
+        }
+    }
+}
 
 /// Receives usage batches; implemented by the embedding service over its database.
 pub trait UsageSink: Send + Sync + 'static {
@@ -132,63 +160,6 @@ impl Cell {
         };
         let empty = r.bytes_up == 0 && r.bytes_down == 0 && r.requests == 0 && r.errors == 0;
         (!empty).then_some(r)
-    }
-}
-
-/// Where the counts of one request go: its (account, exit) cell, the account's quota and live
-/// totals, and the gateway's live totals.
-#[derive(Debug, Clone)]
-pub(crate) struct Tally {
-    cell: Arc<Cell>,
-    account: Arc<AccountState>,
-    global: Arc<Traffic>,
-}
-
-impl Tally {
-    pub(crate) fn new(cell: Arc<Cell>, account: Arc<AccountState>, global: Arc<Traffic>) -> Self {
-        Self {
-            cell,
-            account,
-            global,
-        }
-    }
-
-    /// Bytes sent toward the destination.
-    pub(crate) fn up(&self, n: u64) {
-        if n > 0 {
-            self.cell.add_up(n);
-            self.account.add_bytes(n);
-            self.account.traffic.up.fetch_add(n, Ordering::Relaxed);
-            self.global.up.fetch_add(n, Ordering::Relaxed);
-        }
-    }
-
-    /// Bytes delivered to the customer.
-    pub(crate) fn down(&self, n: u64) {
-        if n > 0 {
-            self.cell.add_down(n);
-            self.account.add_bytes(n);
-            self.account.traffic.down.fetch_add(n, Ordering::Relaxed);
-            self.global.down.fetch_add(n, Ordering::Relaxed);
-        }
-    }
-
-    /// One request.
-    pub(crate) fn request(&self) {
-        self.cell.add_request();
-        self.account
-            .traffic
-            .requests
-            .fetch_add(1, Ordering::Relaxed);
-        self.global.requests.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// One failed request (counted as a request too).
-    pub(crate) fn error(&self, code: ErrorCode) {
-        self.request();
-        self.cell.add_error(code);
-        self.account.traffic.errors.fetch_add(1, Ordering::Relaxed);
-        self.global.errors.fetch_add(1, Ordering::Relaxed);
     }
 }
 

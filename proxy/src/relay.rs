@@ -18,7 +18,7 @@ use tokio::io::Interest;
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
-use crate::meter::Tally;
+use crate::tally::Tally;
 
 /// User-space buffer taken while a direction has data to move.
 const BUF_SIZE: usize = 64 * 1024;
@@ -253,8 +253,7 @@ mod tests {
 
     /// Bytes moved by `splice`, to prove the path runs.
     pub(super) static SPLICED: AtomicU64 = AtomicU64::new(0);
-    use crate::meter::Meter;
-    use crate::stats::Traffic;
+    use crate::meter::{Meter, Traffic};
 
     async fn pair() -> (TcpStream, TcpStream) {
         let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");

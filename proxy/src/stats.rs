@@ -1,45 +1,16 @@
-//! Live statistics: totals kept as atomics by the relays, turned into per-second rates by a
-//! once-a-second sample, read through the cheap [`LiveStats`] handle.
+//! The figures of the live statistics (the public types the dashboard reads), and the
+//! per-second rates computed between two samples of the traffic totals. The handle that takes
+//! the samples and builds a snapshot is [`crate::live::LiveStats`].
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use crate::directory::ExitKind;
-use crate::gateway::Shared;
-use crate::locks::lock;
+use crate::meter::Totals;
 
-/// Totals of one scope (the gateway, or one account), never reset.
-#[derive(Debug, Default)]
-pub(crate) struct Traffic {
-    pub(crate) up: AtomicU64,
-    pub(crate) down: AtomicU64,
-    pub(crate) requests: AtomicU64,
-    pub(crate) errors: AtomicU64,
-}
-
+/// Per-second rates of one scope between two samples.
 #[derive(Debug, Clone, Copy, Default)]
-struct Totals {
-    up: u64,
-    down: u64,
-    requests: u64,
-    errors: u64,
-}
-
-impl Traffic {
-    fn totals(&self) -> Totals {
-        Totals {
-            up: self.up.load(Ordering::Relaxed),
-            down: self.down.load(Ordering::Relaxed),
-            requests: self.requests.load(Ordering::Relaxed),
-            errors: self.errors.load(Ordering::Relaxed),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, Default)]
-struct Rates {
+pub(crate) struct Rates {
     up: f64,
     down: f64,
     requests: f64,
@@ -72,6 +43,31 @@ pub(crate) struct Sampled {
     accounts: HashMap<i64, Totals>,
     global_rates: Rates,
     account_rates: HashMap<i64, Rates>,
+}
+
+impl Sampled {
+    /// Records a sample taken `now` and recomputes the rates against the previous one.
+    pub(crate) fn record(&mut self, now: Instant, global: Totals, accounts: HashMap<i64, Totals>) {
+        if let Some(at) = self.at {
+            let secs = now.duration_since(at).as_secs_f64().max(0.001);
+            self.global_rates = Rates::between(self.global, global, secs);
+            self.account_rates = accounts
+                .iter()
+                .map(|(id, t)| {
+                    let before = self.accounts.get(id).copied().unwrap_or_default();
+                    (*id, Rates::between(before, *t, secs))
+                })
+                .collect();
+        }
+        self.at = Some(now);
+        self.global = global;
+        self.accounts = accounts;
+    }
+
+    /// The gateway's rates and each account's, as of the latest sample.
+    pub(crate) fn rates(&self) -> (Rates, HashMap<i64, Rates>) {
+        (self.global_rates, self.account_rates.clone())
+    }
 }
 
 /// Traffic figures of one scope.
@@ -160,19 +156,8 @@ pub struct StatsSnapshot {
     pub exits: Vec<ExitStats>,
 }
 
-/// Handle to the live statistics; cheap to clone.
-#[derive(Clone)]
-pub struct LiveStats {
-    shared: Arc<Shared>,
-}
-
-impl std::fmt::Debug for LiveStats {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LiveStats").finish_non_exhaustive()
-    }
-}
-
-fn traffic(t: Totals, r: Rates, active: u64) -> TrafficStats {
+/// The figures of one scope from its totals, rates and open connections.
+pub(crate) fn traffic(t: Totals, r: Rates, active: u64) -> TrafficStats {
     TrafficStats {
         active_connections: active,
         bytes_up_per_sec: r.up,
@@ -183,101 +168,5 @@ fn traffic(t: Totals, r: Rates, active: u64) -> TrafficStats {
         bytes_down_total: t.down,
         requests_total: t.requests,
         errors_total: t.errors,
-    }
-}
-
-impl LiveStats {
-    pub(crate) fn new(shared: Arc<Shared>) -> Self {
-        Self { shared }
-    }
-
-    /// Takes a sample and recomputes the rates (called about once a second).
-    pub(crate) fn sample(&self) {
-        let now = Instant::now();
-        let global = self.shared.traffic.totals();
-        let accounts: HashMap<i64, Totals> = self
-            .shared
-            .catalog
-            .states()
-            .iter()
-            .map(|s| (s.id, s.traffic.totals()))
-            .collect();
-        let mut s = lock(&self.shared.sampled);
-        if let Some(at) = s.at {
-            let secs = now.duration_since(at).as_secs_f64().max(0.001);
-            s.global_rates = Rates::between(s.global, global, secs);
-            s.account_rates = accounts
-                .iter()
-                .map(|(id, t)| {
-                    (
-                        *id,
-                        Rates::between(s.accounts.get(id).copied().unwrap_or_default(), *t, secs),
-                    )
-                })
-                .collect();
-        }
-        s.at = Some(now);
-        s.global = global;
-        s.accounts = accounts;
-    }
-
-    /// Publishes the totals through the `metrics` facade (a no-op unless the embedding service
-    /// installed a recorder, e.g. a Prometheus exporter).
-    pub(crate) fn publish_metrics(&self) {
-        let shared = &self.shared;
-        let t = shared.traffic.totals();
-        metrics::gauge!("atlantic_proxy_active_connections")
-            .set(shared.active.load(Ordering::Relaxed) as f64);
-        metrics::counter!("atlantic_proxy_bytes_up_total").absolute(t.up);
-        metrics::counter!("atlantic_proxy_bytes_down_total").absolute(t.down);
-        metrics::counter!("atlantic_proxy_requests_total").absolute(t.requests);
-        metrics::counter!("atlantic_proxy_errors_total").absolute(t.errors);
-        metrics::gauge!("atlantic_proxy_forward_pool_idle").set(shared.origins.len() as f64);
-        metrics::gauge!("atlantic_proxy_usage_pending_records")
-            .set(shared.meter.pending_len() as f64);
-        for e in shared.exits.stats(Instant::now()) {
-            let id = e.id.to_string();
-            metrics::gauge!("atlantic_proxy_exit_healthy", "exit_id" => id.clone())
-                .set(if e.healthy { 1.0 } else { 0.0 });
-            metrics::gauge!("atlantic_proxy_exit_active_connections", "exit_id" => id)
-                .set(f64::from(e.active_connections));
-        }
-    }
-
-    /// The current figures.
-    pub fn snapshot(&self) -> StatsSnapshot {
-        let shared = &self.shared;
-        let (global_rates, account_rates) = {
-            let s = lock(&shared.sampled);
-            (s.global_rates, s.account_rates.clone())
-        };
-        let mut accounts: Vec<AccountStats> = shared
-            .catalog
-            .states()
-            .iter()
-            .map(|s| {
-                let t = s.traffic.totals();
-                let r = account_rates.get(&s.id).copied().unwrap_or_default();
-                AccountStats {
-                    account_id: s.id,
-                    traffic: traffic(t, r, u64::from(s.active())),
-                }
-            })
-            .filter(|a| a.traffic.active_connections > 0 || a.traffic.requests_total > 0)
-            .collect();
-        accounts.sort_by_key(|a| a.account_id);
-        StatsSnapshot {
-            taken_at_ms: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as i64),
-            ready: shared.catalog.current().is_some(),
-            global: traffic(
-                shared.traffic.totals(),
-                global_rates,
-                shared.active.load(Ordering::Relaxed),
-            ),
-            accounts,
-            exits: shared.exits.stats(Instant::now()),
-        }
     }
 }

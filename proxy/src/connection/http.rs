@@ -9,15 +9,17 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
-use super::pool::{Origin, PoolKey};
-use super::{Opened, Pending, admit, open, record_error, refuse};
+use super::{Pending, open, record_error, refuse, stops};
+use crate::admission::{Admitted, Refused, admit};
 use crate::buffered::Buffered;
 use crate::catalog::Account;
 use crate::destination::Destination;
+use crate::engine::Engine;
 use crate::error::{self, ErrorCode, ProxyError};
-use crate::gateway::Shared;
 use crate::http::{self, BodyLength, HeadError, RequestHead, RequestTarget, copy_body};
 use crate::limits::ConnectionPermit;
+use crate::opened::Opened;
+use crate::origins::{Origin, PoolKey};
 use crate::username::Targeting;
 
 const ESTABLISHED: &[u8] = b"HTTP/1.1 200 Connection established\r\n\r\n";
@@ -34,7 +36,7 @@ enum Next {
 
 /// State of one client connection across its requests.
 struct ClientConn<'a> {
-    shared: &'a Shared,
+    engine: &'a Engine,
     peer: SocketAddr,
     /// Held until the connection first authenticates.
     pending: Option<Pending>,
@@ -47,7 +49,7 @@ impl ClientConn<'_> {
     /// Hands the kept origin connection to the shared pool.
     fn park_origin(&mut self) {
         if let Some(o) = self.origin.take() {
-            self.shared.origins.put(o);
+            self.engine.origins.put(o);
         }
     }
 }
@@ -58,11 +60,11 @@ impl Drop for ClientConn<'_> {
     }
 }
 
-pub(super) async fn serve(shared: &Shared, stream: TcpStream, peer: SocketAddr, pending: Pending) {
-    let cfg = &shared.config;
+pub(super) async fn serve(engine: &Engine, stream: TcpStream, peer: SocketAddr, pending: Pending) {
+    let cfg = &engine.config;
     let mut client = Buffered::new(stream);
     let mut conn = ClientConn {
-        shared,
+        engine,
         peer,
         pending: Some(pending),
         permit: None,
@@ -85,8 +87,8 @@ pub(super) async fn serve(shared: &Shared, stream: TcpStream, peer: SocketAddr, 
         };
         let head = tokio::select! {
             r = read => r,
-            () = shared.drain.cancelled(), if !first => return,
-            () = shared.force.cancelled() => return,
+            () = engine.drain.cancelled(), if !first => return,
+            () = engine.force.cancelled() => return,
             () = shed_now => return,
         };
         let head = match head {
@@ -94,16 +96,16 @@ pub(super) async fn serve(shared: &Shared, stream: TcpStream, peer: SocketAddr, 
             Err(_) if first => {
                 let answer =
                     error::protocol_error_response(408, "request head not received in time");
-                return refuse(shared, &mut client, &answer).await;
+                return refuse(engine, &mut client, &answer).await;
             }
             Err(_) | Ok(Err(HeadError::Closed | HeadError::Io(_))) => return,
             Ok(Err(HeadError::TooLarge)) => {
                 let answer = error::protocol_error_response(431, "request head too large");
-                return refuse(shared, &mut client, &answer).await;
+                return refuse(engine, &mut client, &answer).await;
             }
             Ok(Err(HeadError::Malformed(why))) => {
                 return refuse(
-                    shared,
+                    engine,
                     &mut client,
                     &error::protocol_error_response(400, why),
                 )
@@ -122,11 +124,11 @@ pub(super) async fn serve(shared: &Shared, stream: TcpStream, peer: SocketAddr, 
                 // this connection has no use for its origin connection any more
                 conn.park_origin();
                 let cut = account.state.cut_token();
-                return tunnel(shared, client, *opened, cut, Some(ESTABLISHED)).await;
+                return tunnel(engine, client, *opened, cut, Some(ESTABLISHED)).await;
             }
             Next::Upgraded(opened, cut) => {
                 conn.park_origin();
-                return tunnel(shared, client, *opened, cut, None).await;
+                return tunnel(engine, client, *opened, cut, None).await;
             }
         }
     }
@@ -134,7 +136,7 @@ pub(super) async fn serve(shared: &Shared, stream: TcpStream, peer: SocketAddr, 
 
 /// Relays a tunnel (CONNECT, after sending `greeting`) or an upgraded connection to the end.
 async fn tunnel(
-    shared: &Shared,
+    engine: &Engine,
     client: Buffered<TcpStream>,
     opened: Opened,
     cut: CancellationToken,
@@ -143,12 +145,12 @@ async fn tunnel(
     let (mut stream, early) = client.into_parts();
     if let Some(greeting) = greeting {
         let wrote =
-            tokio::time::timeout(shared.config.head_timeout, stream.write_all(greeting)).await;
+            tokio::time::timeout(engine.config.head_timeout, stream.write_all(greeting)).await;
         if !matches!(wrote, Ok(Ok(()))) {
             return;
         }
     }
-    let end = opened.relay(shared, stream, early, &cut).await;
+    let end = opened.relay(stream, early, stops(engine, &cut)).await;
     tracing::trace!(?end, "tunnel closed");
 }
 
@@ -159,15 +161,15 @@ impl ClientConn<'_> {
         err: ProxyError,
         account: Option<&Account>,
     ) -> Next {
-        record_error(self.shared, account, &err);
-        refuse(self.shared, client, &err.http_response()).await;
+        record_error(self.engine, account, &err);
+        refuse(self.engine, client, &err.http_response()).await;
         Next::Close
     }
 
     async fn handle(&mut self, client: &mut Buffered<TcpStream>, head: &RequestHead) -> Next {
-        let shared = self.shared;
-        let Some(accounts) = shared.catalog.current() else {
-            refuse(shared, client, &error::not_ready_response()).await;
+        let engine = self.engine;
+        let Some(accounts) = engine.catalog.current() else {
+            refuse(engine, client, &error::not_ready_response()).await;
             return Next::Close;
         };
         let target = match head.target() {
@@ -177,7 +179,7 @@ impl ClientConn<'_> {
                     HeadError::Malformed(why) => why,
                     _ => "bad request target",
                 };
-                refuse(shared, client, &error::protocol_error_response(400, why)).await;
+                refuse(engine, client, &error::protocol_error_response(400, why)).await;
                 return Next::Close;
             }
         };
@@ -193,33 +195,26 @@ impl ClientConn<'_> {
             }
         };
         let creds = credentials.as_ref().map(|(u, p)| (u.as_str(), p.as_str()));
-        let (account, targeting) = match accounts.authenticate(creds, self.peer.ip()) {
-            Ok(found) => found,
-            Err(e) => return self.reject(client, e, None).await,
-        };
-        let targeting = match targeting {
-            Ok(t) => t,
-            Err(e) => return self.reject(client, e, Some(&account)).await,
-        };
-        if let Err(e) = admit(&account) {
-            return self.reject(client, e, Some(&account)).await;
-        }
-        if self.permit.as_ref().map(ConnectionPermit::account_id) != Some(account.id) {
-            self.permit = None;
-            self.park_origin();
-            match account
-                .state
-                .open_connection(account.connection_cap(shared.config.max_connections_per_account))
-            {
-                Ok(p) => {
-                    self.permit = Some(p);
-                    self.pending = None;
-                }
-                Err(e) => return self.reject(client, e, Some(&account)).await,
+        let found = accounts.authenticate(creds, self.peer.ip());
+        let Admitted {
+            account,
+            targeting,
+            permit,
+        } = match admit(engine, found, self.permit.as_ref()) {
+            Ok(admitted) => admitted,
+            Err(Refused { error, account }) => {
+                return self.reject(client, error, account.as_deref()).await;
             }
+        };
+        if let Some(permit) = permit {
+            // the connection now works for another account: what it kept for the previous one
+            // goes back to the shared pool
+            self.permit = Some(permit);
+            self.park_origin();
+            self.pending = None;
         }
         match target {
-            RequestTarget::Tunnel(dest) => match open(shared, &account, &targeting, &dest).await {
+            RequestTarget::Tunnel(dest) => match open(engine, &account, &targeting, &dest).await {
                 Ok(opened) => {
                     opened.tally.request();
                     Next::Tunnel(Box::new(opened), account)
@@ -243,11 +238,11 @@ impl ClientConn<'_> {
         dest: Destination,
         path: &str,
     ) -> Next {
-        let shared = self.shared;
-        let idle = shared.config.idle_timeout;
+        let engine = self.engine;
+        let idle = engine.config.idle_timeout;
         let Ok(body) = BodyLength::of_request(head) else {
             let answer = error::protocol_error_response(400, "unsupported request framing");
-            refuse(shared, client, &answer).await;
+            refuse(engine, client, &answer).await;
             return Next::Close;
         };
         let expect = head.expects_continue() && body != BodyLength::Empty;
@@ -262,7 +257,7 @@ impl ClientConn<'_> {
             let mut kept = None;
             if let Some(o) = self.origin.take() {
                 if !o.key.matches(account.id, &dest, &targeting) {
-                    shared.origins.put(o);
+                    engine.origins.put(o);
                 } else if body == BodyLength::Empty || o.is_fresh() {
                     kept = Some(o);
                 }
@@ -274,12 +269,12 @@ impl ClientConn<'_> {
                 targeting: targeting.clone(),
             };
             if kept.is_none() && attempt == 1 {
-                kept = shared.origins.take(&key());
+                kept = engine.origins.take(&key());
             }
             let reused = kept.is_some();
             let mut origin = match kept {
                 Some(o) => o,
-                None => match open(shared, account, &targeting, &dest).await {
+                None => match open(engine, account, &targeting, &dest).await {
                     Ok(opened) => Origin::new(opened, key()),
                     Err(e) => return self.reject(client, e, Some(account)).await,
                 },
@@ -305,7 +300,7 @@ impl ClientConn<'_> {
             );
             let res = tokio::select! {
                 r = upload => r,
-                () = shared.force.cancelled() => return Next::Close,
+                () = engine.force.cancelled() => return Next::Close,
                 () = cut.cancelled() => return Next::Close,
             };
             if res.is_err() {
@@ -355,7 +350,7 @@ impl ClientConn<'_> {
         };
         let close = head.wants_close()
             || resp_body == BodyLength::UntilClose
-            || shared.drain.is_cancelled();
+            || engine.drain.is_cancelled();
         let out = response.to_client(head.version, close);
         let tally = &origin.tally;
         let count_down = |n: u64| tally.down(n);
@@ -369,7 +364,7 @@ impl ClientConn<'_> {
         );
         let res = tokio::select! {
             r = download => r,
-            () = shared.force.cancelled() => return Next::Close,
+            () = engine.force.cancelled() => return Next::Close,
             () = cut.cancelled() => return Next::Close,
         };
         if res.is_err() {
@@ -379,7 +374,7 @@ impl ClientConn<'_> {
             response.version == 1 && !response.wants_close() && resp_body != BodyLength::UntilClose;
         if origin_reusable {
             if close {
-                shared.origins.put(origin);
+                engine.origins.put(origin);
             } else {
                 self.origin = Some(origin);
             }
@@ -399,7 +394,7 @@ impl ClientConn<'_> {
         origin: &mut Origin,
         upgrade: bool,
     ) -> Result<http::ResponseHead, Option<ProxyError>> {
-        let cfg = &self.shared.config;
+        let cfg = &self.engine.config;
         loop {
             let read = tokio::time::timeout(
                 cfg.idle_timeout,

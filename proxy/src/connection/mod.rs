@@ -4,7 +4,6 @@
 //! share.
 
 mod http;
-pub(crate) mod pool;
 mod socks;
 
 use std::net::SocketAddr;
@@ -12,7 +11,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -20,12 +18,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::catalog::Account;
 use crate::destination::{Destination, Host};
+use crate::engine::Engine;
 use crate::error::{ErrorCode, ProxyError, Side};
-use crate::exits::{DialError, Dialed, ExitGuard, Route, dial};
-use crate::gateway::Shared;
-use crate::meter::Tally;
-use crate::relay::{self, Stops, TunnelEnd, TunnelEnds};
+use crate::exits::{DialError, Route, dial};
+use crate::opened::Opened;
+use crate::relay::Stops;
 use crate::sources::Pending;
+use crate::tally::Tally;
 use crate::username::Targeting;
 
 /// Which front an accepted connection speaks.
@@ -36,7 +35,7 @@ pub(crate) enum Protocol {
 }
 
 /// Counts a client connection as active while alive.
-struct ActiveGuard<'a>(&'a Shared);
+struct ActiveGuard<'a>(&'a Engine);
 
 impl Drop for ActiveGuard<'_> {
     fn drop(&mut self) {
@@ -46,14 +45,14 @@ impl Drop for ActiveGuard<'_> {
 
 /// Serves one accepted connection to the end.
 pub(crate) async fn serve(
-    shared: Arc<Shared>,
+    engine: Arc<Engine>,
     stream: TcpStream,
     peer: SocketAddr,
     protocol: Protocol,
 ) {
-    shared.active.fetch_add(1, Ordering::Relaxed);
-    let _active = ActiveGuard(&shared);
-    let Some(_source) = shared.sources.acquire(peer.ip()) else {
+    engine.active.fetch_add(1, Ordering::Relaxed);
+    let _active = ActiveGuard(&engine);
+    let Some(_source) = engine.sources.acquire(peer.ip()) else {
         tracing::debug!(%peer, "too many connections from this source");
         if let Protocol::Http = protocol {
             let err = ProxyError::new(
@@ -62,24 +61,24 @@ pub(crate) async fn serve(
             )
             .with_retry_after(1);
             let mut stream = stream;
-            refuse(&shared, &mut stream, &err.http_response()).await;
+            refuse(&engine, &mut stream, &err.http_response()).await;
         }
         return;
     };
     // a source already holding its share of unauthenticated connections gets no answer and
     // no linger: it is the one keeping others waiting
-    let Some(pending) = shared.unauthenticated.enter(peer.ip()) else {
+    let Some(pending) = engine.unauthenticated.enter(peer.ip()) else {
         tracing::debug!(%peer, "too many unauthenticated connections from this source");
         return;
     };
     match protocol {
-        Protocol::Http => http::serve(&shared, stream, peer, pending).await,
-        Protocol::Socks5 => socks::serve(&shared, stream, peer, pending).await,
+        Protocol::Http => http::serve(&engine, stream, peer, pending).await,
+        Protocol::Socks5 => socks::serve(&engine, stream, peer, pending).await,
     }
 }
 
 /// Books a refusal or failure: on the account when known, always in the global totals.
-pub(crate) fn record_error(shared: &Shared, account: Option<&Account>, err: &ProxyError) {
+pub(crate) fn record_error(engine: &Engine, account: Option<&Account>, err: &ProxyError) {
     if err.code.http_status() >= 500 {
         tracing::warn!(code = %err.code, side = ?err.side, detail = %err.detail, "request failed");
     } else {
@@ -87,13 +86,13 @@ pub(crate) fn record_error(shared: &Shared, account: Option<&Account>, err: &Pro
     }
     match account {
         Some(a) => {
-            let country = shared.config.direct_country.clone().unwrap_or_default();
-            let cell = shared.meter.cell(a.id, 0, &country, None);
-            Tally::new(cell, a.state.clone(), shared.traffic.clone()).error(err.code);
+            let country = engine.config.direct_country.clone().unwrap_or_default();
+            let cell = engine.meter.cell(a.id, 0, &country, None);
+            Tally::new(cell, a.state.clone(), engine.traffic.clone()).error(err.code);
         }
         None => {
-            shared.traffic.requests.fetch_add(1, Ordering::Relaxed);
-            shared.traffic.errors.fetch_add(1, Ordering::Relaxed);
+            engine.traffic.requests.fetch_add(1, Ordering::Relaxed);
+            engine.traffic.errors.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
@@ -101,12 +100,12 @@ pub(crate) fn record_error(shared: &Shared, account: Option<&Account>, err: &Pro
 /// Writes a final answer and closes politely: the write side is shut, then whatever the client
 /// still sends is read and dropped for a moment, so the answer is not lost to a reset.
 pub(crate) async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(
-    shared: &Shared,
+    engine: &Engine,
     stream: &mut S,
     answer: &[u8],
 ) {
     let linger = Duration::from_secs(1);
-    let _ = tokio::time::timeout(shared.config.head_timeout, stream.write_all(answer)).await;
+    let _ = tokio::time::timeout(engine.config.head_timeout, stream.write_all(answer)).await;
     let _ = tokio::time::timeout(linger, stream.shutdown()).await;
     let drain = async {
         // on the heap: an array here would sit in every connection's future, refused or not
@@ -122,74 +121,39 @@ pub(crate) async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(
     let _ = tokio::time::timeout(linger, drain).await;
 }
 
-/// Checks the per-request limits: quota (and that there is a plan) first, then the rate. The
-/// connection cap is checked after, once per client connection.
-pub(crate) fn admit(account: &Account) -> Result<(), ProxyError> {
-    account.check_quota()?;
-    account.state.check_rate()
-}
-
-/// A stream to the destination and where its counts go.
-pub(crate) struct Opened {
-    pub(crate) dialed: Dialed,
-    pub(crate) tally: Tally,
-    pub(crate) _exit: Option<ExitGuard>,
-}
-
-impl Opened {
-    /// Relays between `client` (with the bytes it already sent past its handshake) and the
-    /// opened destination until the tunnel ends: both sides done, idle, `cut`, or shutdown.
-    pub(crate) async fn relay(
-        self,
-        shared: &Shared,
-        client: TcpStream,
-        client_early: BytesMut,
-        cut: &CancellationToken,
-    ) -> TunnelEnd {
-        let Opened {
-            dialed,
-            tally,
-            _exit,
-        } = self;
-        let ends = TunnelEnds {
-            client,
-            client_early,
-            upstream: dialed.stream,
-            upstream_early: dialed.leftover,
-        };
-        let stops = Stops {
-            idle: shared.config.idle_timeout,
-            shutdown: &shared.force,
-            cut,
-            splice: shared.config.splice,
-        };
-        relay::tunnel(ends, &tally, stops).await
+/// How a tunnel of this gateway stops: idle timeout, the drain deadline, or `cut`.
+pub(crate) fn stops<'a>(engine: &'a Engine, cut: &'a CancellationToken) -> Stops<'a> {
+    Stops {
+        idle: engine.config.idle_timeout,
+        shutdown: &engine.force,
+        cut,
+        splice: engine.config.splice,
     }
 }
 
 /// Applies the destination policy, then tries the candidate routes in order within the
 /// connect budget, until one delivers a stream.
 pub(crate) async fn open(
-    shared: &Shared,
+    engine: &Engine,
     account: &Account,
     targeting: &Targeting,
     dest: &Destination,
 ) -> Result<Opened, ProxyError> {
-    shared.policy.check(dest)?;
-    let share = account.session_share(shared.config.max_connections_per_account);
+    engine.policy.check(dest)?;
+    let share = account.session_share(engine.config.max_connections_per_account);
     let routes =
-        shared
+        engine
             .exits
             .candidates(targeting, account.id, share, std::time::Instant::now())?;
-    let deadline = Instant::now() + shared.config.connect_timeout;
+    let deadline = Instant::now() + engine.config.connect_timeout;
     // A name is resolved here once, and every address it has is checked, whichever route
     // carries it: direct egress dials those addresses, and an exit is sent one of them (not
     // the name), so the upstream cannot be steered at its own network by its own resolver.
-    let resolved = if !shared.policy.allow_private || routes.iter().any(|r| !r.forwards_names()) {
+    let resolved = if !engine.policy.allow_private || routes.iter().any(|r| !r.forwards_names()) {
         Some(
-            shared
+            engine
                 .policy
-                .resolve(dest, shared.config.connect_timeout)
+                .resolve(dest, engine.config.connect_timeout)
                 .await?,
         )
     } else {
@@ -204,7 +168,7 @@ pub(crate) async fn open(
         if remaining.is_zero() {
             break;
         }
-        if !shared.exits.try_acquire(route, std::time::Instant::now()) {
+        if !engine.exits.try_acquire(route, std::time::Instant::now()) {
             continue;
         }
         let target = match &checked {
@@ -224,15 +188,15 @@ pub(crate) async fn open(
         .await
         {
             Ok(dialed) => {
-                shared.exits.upstream_ok(route, started.elapsed());
+                engine.exits.upstream_ok(route, started.elapsed());
                 let now = std::time::Instant::now();
-                shared
+                engine
                     .exits
                     .served(route, targeting, account.id, share, now);
-                let country = shared.exits.country_of(route);
+                let country = engine.exits.country_of(route);
                 let session = targeting.session.as_deref();
-                let cell = shared.meter.cell(account.id, route.id(), &country, session);
-                let tally = Tally::new(cell, account.state.clone(), shared.traffic.clone());
+                let cell = engine.meter.cell(account.id, route.id(), &country, session);
+                let tally = Tally::new(cell, account.state.clone(), engine.traffic.clone());
                 let exit = match route {
                     Route::Via(e) => Some(e.track()),
                     Route::Direct => None,
@@ -247,7 +211,7 @@ pub(crate) async fn open(
                 if !exit_reached {
                     let why = format!("exit {} did not accept a connection in time", route.id());
                     let now = std::time::Instant::now();
-                    shared.exits.upstream_failed(route, now, &why);
+                    engine.exits.upstream_failed(route, now, &why);
                 }
                 if last
                     .as_ref()
@@ -260,7 +224,7 @@ pub(crate) async fn open(
                 }
             }
             Err(DialError::Exit(detail)) => {
-                shared
+                engine
                     .exits
                     .upstream_failed(route, std::time::Instant::now(), &detail);
                 last = Some(ProxyError::new(ErrorCode::UpstreamFailed, detail));
@@ -272,7 +236,7 @@ pub(crate) async fn open(
             }) => {
                 // the exit did its job; what failed is the destination (or the exit's policy
                 // about it), which must not count against the exit for everybody else
-                shared.exits.upstream_ok(route, started.elapsed());
+                engine.exits.upstream_ok(route, started.elapsed());
                 let mut err = ProxyError::new(ErrorCode::UpstreamFailed, detail)
                     .with_side(Side::Destination)
                     .with_socks_reply(socks_reply);

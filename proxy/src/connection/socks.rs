@@ -8,11 +8,12 @@ use bytes::BytesMut;
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-use super::{Pending, admit, open, record_error};
+use super::{Pending, open, record_error, stops};
+use crate::admission::{Admitted, Refused, admit};
 use crate::catalog::{Account, Accounts, Authenticated};
 use crate::destination::Destination;
+use crate::engine::Engine;
 use crate::error::{ErrorCode, ProxyError};
-use crate::gateway::Shared;
 use crate::socks5::{self, Accepted, SocksError};
 use crate::username::Targeting;
 
@@ -34,15 +35,15 @@ enum Handshake {
 }
 
 pub(super) async fn serve(
-    shared: &Shared,
+    engine: &Engine,
     mut stream: TcpStream,
     peer: SocketAddr,
     pending: Pending,
 ) {
-    let deadline = shared.config.head_timeout;
+    let deadline = engine.config.head_timeout;
     let handshake = tokio::select! {
-        r = tokio::time::timeout(deadline, handshake(shared, &mut stream, peer)) => r,
-        () = shared.force.cancelled() => return,
+        r = tokio::time::timeout(deadline, handshake(engine, &mut stream, peer)) => r,
+        () = engine.force.cancelled() => return,
         () = pending.shed().cancelled() => return,
     };
     // authenticated (or about to close): no longer one of the pending
@@ -61,21 +62,26 @@ pub(super) async fn serve(
             return;
         }
     };
-    let result = async {
-        let targeting = targeting?;
-        admit(&account)?;
-        let permit = account
-            .state
-            .open_connection(account.connection_cap(shared.config.max_connections_per_account))?;
-        let opened = open(shared, &account, &targeting, &dest).await?;
-        Ok::<_, ProxyError>((permit, opened))
-    }
-    .await;
-    let (_permit, opened) = match result {
+    let admitted = admit(engine, Ok((account, targeting)), None);
+    let result = match admitted {
+        Ok(Admitted {
+            account,
+            targeting,
+            permit,
+        }) => match open(engine, &account, &targeting, &dest).await {
+            Ok(opened) => Ok((permit, opened, account)),
+            Err(error) => Err(Refused {
+                error,
+                account: Some(account),
+            }),
+        },
+        Err(refused) => Err(refused),
+    };
+    let (_permit, opened, account) = match result {
         Ok(ok) => ok,
-        Err(e) => {
-            record_error(shared, Some(&account), &e);
-            let _ = socks5::write_reply(&mut stream, e.socks_reply_code(), unspecified()).await;
+        Err(Refused { error, account }) => {
+            record_error(engine, account.as_deref(), &error);
+            let _ = socks5::write_reply(&mut stream, error.socks_reply_code(), unspecified()).await;
             let _ = stream.shutdown().await;
             return;
         }
@@ -90,7 +96,7 @@ pub(super) async fn serve(
         return;
     }
     let cut = account.state.cut_token();
-    let end = opened.relay(shared, stream, early, &cut).await;
+    let end = opened.relay(stream, early, stops(engine, &cut)).await;
     tracing::trace!(?end, "SOCKS5 tunnel closed");
 }
 
@@ -118,11 +124,11 @@ impl socks5::Authenticator for CatalogAuth<'_> {
 }
 
 async fn handshake(
-    shared: &Shared,
+    engine: &Engine,
     stream: &mut TcpStream,
     peer: SocketAddr,
 ) -> Result<Handshake, SocksError> {
-    let accounts = shared.catalog.current();
+    let accounts = engine.catalog.current();
     let auth = accounts.as_deref().map(|accounts| CatalogAuth {
         accounts,
         peer: peer.ip(),
@@ -140,11 +146,11 @@ async fn handshake(
         Accepted::NotReady => Ok(Handshake::Done),
         Accepted::NoMethod => {
             let err = ProxyError::new(ErrorCode::AuthRequired, "no username/password offered");
-            record_error(shared, None, &err);
+            record_error(engine, None, &err);
             Ok(Handshake::Done)
         }
         Accepted::Refused(err) => {
-            record_error(shared, None, &err);
+            record_error(engine, None, &err);
             Ok(Handshake::Done)
         }
     }

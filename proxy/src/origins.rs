@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 
 use tokio::net::TcpStream;
 
-use super::Opened;
 use crate::buffered::Buffered;
 use crate::destination::Destination;
 use crate::exits::{Dialed, ExitGuard};
-use crate::meter::Tally;
+use crate::opened::Opened;
+use crate::tally::Tally;
 use crate::username::Targeting;
 
 /// Idle connections kept for one key at most.
