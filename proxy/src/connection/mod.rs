@@ -20,7 +20,7 @@ use crate::catalog::Account;
 use crate::destination::{Destination, Host};
 use crate::engine::Engine;
 use crate::error::{ErrorCode, ProxyError, Side};
-use crate::exits::{DialError, Route, dial};
+use crate::exits::{Connected, DialError};
 use crate::opened::Opened;
 use crate::relay::Stops;
 use crate::sources::Pending;
@@ -141,15 +141,15 @@ pub(crate) async fn open(
 ) -> Result<Opened, ProxyError> {
     engine.policy.check(dest)?;
     let share = account.session_share(engine.config.max_connections_per_account);
-    let routes =
+    let mut attempts =
         engine
             .exits
-            .candidates(targeting, account.id, share, std::time::Instant::now())?;
+            .attempts(targeting, account.id, share, std::time::Instant::now())?;
     let deadline = Instant::now() + engine.config.connect_timeout;
     // A name is resolved here once, and every address it has is checked, whichever route
     // carries it: direct egress dials those addresses, and an exit is sent one of them (not
     // the name), so the upstream cannot be steered at its own network by its own resolver.
-    let resolved = if !engine.policy.allow_private || routes.iter().any(|r| !r.forwards_names()) {
+    let resolved = if !engine.policy.allow_private || attempts.need_addresses() {
         Some(
             engine
                 .policy
@@ -163,70 +163,37 @@ pub(crate) async fn open(
         .as_deref()
         .map(|addrs| checked_destination(addrs, dest));
     let mut last: Option<ProxyError> = None;
-    for (i, route) in routes.iter().enumerate() {
+    loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             break;
         }
-        if !engine.exits.try_acquire(route, std::time::Instant::now()) {
-            continue;
-        }
+        let Some(attempt) = attempts.next(std::time::Instant::now()) else {
+            break;
+        };
+        let exit_id = attempt.route().id();
         let target = match &checked {
-            Some(ip) if !route.forwards_names() => ip,
+            Some(ip) if !attempt.route().forwards_names() => ip,
             _ => dest,
         };
         // later candidates keep a share of the budget, so one black hole cannot eat it all
-        let left = u32::try_from(routes.len() - i).unwrap_or(u32::MAX);
+        let left = u32::try_from(attempt.left()).unwrap_or(u32::MAX);
         let budget = (remaining / left).max(remaining.min(Duration::from_secs(1)));
-        let started = Instant::now();
-        match dial(
-            route,
-            target,
-            resolved.as_deref().unwrap_or_default(),
-            budget,
-        )
-        .await
-        {
-            Ok(dialed) => {
-                engine.exits.upstream_ok(route, started.elapsed());
-                let now = std::time::Instant::now();
-                engine
-                    .exits
-                    .served(route, targeting, account.id, share, now);
-                let country = engine.exits.country_of(route);
-                let session = targeting.session.as_deref();
-                let cell = engine.meter.cell(account.id, route.id(), &country, session);
-                let tally = Tally::new(cell, account.state.clone(), engine.traffic.clone());
-                let exit = match route {
-                    Route::Via(e) => Some(e.track()),
-                    Route::Direct => None,
-                };
-                return Ok(Opened {
-                    dialed,
-                    tally,
-                    _exit: exit,
-                });
-            }
-            Err(DialError::Timeout { exit_reached }) => {
-                if !exit_reached {
-                    let why = format!("exit {} did not accept a connection in time", route.id());
-                    let now = std::time::Instant::now();
-                    engine.exits.upstream_failed(route, now, &why);
-                }
+        let addrs = resolved.as_deref().unwrap_or_default();
+        match attempt.dial(target, addrs, budget).await {
+            Ok(connected) => return Ok(opened(engine, account, targeting, connected)),
+            Err(DialError::Timeout { .. }) => {
                 if last
                     .as_ref()
                     .is_none_or(|e| e.code == ErrorCode::ConnectTimeout)
                 {
                     last = Some(ProxyError::new(
                         ErrorCode::ConnectTimeout,
-                        format!("{dest} via exit {} timed out", route.id()),
+                        format!("{dest} via exit {exit_id} timed out"),
                     ));
                 }
             }
             Err(DialError::Exit(detail)) => {
-                engine
-                    .exits
-                    .upstream_failed(route, std::time::Instant::now(), &detail);
                 last = Some(ProxyError::new(ErrorCode::UpstreamFailed, detail));
             }
             Err(DialError::Destination {
@@ -234,9 +201,6 @@ pub(crate) async fn open(
                 socks_reply,
                 upstream_status,
             }) => {
-                // the exit did its job; what failed is the destination (or the exit's policy
-                // about it), which must not count against the exit for everybody else
-                engine.exits.upstream_ok(route, started.elapsed());
                 let mut err = ProxyError::new(ErrorCode::UpstreamFailed, detail)
                     .with_side(Side::Destination)
                     .with_socks_reply(socks_reply);
@@ -248,6 +212,19 @@ pub(crate) async fn open(
     Err(last.unwrap_or_else(|| {
         ProxyError::new(ErrorCode::NoExit, "every matching exit is being probed")
     }))
+}
+
+/// The opened stream with where its counts go: the (account, exit, session) cell.
+fn opened(engine: &Engine, account: &Account, targeting: &Targeting, c: Connected) -> Opened {
+    let session = targeting.session.as_deref();
+    let cell = engine
+        .meter
+        .cell(account.id, c.exit_id, &c.country, session);
+    Opened {
+        dialed: c.dialed,
+        tally: Tally::new(cell, account.state.clone(), engine.traffic.clone()),
+        _exit: c.exit,
+    }
 }
 
 /// The destination as sent to an exit that does not resolve names itself: one of the checked

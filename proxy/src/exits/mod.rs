@@ -3,6 +3,7 @@
 //! request's targeting and health, orders it by the configured strategy with the sticky
 //! session's exit first, and learns from every attempt (breaker, latency, stickiness).
 
+mod attempt;
 mod breaker;
 mod dial;
 mod health;
@@ -14,7 +15,9 @@ use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-pub(crate) use dial::{DialError, Dialed, dial};
+pub(crate) use attempt::Connected;
+use dial::dial;
+pub(crate) use dial::{DialError, Dialed};
 pub(crate) use health::Round;
 
 use self::breaker::Breaker;
@@ -300,7 +303,7 @@ impl Exits {
 
     /// The routes to try, in order, for a request of `account_id` with targeting `t`.
     /// A new sticky session is refused once the account keeps `session_share` alive.
-    pub(crate) fn candidates(
+    fn candidates(
         &self,
         t: &Targeting,
         account_id: i64,
@@ -358,7 +361,7 @@ impl Exits {
     }
 
     /// Claims an attempt on a route (the breaker may be half-open and already probing).
-    pub(crate) fn try_acquire(&self, route: &Route, now: Instant) -> bool {
+    fn try_acquire(&self, route: &Route, now: Instant) -> bool {
         match route {
             Route::Direct => true,
             Route::Via(e) => e.breaker.try_acquire(now),
@@ -366,7 +369,7 @@ impl Exits {
     }
 
     /// A route worked (the upstream answered properly, even if the destination then failed).
-    pub(crate) fn upstream_ok(&self, route: &Route, latency: Duration) {
+    fn upstream_ok(&self, route: &Route, latency: Duration) {
         if let Route::Via(e) = route {
             e.breaker.record_success();
             e.observe_latency(latency);
@@ -377,7 +380,7 @@ impl Exits {
 
     /// The upstream itself failed (unreachable, handshake, timeout); `why` is kept as the
     /// exit's last error (it names the exit's address, never its credentials).
-    pub(crate) fn upstream_failed(&self, route: &Route, now: Instant, why: &str) {
+    fn upstream_failed(&self, route: &Route, now: Instant, why: &str) {
         if let Route::Via(e) = route {
             e.breaker.record_failure(now);
             e.failures.fetch_add(1, Ordering::Relaxed);
@@ -386,7 +389,7 @@ impl Exits {
     }
 
     /// A request of a session was served through `route`: bind (or move) the session to it.
-    pub(crate) fn served(
+    fn served(
         &self,
         route: &Route,
         t: &Targeting,
