@@ -5,10 +5,10 @@
 
 use std::sync::Arc;
 
+use crate::account_state::ConnectionPermit;
 use crate::catalog::{Account, Authenticated};
 use crate::engine::Engine;
 use crate::error::ProxyError;
-use crate::limits::ConnectionPermit;
 use crate::username::Targeting;
 
 /// A request let in.

@@ -1,20 +1,19 @@
 //! The in-memory copy of the directory's accounts: credentials index, allowlists and plans,
-//! swapped atomically on every refresh, plus the per-account run-time state that outlives
-//! snapshots. Authentication happens here, without any call out of the process.
+//! swapped atomically on every refresh, each account tied to its run-time state (which lives
+//! in [`crate::account_state`] and outlives snapshots). Authentication happens here, without
+//! any call out of the process.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 
 use ipnet::IpNet;
 use subtle::ConstantTimeEq;
 
+use crate::account_state::{AccountState, AccountStates};
 use crate::directory::{AccountEntry, PlanLimits};
 use crate::error::{ErrorCode, ProxyError};
-use crate::limits::{self, AccountState};
-use crate::locks::{lock, read, write};
-use crate::meter::UsageRecord;
+use crate::locks::{read, write};
 use crate::username::{ProxyUsername, Targeting};
 
 /// One account as of the current snapshot. `Debug` leaves out the password.
@@ -61,7 +60,7 @@ impl Account {
 
     /// Quota check against this snapshot.
     pub(crate) fn check_quota(&self) -> Result<(), ProxyError> {
-        limits::check_quota(self.plan.as_ref(), &self.state, self.baseline)
+        self.state.check_quota(self.plan.as_ref(), self.baseline)
     }
 }
 
@@ -123,11 +122,10 @@ impl Accounts {
     }
 }
 
-/// Current accounts plus the per-account state that outlives snapshots.
+/// The current accounts.
 #[derive(Debug, Default)]
 pub(crate) struct Catalog {
     current: RwLock<Option<Arc<Accounts>>>,
-    states: Mutex<HashMap<i64, Arc<AccountState>>>,
 }
 
 impl Catalog {
@@ -136,18 +134,16 @@ impl Catalog {
         read(&self.current).clone()
     }
 
-    /// `flushed` of every known account; taken just before a snapshot load.
-    pub(crate) fn baselines(&self) -> HashMap<i64, u64> {
-        lock(&self.states)
-            .iter()
-            .map(|(id, s)| (*id, s.flushed.load(Ordering::Relaxed)))
-            .collect()
-    }
-
     /// Replaces the accounts with a new snapshot's. An account whose rights shrank (a new
     /// password or username, an allowlist entry removed) has its running connections closed:
-    /// they were let in under rights it no longer has.
-    pub(crate) fn install(&self, entries: Vec<AccountEntry>, baselines: &HashMap<i64, u64>) {
+    /// they were let in under rights it no longer has. `baselines` are the states' `flushed`
+    /// taken just before the snapshot was loaded.
+    pub(crate) fn install(
+        &self,
+        entries: Vec<AccountEntry>,
+        baselines: &HashMap<i64, u64>,
+        states: &AccountStates,
+    ) {
         let previous: HashMap<i64, (String, Arc<Account>)> = self
             .current()
             .map(|accounts| {
@@ -158,13 +154,10 @@ impl Catalog {
                     .collect()
             })
             .unwrap_or_default();
-        let mut states = lock(&self.states);
+        let ids: Vec<i64> = entries.iter().map(|e| e.account_id).collect();
+        let states = states.for_snapshot(&ids);
         let mut next = Accounts::default();
-        for e in entries {
-            let state = states
-                .entry(e.account_id)
-                .or_insert_with(|| Arc::new(AccountState::new(e.account_id)))
-                .clone();
+        for (e, state) in entries.into_iter().zip(states) {
             if let Some((name, old)) = previous.get(&e.account_id)
                 && (*name != e.username
                     || !bool::from(old.password.as_bytes().ct_eq(e.password.as_bytes()))
@@ -190,36 +183,12 @@ impl Catalog {
         }
         next.allow
             .sort_by_key(|a| std::cmp::Reverse(a.0.prefix_len()));
-        // forget accounts that are gone and have nothing left to flush or close
-        let live: std::collections::HashSet<i64> = next.by_name.values().map(|a| a.id).collect();
-        states.retain(|id, s| {
-            live.contains(id)
-                || s.active() > 0
-                || s.metered.load(Ordering::Relaxed) > s.flushed.load(Ordering::Relaxed)
-        });
-        drop(states);
         *write(&self.current) = Some(Arc::new(next));
-    }
-
-    /// Credits a successfully flushed batch to its accounts.
-    pub(crate) fn credit_flushed(&self, batch: &[UsageRecord]) {
-        let states = lock(&self.states);
-        for r in batch {
-            if let Some(s) = states.get(&r.account_id) {
-                s.flushed
-                    .fetch_add(r.bytes_up + r.bytes_down, Ordering::Relaxed);
-            }
-        }
-    }
-
-    /// Every account state.
-    pub(crate) fn states(&self) -> Vec<Arc<AccountState>> {
-        lock(&self.states).values().cloned().collect()
     }
 
     /// Closes the running connections of accounts that are over quota (or lost their plan or
     /// disappeared from the directory).
-    pub(crate) fn enforce_quotas(&self) {
+    pub(crate) fn enforce_quotas(&self, states: &AccountStates) {
         let Some(current) = self.current() else {
             return;
         };
@@ -227,7 +196,7 @@ impl Catalog {
         for a in current.by_name.values() {
             by_id.insert(a.id, a);
         }
-        for state in self.states() {
+        for state in states.all() {
             if state.active() == 0 {
                 continue;
             }
@@ -274,6 +243,7 @@ mod tests {
                 entry(2, "bob", &["10.1.0.0/16"]),
             ],
             &HashMap::new(),
+            &AccountStates::default(),
         );
         c.current().expect("installed")
     }

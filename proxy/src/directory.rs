@@ -174,7 +174,12 @@ mod tests {
 
         // What the gateway builds from them: the catalog's accounts and the exits' upstreams.
         let catalog = crate::catalog::Catalog::default();
-        catalog.install(snapshot.accounts, &std::collections::HashMap::new());
+        let states = crate::account_state::AccountStates::default();
+        catalog.install(
+            snapshot.accounts,
+            &std::collections::HashMap::new(),
+            &states,
+        );
         let accounts = catalog.current().expect("installed");
         let ip = "192.0.2.1".parse().expect("ip");
         let (account, _) = accounts

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
+use crate::account_state::AccountStates;
 use crate::catalog::Catalog;
 use crate::config::GatewayConfig;
 use crate::exits::Exits;
@@ -24,6 +25,8 @@ pub(crate) struct Engine {
     pub(crate) config: GatewayConfig,
     pub(crate) policy: DestinationPolicy,
     pub(crate) catalog: Catalog,
+    /// Every account's run-time state (limits, quota, sessions, connections), by account id.
+    pub(crate) accounts: AccountStates,
     pub(crate) exits: Exits,
     pub(crate) meter: Meter,
     pub(crate) traffic: Arc<Traffic>,
@@ -61,6 +64,7 @@ impl Engine {
                 resolver: config.resolver.clone(),
             },
             catalog: Catalog::default(),
+            accounts: AccountStates::default(),
             exits: Exits::new(&config),
             meter: Meter::default(),
             traffic: Arc::new(Traffic::default()),

@@ -229,14 +229,16 @@ impl Gateway {
 
 /// Loads a snapshot and installs it; keeps the old one on failure.
 async fn refresh(engine: &Engine, directory: &dyn DynDirectory) {
-    let baselines = engine.catalog.baselines();
+    let baselines = engine.accounts.baselines();
     match tokio::time::timeout(engine.config.refresh_timeout, directory.load()).await {
         Ok(Ok(snapshot)) => {
             let first = engine.catalog.current().is_none();
             if engine.exits.install(snapshot.exits) {
                 engine.probe_new.notify_one();
             }
-            engine.catalog.install(snapshot.accounts, &baselines);
+            engine
+                .catalog
+                .install(snapshot.accounts, &baselines, &engine.accounts);
             if first {
                 let accounts = engine.catalog.current().map_or(0, |a| a.len());
                 tracing::info!(accounts, "directory loaded");
@@ -274,7 +276,7 @@ async fn refresh_loop(
 async fn flush_once(engine: &Engine, usage: &dyn DynSink) -> bool {
     match engine.meter.flush(usage, engine.config.flush_timeout).await {
         Ok(batch) => {
-            engine.catalog.credit_flushed(&batch);
+            engine.accounts.credit_flushed(&batch);
             true
         }
         Err(e) => {
@@ -324,7 +326,7 @@ async fn tick_loop(engine: Arc<Engine>, stop: CancellationToken) {
         }
         stats.sample();
         stats.publish_metrics();
-        engine.catalog.enforce_quotas();
+        engine.catalog.enforce_quotas(&engine.accounts);
         let now = std::time::Instant::now();
         engine.exits.purge(now);
         engine.origins.purge(now);

@@ -13,6 +13,7 @@
 //! SOCKS5 clients a failed sub-negotiation. [`Gateway::run`] tries to load that snapshot
 //! before it starts accepting, so this only shows while the directory is unreachable.
 
+mod account_state;
 mod admission;
 mod buffered;
 mod catalog;
@@ -28,7 +29,6 @@ mod exits;
 pub mod fuzzing;
 mod gateway;
 mod http;
-mod limits;
 mod listener;
 mod live;
 mod locks;

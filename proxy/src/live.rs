@@ -34,8 +34,8 @@ impl LiveStats {
         let global = self.engine.traffic.totals();
         let accounts: HashMap<i64, Totals> = self
             .engine
-            .catalog
-            .states()
+            .accounts
+            .all()
             .iter()
             .map(|s| (s.id, s.traffic.totals()))
             .collect();
@@ -70,8 +70,8 @@ impl LiveStats {
         let engine = &self.engine;
         let (global_rates, account_rates) = lock(&engine.sampled).rates();
         let mut accounts: Vec<AccountStats> = engine
-            .catalog
-            .states()
+            .accounts
+            .all()
             .iter()
             .map(|s| {
                 let t = s.traffic.totals();

@@ -249,7 +249,7 @@ mod tests {
     use tokio::net::TcpListener;
 
     use super::*;
-    use crate::limits::AccountState;
+    use crate::account_state::AccountState;
 
     /// Bytes moved by `splice`, to prove the path runs.
     pub(super) static SPLICED: AtomicU64 = AtomicU64::new(0);

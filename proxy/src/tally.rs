@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use crate::account_state::AccountState;
 use crate::error::ErrorCode;
-use crate::limits::AccountState;
 use crate::meter::{Cell, Traffic};
 
 /// Where the counts of one request go: its (account, exit) cell, the account's quota and live

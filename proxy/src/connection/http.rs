@@ -10,6 +10,7 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use super::{Pending, open, record_error, refuse, stops};
+use crate::account_state::ConnectionPermit;
 use crate::admission::{Admitted, Refused, admit};
 use crate::buffered::Buffered;
 use crate::catalog::Account;
@@ -17,7 +18,6 @@ use crate::destination::Destination;
 use crate::engine::Engine;
 use crate::error::{self, ErrorCode, ProxyError};
 use crate::http::{self, BodyLength, HeadError, RequestHead, RequestTarget, copy_body};
-use crate::limits::ConnectionPermit;
 use crate::opened::Opened;
 use crate::origins::{Origin, PoolKey};
 use crate::username::Targeting;

@@ -144,7 +144,7 @@ pub(crate) async fn open(
     let mut attempts =
         engine
             .exits
-            .attempts(targeting, account.id, share, std::time::Instant::now())?;
+            .attempts(targeting, &account.state, share, std::time::Instant::now())?;
     let deadline = Instant::now() + engine.config.connect_timeout;
     // A name is resolved here once, and every address it has is checked, whichever route
     // carries it: direct egress dials those addresses, and an exit is sent one of them (not

@@ -5,9 +5,11 @@
 //! breaker it held frees itself after its cool-down).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{DialError, Dialed, ExitGuard, Exits, Route, dial};
+use crate::account_state::AccountState;
 use crate::destination::Destination;
 use crate::error::ProxyError;
 use crate::username::Targeting;
@@ -16,7 +18,7 @@ use crate::username::Targeting;
 #[derive(Debug, Clone, Copy)]
 struct Request<'a> {
     targeting: &'a Targeting,
-    account_id: i64,
+    account: &'a Arc<AccountState>,
     session_share: usize,
 }
 
@@ -51,21 +53,21 @@ pub(crate) struct Connected {
 }
 
 impl Exits {
-    /// The attempts for a request of `account_id` with targeting `t`, or why there are none
+    /// The attempts for a request of `account` with targeting `t`, or why there are none
     /// (no matching exit, or one sticky session too many for the account's `session_share`).
     pub(crate) fn attempts<'a>(
         &'a self,
         t: &'a Targeting,
-        account_id: i64,
+        account: &'a Arc<AccountState>,
         session_share: usize,
         now: std::time::Instant,
     ) -> Result<Attempts<'a>, ProxyError> {
-        let routes = self.candidates(t, account_id, session_share, now)?;
+        let routes = self.candidates(t, account, session_share, now)?;
         Ok(Attempts {
             exits: self,
             request: Request {
                 targeting: t,
-                account_id,
+                account,
                 session_share,
             },
             routes: routes.into_iter(),
@@ -129,7 +131,7 @@ impl Attempt<'_> {
                 exits.served(
                     &route,
                     request.targeting,
-                    request.account_id,
+                    request.account,
                     request.session_share,
                     std::time::Instant::now(),
                 );

@@ -24,6 +24,7 @@ use self::breaker::Breaker;
 use self::health::LastCheck;
 pub(crate) use self::sticky::SESSIONS_PER_CONNECTION;
 use self::sticky::StickyTable;
+use crate::account_state::AccountState;
 use crate::config::{DirectEgress, GatewayConfig, Strategy};
 use crate::directory::{ExitEntry, ExitKind};
 use crate::error::{ErrorCode, ProxyError};
@@ -301,19 +302,19 @@ impl Exits {
         }
     }
 
-    /// The routes to try, in order, for a request of `account_id` with targeting `t`.
+    /// The routes to try, in order, for a request of `account` with targeting `t`.
     /// A new sticky session is refused once the account keeps `session_share` alive.
     fn candidates(
         &self,
         t: &Targeting,
-        account_id: i64,
+        account: &AccountState,
         session_share: usize,
         now: Instant,
     ) -> Result<Vec<Route>, ProxyError> {
         let sticky = match &t.session {
             Some(session) => self
                 .sticky
-                .admit(account_id, session, session_share, now)
+                .admit(account, session, session_share, now)
                 .map_err(|used| {
                     ProxyError::new(
                         ErrorCode::RateLimited,
@@ -393,7 +394,7 @@ impl Exits {
         &self,
         route: &Route,
         t: &Targeting,
-        account_id: i64,
+        account: &Arc<AccountState>,
         session_share: usize,
         now: Instant,
     ) {
@@ -403,7 +404,7 @@ impl Exits {
                 .map_or(self.session_ttl, |m| Duration::from_secs(u64::from(m) * 60));
             let id = route.id();
             self.sticky
-                .bind(account_id, session, id, ttl, session_share, now);
+                .bind(account, session, id, ttl, session_share, now);
         }
     }
 
@@ -472,6 +473,10 @@ pub(crate) mod tests {
         Arc::new(Exit::new(e, up, &GatewayConfig::default()))
     }
 
+    fn account(id: i64) -> Arc<AccountState> {
+        Arc::new(AccountState::new(id))
+    }
+
     fn ids(routes: &[Route]) -> Vec<i64> {
         routes.iter().map(Route::id).collect()
     }
@@ -494,7 +499,7 @@ pub(crate) mod tests {
         let t = Targeting::default();
         let now = Instant::now();
         assert_eq!(
-            ids(&x.candidates(&t, 1, 100, now).expect("direct")),
+            ids(&x.candidates(&t, &account(1), 100, now).expect("direct")),
             vec![0]
         );
         let de = Targeting {
@@ -502,23 +507,30 @@ pub(crate) mod tests {
             ..Targeting::default()
         };
         assert_eq!(
-            x.candidates(&de, 1, 100, now).map_err(|e| e.code).err(),
+            x.candidates(&de, &account(1), 100, now)
+                .map_err(|e| e.code)
+                .err(),
             Some(ErrorCode::NoExit)
         );
         x.install(vec![entry(1, 1), entry(2, 1)]);
-        assert_eq!(ids(&x.candidates(&de, 1, 100, now).expect("de")), vec![2]);
+        assert_eq!(
+            ids(&x.candidates(&de, &account(1), 100, now).expect("de")),
+            vec![2]
+        );
         let never = Exits::new(&GatewayConfig {
             direct_egress: DirectEgress::Never,
             ..GatewayConfig::default()
         });
-        assert!(never.candidates(&t, 1, 100, now).is_err());
+        assert!(never.candidates(&t, &account(1), 100, now).is_err());
         let always = Exits::new(&GatewayConfig {
             direct_egress: DirectEgress::Always,
             ..GatewayConfig::default()
         });
         always.install(vec![entry(1, 1)]);
         assert_eq!(
-            ids(&always.candidates(&t, 1, 100, now).expect("always")),
+            ids(&always
+                .candidates(&t, &account(1), 100, now)
+                .expect("always")),
             vec![0]
         );
     }
@@ -532,25 +544,26 @@ pub(crate) mod tests {
         });
         x.install(vec![entry(1, 1), entry(3, 1), entry(5, 1)]);
         let t0 = Instant::now();
+        let nine = account(9);
         let t = Targeting {
             session: Some("abc".into()),
             ttl_minutes: Some(1),
             ..Targeting::default()
         };
-        let first = x.candidates(&t, 9, 100, t0).expect("c")[0].clone();
-        x.served(&first, &t, 9, 100, t0);
+        let first = x.candidates(&t, &nine, 100, t0).expect("c")[0].clone();
+        x.served(&first, &t, &nine, 100, t0);
         // past the 5 s default, within the minute: round robin alone would start at 3, 5, 1
         for secs in [6, 30, 59] {
             let at = t0 + Duration::from_secs(secs);
             assert_eq!(
-                x.candidates(&t, 9, 100, at).expect("c")[0].id(),
+                x.candidates(&t, &nine, 100, at).expect("c")[0].id(),
                 1,
                 "{secs} s"
             );
         }
         // a minute after first use the session is gone: round robin's fifth turn starts at 3
         let at = t0 + Duration::from_secs(60);
-        assert_eq!(x.candidates(&t, 9, 100, at).expect("c")[0].id(), 3);
+        assert_eq!(x.candidates(&t, &nine, 100, at).expect("c")[0].id(), 3);
         assert_eq!(first.id(), 1);
     }
 
@@ -564,20 +577,21 @@ pub(crate) mod tests {
         let x = Exits::new(&cfg);
         x.install(vec![entry(1, 1), entry(3, 1), entry(5, 1)]);
         let now = Instant::now();
+        let nine = account(9);
         let t = Targeting {
             session: Some("abc".into()),
             ..Targeting::default()
         };
-        let first = x.candidates(&t, 9, 100, now).expect("c");
-        x.served(&first[1], &t, 9, 100, now);
+        let first = x.candidates(&t, &nine, 100, now).expect("c");
+        x.served(&first[1], &t, &nine, 100, now);
         for _ in 0..5 {
             assert_eq!(
-                x.candidates(&t, 9, 100, now).expect("c")[0].id(),
+                x.candidates(&t, &nine, 100, now).expect("c")[0].id(),
                 first[1].id()
             );
         }
         x.upstream_failed(&first[1], now, "refused");
-        let after = x.candidates(&t, 9, 100, now).expect("c");
+        let after = x.candidates(&t, &nine, 100, now).expect("c");
         assert!(
             !ids(&after).contains(&first[1].id()),
             "open breaker skipped"

@@ -1,11 +1,14 @@
 //! Sticky sessions: (account, session id) → exit until the session's TTL runs out. The exit
 //! changes only when the remembered one is unhealthy or fails; the expiry stays that of the
 //! session's first use. Each account may keep a share of the table proportional to its plan,
-//! so one customer inventing session ids cannot fill it for everybody. Time is passed in.
+//! so one customer inventing session ids cannot fill it for everybody; how many it keeps is
+//! counted on its [`AccountState`], which every entry holds. Time is passed in.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use crate::account_state::AccountState;
 
 /// Sessions remembered at most, for all accounts; past this, new sessions are served but not
 /// pinned.
@@ -15,32 +18,23 @@ const MAX_SESSIONS: usize = 1_000_000;
 /// 50 connections: 500 sessions; Enterprise, 10,000: 100,000).
 pub(crate) const SESSIONS_PER_CONNECTION: usize = 10;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 struct Entry {
     exit_id: i64,
     expires: Instant,
+    /// The account, whose session count this entry is part of.
+    owner: Arc<AccountState>,
 }
 
 #[derive(Debug, Default)]
 struct Table {
     map: HashMap<(i64, String), Entry>,
-    /// Live entries per account, kept in step with `map`.
-    per_account: HashMap<i64, usize>,
 }
 
 impl Table {
     fn remove(&mut self, key: &(i64, String)) {
-        if self.map.remove(key).is_some() {
-            self.forget_one(key.0);
-        }
-    }
-
-    fn forget_one(&mut self, account_id: i64) {
-        if let Some(n) = self.per_account.get_mut(&account_id) {
-            *n -= 1;
-            if *n == 0 {
-                self.per_account.remove(&account_id);
-            }
+        if let Some(entry) = self.map.remove(key) {
+            entry.owner.session_unpinned();
         }
     }
 }
@@ -80,21 +74,15 @@ impl StickyTable {
     /// account has used up when it would be one session too many.
     pub(crate) fn admit(
         &self,
-        account_id: i64,
+        account: &AccountState,
         session: &str,
         share: usize,
         now: Instant,
     ) -> Result<Option<i64>, ShareUsed> {
-        if let Some(exit) = self.get(account_id, session, now) {
+        if let Some(exit) = self.get(account.id, session, now) {
             return Ok(Some(exit));
         }
-        let alive = self
-            .lock()
-            .per_account
-            .get(&account_id)
-            .copied()
-            .unwrap_or(0);
-        if alive >= share {
+        if account.sessions() >= share {
             return Err(ShareUsed { share });
         }
         Ok(None)
@@ -105,7 +93,7 @@ impl StickyTable {
     /// unpinned.
     pub(crate) fn bind(
         &self,
-        account_id: i64,
+        account: &Arc<AccountState>,
         session: &str,
         exit_id: i64,
         ttl: Duration,
@@ -113,28 +101,26 @@ impl StickyTable {
         now: Instant,
     ) {
         let mut table = self.lock();
-        let key = (account_id, session.to_owned());
+        let key = (account.id, session.to_owned());
         match table.map.get_mut(&key) {
             Some(entry) if now < entry.expires => entry.exit_id = exit_id,
             Some(entry) => {
-                *entry = Entry {
-                    exit_id,
-                    expires: now + ttl,
-                };
+                entry.exit_id = exit_id;
+                entry.expires = now + ttl;
             }
             None => {
-                let alive = table.per_account.get(&account_id).copied().unwrap_or(0);
-                if table.map.len() >= MAX_SESSIONS || alive >= share {
+                if table.map.len() >= MAX_SESSIONS || account.sessions() >= share {
                     return;
                 }
+                account.session_pinned();
                 table.map.insert(
                     key,
                     Entry {
                         exit_id,
                         expires: now + ttl,
+                        owner: account.clone(),
                     },
                 );
-                *table.per_account.entry(account_id).or_insert(0) += 1;
             }
         }
     }
@@ -166,21 +152,26 @@ mod tests {
 
     const SHARE: usize = 100;
 
+    fn account(id: i64) -> Arc<AccountState> {
+        Arc::new(AccountState::new(id))
+    }
+
     #[test]
     fn sticky_session_keeps_exit_until_ttl() {
         let t = StickyTable::default();
+        let one = account(1);
         let t0 = Instant::now();
         let ttl = Duration::from_secs(60);
         assert_eq!(t.get(1, "s", t0), None);
-        t.bind(1, "s", 7, ttl, SHARE, t0);
+        t.bind(&one, "s", 7, ttl, SHARE, t0);
         assert_eq!(t.get(1, "s", t0 + Duration::from_secs(59)), Some(7));
         assert_eq!(t.get(2, "s", t0), None, "sessions are per account");
         // moving keeps the original expiry
-        t.bind(1, "s", 8, ttl, SHARE, t0 + Duration::from_secs(30));
+        t.bind(&one, "s", 8, ttl, SHARE, t0 + Duration::from_secs(30));
         assert_eq!(t.get(1, "s", t0 + Duration::from_secs(59)), Some(8));
         assert_eq!(t.get(1, "s", t0 + Duration::from_secs(60)), None);
         assert_eq!(t.len(), 0);
-        t.bind(1, "s", 9, ttl, SHARE, t0 + Duration::from_secs(61));
+        t.bind(&one, "s", 9, ttl, SHARE, t0 + Duration::from_secs(61));
         assert_eq!(t.get(1, "s", t0 + Duration::from_secs(120)), Some(9));
         t.purge(t0 + Duration::from_secs(121));
         assert_eq!(t.len(), 0);
@@ -189,23 +180,24 @@ mod tests {
     #[test]
     fn an_account_keeps_at_most_its_share_and_others_are_unaffected() {
         let t = StickyTable::default();
+        let (one, two) = (account(1), account(2));
         let t0 = Instant::now();
         let ttl = Duration::from_secs(60);
         for i in 0..3 {
             let s = format!("s{i}");
-            assert_eq!(t.admit(1, &s, 3, t0), Ok(None));
-            t.bind(1, &s, 7, ttl, 3, t0);
+            assert_eq!(t.admit(&one, &s, 3, t0), Ok(None));
+            t.bind(&one, &s, 7, ttl, 3, t0);
         }
-        assert_eq!(t.admit(1, "s3", 3, t0), Err(ShareUsed { share: 3 }));
+        assert_eq!(t.admit(&one, "s3", 3, t0), Err(ShareUsed { share: 3 }));
         // a live session of the account still gets its exit, another account starts its own
-        assert_eq!(t.admit(1, "s0", 3, t0), Ok(Some(7)));
-        assert_eq!(t.admit(2, "s3", 3, t0), Ok(None));
+        assert_eq!(t.admit(&one, "s0", 3, t0), Ok(Some(7)));
+        assert_eq!(t.admit(&two, "s3", 3, t0), Ok(None));
         // binding past the share pins nothing
-        t.bind(1, "s3", 7, ttl, 3, t0);
+        t.bind(&one, "s3", 7, ttl, 3, t0);
         assert_eq!(t.len(), 3);
         // once sessions expire, the share is free again
         t.purge(t0 + ttl);
-        assert_eq!(t.admit(1, "s3", 3, t0 + ttl), Ok(None));
-        assert!(t.lock().per_account.is_empty());
+        assert_eq!(t.admit(&one, "s3", 3, t0 + ttl), Ok(None));
+        assert_eq!(one.sessions(), 0);
     }
 }

@@ -1,9 +1,12 @@
-//! Plan limits at run time: per-account token bucket (requests per second), concurrent
-//! connection caps per account, and the bandwidth quota — the bytes already in the database
-//! plus what this process metered and has not seen reflected there.
+//! The run-time state of each account, in one place and kept across directory snapshots: its
+//! requests-per-second bucket, its open connections (and their cap), the bandwidth quota — the
+//! bytes already in the database plus what this process metered and has not seen reflected
+//! there —, the sticky sessions it keeps pinned, its live traffic totals, and the token that
+//! cuts its running connections. [`AccountStates`] is the registry, one state per account id.
 
+use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use governor::clock::{Clock, DefaultClock};
@@ -13,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::directory::PlanLimits;
 use crate::error::{ErrorCode, ProxyError};
 use crate::locks::{lock, read, write};
-use crate::meter::Traffic;
+use crate::meter::{Traffic, UsageRecord};
 
 /// Run-time state of one account, kept across directory snapshots.
 #[derive(Debug)]
@@ -21,6 +24,8 @@ pub(crate) struct AccountState {
     pub(crate) id: i64,
     limiter: RwLock<Option<(u32, Arc<DefaultDirectRateLimiter>)>>,
     active: AtomicU32,
+    /// Sticky sessions pinned in the exits' session table (kept in step by that table).
+    sessions: AtomicUsize,
     /// Bytes (up + down) metered by this process for the account, never reset.
     pub(crate) metered: AtomicU64,
     /// Of `metered`, the bytes a flush has confirmed.
@@ -36,6 +41,7 @@ impl AccountState {
             id,
             limiter: RwLock::new(None),
             active: AtomicU32::new(0),
+            sessions: AtomicUsize::new(0),
             metered: AtomicU64::new(0),
             flushed: AtomicU64::new(0),
             cut: Mutex::new(CancellationToken::new()),
@@ -122,6 +128,48 @@ impl AccountState {
         *token = CancellationToken::new();
     }
 
+    /// Checks the bandwidth quota of `plan` (and that there is a plan at all); `baseline` is
+    /// `flushed` just before the plan's snapshot was loaded.
+    pub(crate) fn check_quota(
+        &self,
+        plan: Option<&PlanLimits>,
+        baseline: u64,
+    ) -> Result<(), ProxyError> {
+        let Some(plan) = plan else {
+            return Err(ProxyError::new(ErrorCode::QuotaExceeded, "no active plan"));
+        };
+        match plan.bandwidth_bytes {
+            Some(limit) if self.used_bytes(plan, baseline) >= limit => Err(ProxyError::new(
+                ErrorCode::QuotaExceeded,
+                "plan bandwidth used up for this period",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Sticky sessions pinned now.
+    pub(crate) fn sessions(&self) -> usize {
+        self.sessions.load(Ordering::Relaxed)
+    }
+
+    /// One more pinned session (the session table calls this under its lock).
+    pub(crate) fn session_pinned(&self) {
+        self.sessions.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One pinned session fewer (expired or dropped from the session table).
+    pub(crate) fn session_unpinned(&self) {
+        self.sessions.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Whether anything still refers to the state once its account left the directory:
+    /// open connections, pinned sessions, or metered bytes not flushed yet.
+    fn in_use(&self) -> bool {
+        self.active() > 0
+            || self.sessions() > 0
+            || self.metered.load(Ordering::Relaxed) > self.flushed.load(Ordering::Relaxed)
+    }
+
     /// Bytes used this period as best known: the database's figure plus what was metered here
     /// since the snapshot was taken (`baseline` = `flushed` just before the load).
     pub(crate) fn used_bytes(&self, plan: &PlanLimits, baseline: u64) -> u64 {
@@ -130,24 +178,6 @@ impl AccountState {
             .load(Ordering::Relaxed)
             .saturating_sub(baseline);
         plan.bytes_used.saturating_add(local)
-    }
-}
-
-/// Checks the bandwidth quota (and that there is a plan at all).
-pub(crate) fn check_quota(
-    plan: Option<&PlanLimits>,
-    state: &AccountState,
-    baseline: u64,
-) -> Result<(), ProxyError> {
-    let Some(plan) = plan else {
-        return Err(ProxyError::new(ErrorCode::QuotaExceeded, "no active plan"));
-    };
-    match plan.bandwidth_bytes {
-        Some(limit) if state.used_bytes(plan, baseline) >= limit => Err(ProxyError::new(
-            ErrorCode::QuotaExceeded,
-            "plan bandwidth used up for this period",
-        )),
-        _ => Ok(()),
     }
 }
 
@@ -166,6 +196,56 @@ impl ConnectionPermit {
 impl Drop for ConnectionPermit {
     fn drop(&mut self) {
         self.account.active.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Every account's state, by account id.
+#[derive(Debug, Default)]
+pub(crate) struct AccountStates {
+    by_id: Mutex<HashMap<i64, Arc<AccountState>>>,
+}
+
+impl AccountStates {
+    /// `flushed` of every known account; taken just before a snapshot load.
+    pub(crate) fn baselines(&self) -> HashMap<i64, u64> {
+        lock(&self.by_id)
+            .iter()
+            .map(|(id, s)| (*id, s.flushed.load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    /// The states of a snapshot's accounts (created for new ones), in the order of `ids`;
+    /// states of accounts no longer in it are forgotten once nothing refers to them.
+    pub(crate) fn for_snapshot(&self, ids: &[i64]) -> Vec<Arc<AccountState>> {
+        let mut by_id = lock(&self.by_id);
+        let states: Vec<Arc<AccountState>> = ids
+            .iter()
+            .map(|id| {
+                by_id
+                    .entry(*id)
+                    .or_insert_with(|| Arc::new(AccountState::new(*id)))
+                    .clone()
+            })
+            .collect();
+        let live: std::collections::HashSet<i64> = ids.iter().copied().collect();
+        by_id.retain(|id, s| live.contains(id) || s.in_use());
+        states
+    }
+
+    /// Credits a successfully flushed batch to its accounts.
+    pub(crate) fn credit_flushed(&self, batch: &[UsageRecord]) {
+        let by_id = lock(&self.by_id);
+        for r in batch {
+            if let Some(s) = by_id.get(&r.account_id) {
+                s.flushed
+                    .fetch_add(r.bytes_up + r.bytes_down, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Every account state.
+    pub(crate) fn all(&self) -> Vec<Arc<AccountState>> {
+        lock(&self.by_id).values().cloned().collect()
     }
 }
 
@@ -208,17 +288,17 @@ mod tests {
     #[test]
     fn quota_counts_unflushed_local_bytes() {
         let s = AccountState::new(1);
-        assert!(check_quota(None, &s, 0).is_err());
-        assert!(check_quota(Some(&plan(None, u64::MAX)), &s, 0).is_ok());
+        assert!(s.check_quota(None, 0).is_err());
+        assert!(s.check_quota(Some(&plan(None, u64::MAX)), 0).is_ok());
         let p = plan(Some(1000), 900);
-        assert!(check_quota(Some(&p), &s, 0).is_ok());
+        assert!(s.check_quota(Some(&p), 0).is_ok());
         s.add_bytes(150);
         assert_eq!(
-            check_quota(Some(&p), &s, 0).map_err(|e| e.code),
+            s.check_quota(Some(&p), 0).map_err(|e| e.code),
             Err(ErrorCode::QuotaExceeded)
         );
         // the snapshot was taken after those 150 bytes were flushed: counted once, via bytes_used
-        assert!(check_quota(Some(&plan(Some(1000), 900)), &s, 150).is_ok());
+        assert!(s.check_quota(Some(&plan(Some(1000), 900)), 150).is_ok());
     }
 
     #[test]
@@ -228,5 +308,18 @@ mod tests {
         s.cut_all();
         assert!(t.is_cancelled());
         assert!(!s.cut_token().is_cancelled());
+    }
+
+    #[test]
+    fn states_outlive_their_account_while_in_use() {
+        let states = AccountStates::default();
+        let first = states.for_snapshot(&[1, 2]);
+        first[1].session_pinned();
+        let again = states.for_snapshot(&[1]);
+        assert!(Arc::ptr_eq(&first[0], &again[0]), "kept across snapshots");
+        assert_eq!(states.all().len(), 2, "a pinned session keeps account 2");
+        first[1].session_unpinned();
+        states.for_snapshot(&[1]);
+        assert_eq!(states.all().len(), 1);
     }
 }
