@@ -11,6 +11,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::clock;
 use crate::config::GatewayConfig;
 use crate::connection::Protocol;
 use crate::directory::{Directory, DynDirectory};
@@ -327,9 +328,8 @@ async fn tick_loop(engine: Arc<Engine>, stop: CancellationToken) {
         stats.sample();
         stats.publish_metrics();
         engine.catalog.enforce_quotas(&engine.accounts);
-        let now = std::time::Instant::now();
-        engine.exits.purge(now);
-        engine.origins.purge(now);
+        engine.exits.purge(clock::now());
+        engine.origins.purge(std::time::Instant::now());
     }
 }
 

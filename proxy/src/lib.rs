@@ -17,6 +17,7 @@ mod account_state;
 mod admission;
 mod buffered;
 mod catalog;
+mod clock;
 mod config;
 mod connection;
 mod destination;

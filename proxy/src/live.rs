@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use crate::clock;
 use crate::engine::Engine;
 use crate::locks::lock;
 use crate::meter::Totals;
@@ -56,7 +57,7 @@ impl LiveStats {
         metrics::gauge!("atlantic_proxy_forward_pool_idle").set(engine.origins.len() as f64);
         metrics::gauge!("atlantic_proxy_usage_pending_records")
             .set(engine.meter.pending_len() as f64);
-        for e in engine.exits.stats(Instant::now()) {
+        for e in engine.exits.stats(clock::now()) {
             let id = e.id.to_string();
             metrics::gauge!("atlantic_proxy_exit_healthy", "exit_id" => id.clone())
                 .set(if e.healthy { 1.0 } else { 0.0 });
@@ -95,7 +96,7 @@ impl LiveStats {
                 engine.active.load(Ordering::Relaxed),
             ),
             accounts,
-            exits: engine.exits.stats(Instant::now()),
+            exits: engine.exits.stats(clock::now()),
         }
     }
 }

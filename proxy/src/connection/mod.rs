@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::catalog::Account;
+use crate::clock;
 use crate::destination::{Destination, Host};
 use crate::engine::Engine;
 use crate::error::{ErrorCode, ProxyError, Side};
@@ -141,10 +142,9 @@ pub(crate) async fn open(
 ) -> Result<Opened, ProxyError> {
     engine.policy.check(dest)?;
     let share = account.session_share(engine.config.max_connections_per_account);
-    let mut attempts =
-        engine
-            .exits
-            .attempts(targeting, &account.state, share, std::time::Instant::now())?;
+    let mut attempts = engine
+        .exits
+        .attempts(targeting, &account.state, share, clock::now())?;
     let deadline = Instant::now() + engine.config.connect_timeout;
     // A name is resolved here once, and every address it has is checked, whichever route
     // carries it: direct egress dials those addresses, and an exit is sent one of them (not
@@ -168,7 +168,7 @@ pub(crate) async fn open(
         if remaining.is_zero() {
             break;
         }
-        let Some(attempt) = attempts.next(std::time::Instant::now()) else {
+        let Some(attempt) = attempts.next(clock::now()) else {
             break;
         };
         let exit_id = attempt.route().id();

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use super::{DialError, Dialed, ExitGuard, Exits, Route, dial};
 use crate::account_state::AccountState;
+use crate::clock;
 use crate::destination::Destination;
 use crate::error::ProxyError;
 use crate::username::Targeting;
@@ -133,7 +134,7 @@ impl Attempt<'_> {
                     request.targeting,
                     request.account,
                     request.session_share,
-                    std::time::Instant::now(),
+                    clock::now(),
                 );
             }
             // the upstream accepted the connection: the destination is the likely culprit
@@ -142,10 +143,10 @@ impl Attempt<'_> {
                 exit_reached: false,
             }) => {
                 let why = format!("exit {} did not accept a connection in time", route.id());
-                exits.upstream_failed(&route, std::time::Instant::now(), &why);
+                exits.upstream_failed(&route, clock::now(), &why);
             }
             Err(DialError::Exit(detail)) => {
-                exits.upstream_failed(&route, std::time::Instant::now(), detail);
+                exits.upstream_failed(&route, clock::now(), detail);
             }
             // the exit did its job; what failed is the destination (or the exit's policy about
             // it), which must not count against the exit for everybody else

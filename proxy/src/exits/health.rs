@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{DialError, Exits, Route, dial};
+use crate::clock;
 use crate::destination::Destination;
 use crate::locks::lock;
 
@@ -88,7 +89,7 @@ impl Exits {
                 None => self.upstream_ok(&route, started.elapsed()),
                 Some(why) => {
                     tracing::debug!(exit_id = e.entry.id, %why, "health probe failed");
-                    self.upstream_failed(&route, Instant::now(), &why);
+                    self.upstream_failed(&route, clock::now(), &why);
                 }
             }
         });

@@ -174,25 +174,25 @@ async fn exit_used(gw: &TestGateway, ups: &[TestGateway], origin: &Origin, user:
     used[0]
 }
 
-/// Waits until `ttl` (and a margin) has passed since `since`.
-async fn outlive(since: Instant, ttl: Duration) {
-    let until = since + ttl + Duration::from_millis(100);
-    tokio::time::sleep(until.saturating_duration_since(Instant::now())).await;
+/// Moves the clock the gateway times sessions and breakers by `d` ahead without waiting for
+/// it: tokio's clock is paused, advanced, and left running again.
+async fn pass(d: Duration) {
+    tokio::time::pause();
+    tokio::time::advance(d).await;
+    tokio::time::resume();
 }
 
 #[tokio::test]
 async fn sticky_session_keeps_exit_until_ttl_then_picks_again() {
     bounded(30, async {
         let origin = Origin::start().await;
-        // A session without `-ttl-` lives `session_ttl`: short here, so real time can pass it.
+        // A session without `-ttl-` lives `session_ttl`; the test moves the clock past it.
         // Shared reuse off: every request picks its exit, and the upstreams count requests.
-        let ttl = Duration::from_millis(1500);
+        let ttl = Duration::from_secs(10);
         let (ups, gw) = three_upstreams_with(round_robin_sessions(ttl)).await;
         let user = "alice-session-expiring";
         let started = Instant::now();
         let first = exit_used(&gw, &ups, &origin, user).await;
-        // bound while the first request was served, so by now at the latest
-        let bound = Instant::now();
         for _ in 0..3 {
             // round robin alone would have moved each of these on by one exit
             assert_eq!(exit_used(&gw, &ups, &origin, user).await, first);
@@ -200,7 +200,8 @@ async fn sticky_session_keeps_exit_until_ttl_then_picks_again() {
         let within = started.elapsed();
         assert!(within < ttl, "too slow to test within the TTL: {within:?}");
 
-        outlive(bound, ttl).await;
+        // bound while the first request was served, so before now
+        pass(ttl + Duration::from_millis(100)).await;
         // The fifth pick of round robin starts one exit after the first: an expired session
         // goes there; a live one would have stayed.
         let next = exit_used(&gw, &ups, &origin, user).await;
@@ -221,14 +222,14 @@ async fn sticky_session_keeps_exit_until_ttl_then_picks_again() {
 async fn username_ttl_outlasts_the_default_session_ttl() {
     bounded(30, async {
         let origin = Origin::start().await;
-        let default_ttl = Duration::from_millis(300);
+        let default_ttl = Duration::from_secs(5);
         let (ups, gw) = three_upstreams_with(round_robin_sessions(default_ttl)).await;
         // `-ttl-1` is one minute; `short` has no `-ttl-`, so it lives `session_ttl`
         let (long, short) = ("alice-session-long-ttl-1", "alice-session-short");
         let long_exit = exit_used(&gw, &ups, &origin, long).await;
         let short_exit = exit_used(&gw, &ups, &origin, short).await;
         assert_ne!(long_exit, short_exit, "round robin spread the two sessions");
-        outlive(Instant::now(), default_ttl).await;
+        pass(default_ttl + Duration::from_millis(100)).await;
 
         // picks 3 to 5 of round robin would start at exits 3, 1 and 2 (indices 2, 0, 1)
         assert_eq!(exit_used(&gw, &ups, &origin, long).await, long_exit);
@@ -347,7 +348,8 @@ async fn breaker_opens_then_half_open_probe_closes_it() {
         let socks = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let up_dir = MemDirectory::new(vec![account(1, "up", "uppw", Some(unlimited()))], vec![]);
         let up = TestGateway::start_on(test_config(), up_dir, http, socks).await;
-        tokio::time::sleep(Duration::from_millis(350)).await;
+        // past the cool-down
+        pass(Duration::from_millis(350)).await;
         let r = proxied_get(gw.http, &origin.url("/bytes/1"), Some(("alice", "s3cret"))).await;
         assert_eq!(r.status, 200, "the half-open probe went through");
         assert_eq!(gw.handle.stats().snapshot().exits[0].breaker, "closed");
