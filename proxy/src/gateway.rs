@@ -1,6 +1,7 @@
-//! The gateway: wires listeners, directory refresh, metering flush, statistics sampling, quota
-//! enforcement and health probes together, and shuts them down in order (stop accepting →
-//! drain → cut → final usage flush).
+//! The gateway's public face and its tasks: builds the shared context ([`Engine`]), wires
+//! listeners, directory refresh, metering flush, statistics sampling, quota enforcement and
+//! health probes together, and shuts them down in order (stop accepting → drain → cut → final
+//! usage flush).
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -134,6 +134,20 @@ pub(super) async fn serve(engine: &Engine, stream: TcpStream, peer: SocketAddr, 
     }
 }
 
+/// Runs a body copy to its end, or gives `None` when the drain deadline passes or the account
+/// is cut off first.
+async fn unless_stopped<T>(
+    engine: &Engine,
+    cut: &CancellationToken,
+    copy: impl Future<Output = T>,
+) -> Option<T> {
+    tokio::select! {
+        r = copy => Some(r),
+        () = engine.force.cancelled() => None,
+        () = cut.cancelled() => None,
+    }
+}
+
 /// Relays a tunnel (CONNECT, after sending `greeting`) or an upgraded connection to the end.
 async fn tunnel(
     engine: &Engine,
@@ -290,18 +304,10 @@ impl ClientConn<'_> {
             }
             let tally = &origin.tally;
             let count_up = |n: u64| tally.up(n);
-            let upload = copy_body(
-                client,
-                &mut origin.stream,
-                head.to_origin(&dest, path, expect),
-                body,
-                idle,
-                &count_up,
-            );
-            let res = tokio::select! {
-                r = upload => r,
-                () = engine.force.cancelled() => return Next::Close,
-                () = cut.cancelled() => return Next::Close,
+            let out = head.to_origin(&dest, path, expect);
+            let upload = copy_body(client, &mut origin.stream, out, body, idle, &count_up);
+            let Some(res) = unless_stopped(engine, &cut, upload).await else {
+                return Next::Close;
             };
             if res.is_err() {
                 if may_retry {
@@ -362,12 +368,7 @@ impl ClientConn<'_> {
             idle,
             &count_down,
         );
-        let res = tokio::select! {
-            r = download => r,
-            () = engine.force.cancelled() => return Next::Close,
-            () = cut.cancelled() => return Next::Close,
-        };
-        if res.is_err() {
+        if !matches!(unless_stopped(engine, &cut, download).await, Some(Ok(_))) {
             return Next::Close;
         }
         let origin_reusable =

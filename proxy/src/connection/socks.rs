@@ -2,7 +2,6 @@
 //! CONNECT, then the tunnel. Refusals after authentication are sent as the closest reply code.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncWriteExt, BufReader};
@@ -10,12 +9,11 @@ use tokio::net::TcpStream;
 
 use super::{Pending, open, record_error, stops};
 use crate::admission::{Admitted, Refused, admit};
-use crate::catalog::{Account, Accounts, Authenticated};
+use crate::catalog::{Accounts, Authenticated};
 use crate::destination::Destination;
 use crate::engine::Engine;
 use crate::error::{ErrorCode, ProxyError};
 use crate::socks5::{self, Accepted, SocksError};
-use crate::username::Targeting;
 
 /// Read buffer for the handshake: the largest message, the RFC 1929 request, is 513 bytes.
 const HANDSHAKE_BUFFER: usize = 1024;
@@ -24,12 +22,7 @@ const HANDSHAKE_BUFFER: usize = 1024;
 enum Handshake {
     /// Authenticated; the request names `dest`. The targeting may carry a deferred error; the
     /// bytes are what the client sent after its request (optimistic data), owed to the tunnel.
-    Ready(
-        Arc<Account>,
-        Result<Targeting, ProxyError>,
-        Destination,
-        BytesMut,
-    ),
+    Ready(Authenticated, Destination, BytesMut),
     /// Already answered (or the client left); close.
     Done,
 }
@@ -48,8 +41,8 @@ pub(super) async fn serve(
     };
     // authenticated (or about to close): no longer one of the pending
     drop(pending);
-    let (account, targeting, dest, early) = match handshake {
-        Ok(Ok(Handshake::Ready(a, t, d, early))) => (a, t, d, early),
+    let (found, dest, early) = match handshake {
+        Ok(Ok(Handshake::Ready(found, dest, early))) => (found, dest, early),
         Ok(Ok(Handshake::Done)) | Err(_) => return,
         Ok(Err(e)) => {
             tracing::debug!(%peer, error = %e, "SOCKS5 handshake failed");
@@ -62,7 +55,7 @@ pub(super) async fn serve(
             return;
         }
     };
-    let admitted = admit(engine, Ok((account, targeting)), None);
+    let admitted = admit(engine, Ok(found), None);
     let result = match admitted {
         Ok(Admitted {
             account,
@@ -137,9 +130,8 @@ async fn handshake(
     // rather than one per field.
     let mut reader = BufReader::with_capacity(HANDSHAKE_BUFFER, stream);
     match socks5::accept(&mut reader, auth).await? {
-        Accepted::Connect((account, targeting), dest) => Ok(Handshake::Ready(
-            account,
-            targeting,
+        Accepted::Connect(found, dest) => Ok(Handshake::Ready(
+            found,
             dest,
             BytesMut::from(reader.buffer()),
         )),
