@@ -174,14 +174,6 @@ async fn exit_used(gw: &TestGateway, ups: &[TestGateway], origin: &Origin, user:
     used[0]
 }
 
-/// Moves the clock the gateway times sessions and breakers by `d` ahead without waiting for
-/// it: tokio's clock is paused, advanced, and left running again.
-async fn pass(d: Duration) {
-    tokio::time::pause();
-    tokio::time::advance(d).await;
-    tokio::time::resume();
-}
-
 #[tokio::test]
 async fn sticky_session_keeps_exit_until_ttl_then_picks_again() {
     bounded(30, async {

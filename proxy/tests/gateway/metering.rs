@@ -98,6 +98,9 @@ async fn failed_flushes_are_retried_without_losing_counts() {
         )
         .await;
         assert_eq!(first.status, 200);
+        for _ in 0..4 {
+            pass(Duration::from_millis(100)).await;
+        }
         eventually(5, || gw.sink.calls.load(Ordering::SeqCst) >= 4).await;
         assert_eq!(
             gw.sink.records().len(),
@@ -168,7 +171,8 @@ async fn quota_cuts_running_tunnels_and_refuses_new_requests() {
         let mut back = vec![0u8; chunk.len()];
         s.write_all(&chunk).await.expect("write");
         s.read_exact(&mut back).await.expect("echoed");
-        // 50 000 + 200 000 metered > 200 000: the tunnel is closed within seconds
+        // 50 000 + 200 000 metered > 200 000: the enforcer, once a second, closes the tunnel
+        pass(Duration::from_secs(1)).await;
         let mut rest = Vec::new();
         let closed = tokio::time::timeout(Duration::from_secs(4), s.read_to_end(&mut rest)).await;
         assert!(closed.is_ok(), "tunnel closed by the quota enforcer");
@@ -211,6 +215,8 @@ async fn stats_show_accounts_and_rates() {
             .await;
         }
         let stats = gw.handle.stats();
+        // the next once-a-second sample computes the rates
+        pass(Duration::from_secs(1)).await;
         eventually(5, || stats.snapshot().global.requests_per_sec > 0.0).await;
         let snap = stats.snapshot();
         assert!(snap.ready);

@@ -27,6 +27,15 @@ pub async fn bounded<F: std::future::Future>(secs: u64, f: F) -> F::Output {
         .expect("test exceeded its time bound")
 }
 
+/// Moves tokio's clock `d` ahead without waiting: paused, advanced (timers due by then fire),
+/// and left running again. The gateway times sessions, breakers, its flushes and its
+/// statistics samples by this clock. Only on the current-thread runtime of `#[tokio::test]`.
+pub async fn pass(d: Duration) {
+    tokio::time::pause();
+    tokio::time::advance(d).await;
+    tokio::time::resume();
+}
+
 // ---------------------------------------------------------------- directory and sink
 
 #[derive(Clone, Default)]
