@@ -35,6 +35,11 @@ impl Client {
             user_agent: None,
         }
     }
+
+    /// [`record`]s an event this client's request caused.
+    pub async fn record(&self, db: &Db, account: Option<AccountId>, kind: &str, detail: Value) {
+        record(db, account, kind, Some(self), detail).await;
+    }
 }
 
 /// Records an event of `kind` for `account`, caused by `client`'s request if any, with

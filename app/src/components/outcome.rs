@@ -47,32 +47,17 @@ struct Look {
 
 impl Look {
     fn of(page: Page) -> Look {
-        match page {
-            Page::Login | Page::LoginCode | Page::Register => Look {
-                id: None,
-                toasts: false,
-                errors_alert: true,
-            },
-            Page::Settings => Look {
-                id: Some("settings-outcome"),
-                toasts: true,
-                errors_alert: true,
-            },
-            Page::Servers => Look {
-                id: Some("servers-outcome"),
-                toasts: true,
-                errors_alert: false,
-            },
-            Page::Admin => Look {
-                id: Some("admin-outcome"),
-                toasts: true,
-                errors_alert: false,
-            },
-            Page::Billing => Look {
-                id: Some("billing-outcome"),
-                toasts: false,
-                errors_alert: false,
-            },
+        let (id, toasts, errors_alert) = match page {
+            Page::Login | Page::LoginCode | Page::Register => (None, false, true),
+            Page::Settings => (Some("settings-outcome"), true, true),
+            Page::Servers => (Some("servers-outcome"), true, false),
+            Page::Admin => (Some("admin-outcome"), true, false),
+            Page::Billing => (Some("billing-outcome"), false, false),
+        };
+        Look {
+            id,
+            toasts,
+            errors_alert,
         }
     }
 }

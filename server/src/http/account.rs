@@ -21,7 +21,7 @@ use tower_sessions::Session;
 use super::auth::password_policy;
 use super::client_ip::ClientIp;
 use super::web_error::{WebError, back_to};
-use crate::activity::{self, Client};
+use crate::activity::Client;
 use crate::auth::{self, Identity};
 use crate::state::AppState;
 
@@ -84,7 +84,7 @@ impl Caller {
 
 async fn log(state: &AppState, caller: &Caller, kind: &str, detail: serde_json::Value) {
     let account = Some(caller.account.id);
-    activity::record(&state.db, account, kind, Some(&caller.client), detail).await;
+    caller.client.record(&state.db, account, kind, detail).await;
 }
 
 /// Keeps the session doing the change signed in under the account's new epoch.

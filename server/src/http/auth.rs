@@ -15,7 +15,7 @@ use tower_sessions::Session;
 
 use super::client_ip::ClientIp;
 use super::web_error::{WebError, back};
-use crate::activity::{self, Client};
+use crate::activity::Client;
 use crate::auth::password_work::WorkError;
 use crate::auth::{self, Identity, MAX_EMAIL_LEN, MIN_PASSWORD_LEN, PendingSecondFactor};
 use crate::state::AppState;
@@ -70,14 +70,9 @@ async fn sign_in(
         Some(account) if verified => account,
         other => {
             let kind = "sign_in.failed";
-            activity::record(
-                &state.db,
-                other.map(|a| a.id),
-                kind,
-                Some(&client),
-                Value::Null,
-            )
-            .await;
+            client
+                .record(&state.db, other.map(|a| a.id), kind, Value::Null)
+                .await;
             return Err(WebError::back(Outcome::WrongCredentials));
         }
     };
@@ -95,14 +90,9 @@ async fn sign_in(
         .await
         .map_err(|e| session_unavailable(&e))?;
     let kind = "sign_in.succeeded";
-    activity::record(
-        &state.db,
-        Some(account.id),
-        kind,
-        Some(&client),
-        Value::Null,
-    )
-    .await;
+    client
+        .record(&state.db, Some(account.id), kind, Value::Null)
+        .await;
     Ok(Redirect::to("/"))
 }
 
@@ -144,12 +134,16 @@ async fn second_factor(
             .map_err(|e| session_unavailable(&e))?;
         let detail = json!({ "factor": factor.as_str() });
         let kind = "sign_in.succeeded";
-        activity::record(&state.db, Some(account.id), kind, Some(&client), detail).await;
+        client
+            .record(&state.db, Some(account.id), kind, detail)
+            .await;
         return Ok(Redirect::to("/"));
     }
     let detail = json!({ "step": "second_factor" });
     let kind = "sign_in.failed";
-    activity::record(&state.db, Some(account.id), kind, Some(&client), detail).await;
+    client
+        .record(&state.db, Some(account.id), kind, detail)
+        .await;
     let gave_up = pending
         .record_failure(&session)
         .await
@@ -160,7 +154,9 @@ async fn second_factor(
     // Enough guessing: the password has to be entered again.
     let detail = json!({ "failed_codes": auth::identity::MAX_SECOND_FACTOR_FAILURES });
     let kind = "sign_in.second_factor_abandoned";
-    activity::record(&state.db, Some(account.id), kind, Some(&client), detail).await;
+    client
+        .record(&state.db, Some(account.id), kind, detail)
+        .await;
     Err(WebError::back(Outcome::TooManyWrongCodes))
 }
 
@@ -214,14 +210,9 @@ async fn register(
             }
             let client = Client::of(&headers, ip);
             let kind = "account.registered";
-            activity::record(
-                &state.db,
-                Some(account.id),
-                kind,
-                Some(&client),
-                Value::Null,
-            )
-            .await;
+            client
+                .record(&state.db, Some(account.id), kind, Value::Null)
+                .await;
         }
         // Same answer as success: registration must not reveal which emails have accounts.
         Err(store::StoreError::Conflict(_)) => {}
@@ -246,7 +237,9 @@ async fn sign_out(
     if let Some(identity) = identity {
         let client = Client::of(&headers, ip);
         let account = Some(identity.account_id);
-        activity::record(&state.db, account, "sign_out", Some(&client), Value::Null).await;
+        client
+            .record(&state.db, account, "sign_out", Value::Null)
+            .await;
     }
     back(Outcome::SignedOut)
 }

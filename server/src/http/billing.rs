@@ -18,7 +18,7 @@ use store::subscriptions;
 use super::SignedIn;
 use super::client_ip::ClientIp;
 use super::web_error::{WebError, back};
-use crate::activity::{self, Client};
+use crate::activity::Client;
 use crate::billing::checkout::{self, CheckoutError};
 use crate::billing::paystack::PaystackError;
 use crate::billing::settle::{self, SettleError, Settled};
@@ -148,9 +148,9 @@ async fn set_auto_renew(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     viewer: SignedIn,
-    Form(form): Form<AutoRenewForm>,
+    Form(AutoRenewForm { enabled }): Form<AutoRenewForm>,
 ) -> Result<Redirect, WebError> {
-    let on = parse_switch(&form.enabled).ok_or(WebError::back(Outcome::AutoRenewInvalid))?;
+    let on = parse_switch(&enabled).ok_or(WebError::back(Outcome::AutoRenewInvalid))?;
     let account = viewer.account_id();
     let now = store::now_ms();
     let subscription = match subscriptions::set_auto_renew(&state.db, account, on, now).await {
@@ -167,8 +167,9 @@ async fn set_auto_renew(
         "source": "customer",
         "plan_id": subscription.plan_id.get(),
     });
-    let client = Client::at(ip);
-    activity::record(&state.db, Some(account), kind, Some(&client), detail).await;
+    Client::at(ip)
+        .record(&state.db, Some(account), kind, detail)
+        .await;
     Ok(back(outcome))
 }
 
