@@ -6,6 +6,7 @@ pub mod api;
 mod charts;
 pub mod components;
 pub mod format;
+pub mod outcome;
 pub mod pages;
 mod root;
 #[cfg(feature = "ssr")]

@@ -4,6 +4,7 @@
 //! [`run`] takes bound listeners and a shutdown token, so tests start the whole service on
 //! port 0 and stop it deterministically.
 
+mod activity;
 mod auth;
 mod billing;
 pub mod cli;
@@ -240,8 +241,8 @@ async fn housekeeping(state: AppState, sessions: auth::DbSessionStore) {
             tick.tick().await;
             billing::webhook::retry_unprocessed(&state).await;
             // Renewals first: a period renewed in time never passes through grace.
-            billing::renewal::renew_due(&state).await;
-            billing::fulfil::retry_refunds(&state.db, &state.paystack).await;
+            billing::card_renewal::renew_due(&state).await;
+            billing::settle::retry_refunds(&state.db, &state.paystack).await;
             billing::expire_due(&state).await;
             quota_warnings::send_due(&state).await;
         }

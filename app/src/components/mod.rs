@@ -6,6 +6,8 @@ pub mod empty_state;
 pub mod layout;
 pub mod live_tiles;
 pub mod load_error;
+pub mod outcome;
 pub mod page_header;
 pub mod range_picker;
+pub mod table;
 pub mod theme_toggle;

@@ -4,11 +4,12 @@
 
 use leptos::prelude::*;
 
-use leptos_router::hooks::use_query_map;
-
 use crate::api::admin::{Administration, AllowlistRow, admin_overview};
+use crate::components::outcome::OutcomeNotice;
 use crate::components::page_header::PageHeader;
+use crate::components::table::DataTable;
 use crate::format::count;
+use crate::outcome::Page;
 
 /// The administration page.
 #[component]
@@ -16,7 +17,7 @@ pub fn AdminPage() -> impl IntoView {
     let overview = OnceResource::new(admin_overview());
     view! {
         <PageHeader title="Administration" subtitle="Accounts and IP allowlists. Exits are managed on the Servers page." />
-        <Outcome />
+        <OutcomeNotice page=Page::Admin />
         <Suspense fallback=|| view! { <div class="skeleton" aria-busy="true"></div> }>
             {move || Suspend::new(async move {
                 match overview.await {
@@ -55,23 +56,6 @@ fn Overview(overview: Administration) -> impl IntoView {
     }
 }
 
-/// What the last form post did.
-#[component]
-fn Outcome() -> impl IntoView {
-    let query = use_query_map();
-    move || {
-        query.with(|q| {
-            (q.get("notice").as_deref() == Some("allowlist_removed")).then(|| {
-                view! {
-                    <p class="notice notice-ok toast" role="status" id="admin-outcome">
-                        "Removed. The gateway stops accepting that network within seconds."
-                    </p>
-                }
-            })
-        })
-    }
-}
-
 /// Every account's allowlist entries; those overlapping another account's are marked.
 #[component]
 fn Allowlists(total: i64, entries: Vec<AllowlistRow>) -> impl IntoView {
@@ -86,17 +70,7 @@ fn Allowlists(total: i64, entries: Vec<AllowlistRow>) -> impl IntoView {
                 "An address belongs to one account. Entries marked disputed overlap another "
                 "account's (they predate that rule): remove the one that is not its owner's."
             </p>
-            <table class="table" id="allowlists-table">
-                <thead>
-                    <tr>
-                        <th scope="col">"Network"</th>
-                        <th scope="col">"Account"</th>
-                        <th scope="col">"Label"</th>
-                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
-                    </tr>
-                </thead>
-                <tbody>{rows}</tbody>
-            </table>
+            <DataTable id="allowlists-table" columns=&["Network", "Account", "Label"] actions=true rows />
         </section>
     }
     .into_any()

@@ -4,12 +4,13 @@
 //! switch posts to `POST /billing/auto-renew`; outcomes come back as `?notice=` or `?error=`.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
 
 use crate::api::billing::{Billing, CurrentPlan, billing_overview};
 use crate::api::plans::{PlanOffer, list_plans};
+use crate::components::outcome::OutcomeNotice;
 use crate::components::page_header::PageHeader;
 use crate::format::{bytes, count, money, utc_date};
+use crate::outcome::Page;
 
 /// The billing page.
 #[component]
@@ -18,7 +19,7 @@ pub fn BillingPage() -> impl IntoView {
     let billing = OnceResource::new(billing_overview());
     view! {
         <PageHeader title="Billing" subtitle="Plans, your subscription and your payments." />
-        <Outcome />
+        <OutcomeNotice page=Page::Billing />
         <Suspense fallback=|| view! { <div class="plan-grid skeleton" aria-busy="true"></div> }>
             {move || Suspend::new(async move {
                 match (plans.await, billing.await) {
@@ -39,34 +40,6 @@ fn status_label(status: &str) -> String {
         "success" => "paid".to_owned(),
         "superseded" => "refund under way (you had switched plans)".to_owned(),
         other => other.to_owned(),
-    }
-}
-
-#[component]
-fn Outcome() -> impl IntoView {
-    let query = use_query_map();
-    move || {
-        query.with(|q| {
-            let (class, text) = match (q.get("notice").as_deref(), q.get("error").as_deref()) {
-                (Some("paid"), _) => ("notice notice-ok", "Payment received: your plan is active. The proxy applies its limits within seconds."),
-                (Some("processing"), _) => ("notice", "Paystack is still processing the payment. This page updates once it is confirmed."),
-                (Some("auto_renew_on"), _) => ("notice notice-ok", "Automatic renewal is on: your saved card is charged a day before the period ends."),
-                (Some("auto_renew_off"), _) => ("notice notice-ok", "Automatic renewal is off: your plan ends with its period unless you renew it here."),
-                (Some("refunded"), _) => ("notice", "That payment renewed a plan you had already switched from, so it was refunded to your card."),
-                (_, Some("renewing")) => ("notice notice-error", "Your plan is being renewed with your saved card right now. Nothing new was charged; try again in a minute."),
-                (_, Some("declined")) => ("notice notice-error", "The payment was declined. Nothing was charged; try again or use another card."),
-                (_, Some("cancelled")) => ("notice", "Checkout cancelled. Nothing was charged."),
-                (_, Some("mismatch")) => ("notice notice-error", "The payment did not match the order and was not applied. Contact support with the reference below."),
-                (_, Some("paystack_unavailable")) => ("notice notice-error", "Paystack is not reachable right now, so checkout is paused. Nothing was charged; try again in a minute."),
-                (_, Some("refused")) => ("notice notice-error", "Paystack refused to start the checkout. Try again or contact support."),
-                (_, Some("plan")) => ("notice notice-error", "That plan cannot be bought."),
-                (_, Some("reference")) => ("notice notice-error", "That payment is unknown here."),
-                (_, Some("no_plan")) => ("notice notice-error", "There is no current plan to renew automatically."),
-                (_, Some("auto_renew")) => ("notice notice-error", "That renewal setting is not understood."),
-                _ => return None,
-            };
-            Some(view! { <p class=class role="status" id="billing-outcome">{text}</p> })
-        })
     }
 }
 

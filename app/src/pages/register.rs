@@ -1,30 +1,18 @@
 //! `/register`: create an account, a plain form post that works without JavaScript.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
 
+use crate::components::outcome::OutcomeNotice;
 use crate::components::page_header::PageHeader;
+use crate::outcome::Page;
 
 /// The registration page. Outcomes of `POST /register` come back as query parameters.
 #[component]
 pub fn RegisterPage() -> impl IntoView {
-    let query = use_query_map();
-    let error = move || {
-        query.with(|q| {
-            q.get("error").map(|e| {
-                let text = match e.as_str() {
-                    "email" => "Enter a valid email address (at most 254 characters).",
-                    "short" => "Use at least 10 characters.",
-                    _ => "That password is too easy to guess. Try a longer phrase of unrelated words.",
-                };
-                view! { <p class="notice notice-error" role="alert">{text}</p> }
-            })
-        })
-    };
     view! {
         <PageHeader title="Create an account" subtitle="Start sending traffic in minutes." />
         <form class="card auth-form" method="post" action="/register">
-            {error}
+            <OutcomeNotice page=Page::Register />
             <label for="email">"Email"</label>
             <input id="email" name="email" type="email" autocomplete="email" maxlength="254" required />
             <label for="password">"Password"</label>

@@ -2,12 +2,13 @@
 //! their health. Administrators also add, test, enable/disable and remove exits here.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
 
 use crate::api::servers::{ServerRow, ServersView, servers_overview};
 use crate::components::empty_state::EmptyState;
 use crate::components::load_error::{LoadError, Skeleton};
+use crate::components::outcome::OutcomeNotice;
 use crate::components::page_header::PageHeader;
+use crate::outcome::Page;
 
 /// The servers page.
 #[component]
@@ -16,7 +17,7 @@ pub fn ServersPage() -> impl IntoView {
     let retry = Callback::new(move |()| servers.refetch());
     view! {
         <PageHeader title="Servers" subtitle="Exits by pool and country, with their health." />
-        <Outcome />
+        <OutcomeNotice page=Page::Servers />
         <Suspense fallback=|| view! { <Skeleton /> }>
             {move || Suspend::new(async move {
                 match servers.await {
@@ -25,29 +26,6 @@ pub fn ServersPage() -> impl IntoView {
                 }
             })}
         </Suspense>
-    }
-}
-
-#[component]
-fn Outcome() -> impl IntoView {
-    let query = use_query_map();
-    move || {
-        query.with(|q| {
-            let (class, text) = match (q.get("notice").as_deref(), q.get("error").as_deref()) {
-                (Some("exit_added"), _) => ("notice notice-ok toast", "Exit added. The gateway checks it now and uses it within seconds."),
-                (Some("exit_removed"), _) => ("notice notice-ok toast", "Exit removed."),
-                (Some("exit.enabled"), _) => ("notice notice-ok toast", "Exit enabled."),
-                (Some("exit.disabled"), _) => ("notice notice-ok toast", "Exit disabled."),
-                (Some("exit_tested"), _) => ("notice notice-ok toast", "Checked just now: see its health below."),
-                (_, Some("exit_invalid")) => (
-                    "notice notice-error",
-                    "Check the URL (http://[user:pass@]host:port or socks5://…) and the two-letter country.",
-                ),
-                (_, Some("exit_duplicate")) => ("notice notice-error", "An exit with that URL exists already."),
-                _ => return None,
-            };
-            Some(view! { <p class=class role="status" id="servers-outcome">{text}</p> })
-        })
     }
 }
 

@@ -9,8 +9,9 @@
 
 use serde_json::Value;
 use store::subscriptions::{self, PaystackDetails};
-use store::{AccountId, StoreError, accounts, activity, plans};
+use store::{AccountId, StoreError, accounts, plans};
 
+use crate::activity;
 use crate::state::AppState;
 
 /// The account an event is about: by the Paystack subscription code we recorded, else by the
@@ -33,16 +34,6 @@ async fn account_of(state: &AppState, data: &Value) -> Result<Option<AccountId>,
         .await
         .map_err(|e| e.to_string())?
         .map(|account| account.id))
-}
-
-async fn record(state: &AppState, account: AccountId, kind: &str, detail: Value) {
-    let event = activity::NewActivity {
-        detail,
-        ..activity::NewActivity::new(Some(account), kind)
-    };
-    if let Err(error) = activity::record(&state.db, &event, store::now_ms()).await {
-        tracing::error!(%error, kind, "recording billing activity failed");
-    }
 }
 
 /// `subscription.create`: the code and email token go on the customer's live subscription,
@@ -130,7 +121,8 @@ pub async fn subscription_stopped(
             "plan_id": subscription.plan_id.get(),
             "subscription_code": data["subscription_code"],
         });
-        record(state, account, "subscription.auto_renew_off", detail).await;
+        let kind = "subscription.auto_renew_off";
+        activity::record(&state.db, Some(account), kind, None, detail).await;
     }
     Ok(())
 }
@@ -146,13 +138,15 @@ pub async fn invoice_failed(state: &AppState, data: &Value) -> Result<(), String
         "amount_minor": data["amount"],
         "description": data["description"],
     });
-    record(state, account, "subscription.payment_failed", detail).await;
+    let kind = "subscription.payment_failed";
+    activity::record(&state.db, Some(account), kind, None, detail).await;
     Ok(())
 }
 
 /// Tells the customer a payment's refund went through (`refund.processed`).
 pub async fn refunded(state: &AppState, payment: &store::payments::Payment) {
-    let detail = super::fulfil::payment_detail(payment, "status", "refunded".into());
+    let detail = super::settle::payment_detail(payment, "status", "refunded".into());
     tracing::info!(reference = payment.reference, "refund processed");
-    record(state, payment.account_id, "payment.refunded", detail).await;
+    let account = Some(payment.account_id);
+    activity::record(&state.db, account, "payment.refunded", None, detail).await;
 }

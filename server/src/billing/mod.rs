@@ -1,40 +1,20 @@
-//! Billing with Paystack: the API client ([`paystack`]), checkout and callback
-//! ([`checkout`]), settling a reference exactly once ([`fulfil`]), automatic renewal by
-//! charging the saved card ([`renewal`]) and the customer's switch for it ([`auto_renew`]),
-//! the webhook ([`webhook`]), the subscription and invoice events ([`events`]), the webhook
-//! signature ([`signature`]) and the built-in test double ([`double`]).
+//! Billing with Paystack, the domain side (no web handlers: those are in `http/billing.rs`):
+//! the API client ([`paystack`]), starting a checkout ([`checkout`]), verifying a reference
+//! with Paystack and settling it exactly once ([`settle`]), automatic renewal by charging the
+//! saved card during housekeeping ([`card_renewal`]), webhook deliveries ([`webhook`]), the
+//! subscription and invoice events ([`events`]), the webhook signature ([`signature`]) and the
+//! built-in test double ([`double`]).
 
-pub mod auto_renew;
+pub mod card_renewal;
 pub mod checkout;
 pub mod double;
 pub mod events;
-pub mod fulfil;
 pub mod paystack;
-pub mod renewal;
+pub mod settle;
 pub mod signature;
 pub mod webhook;
 
-use axum::Router;
-use axum::routing::{get, post};
-
 use crate::state::AppState;
-
-/// `POST /billing/checkout`, `GET /billing/callback`, `POST /billing/auto-renew`,
-/// `POST /webhooks/paystack`. The callback asks Paystack for the transaction, so it is
-/// throttled as a costly read; the posts are throttled as writes by the router's limit.
-pub fn router(state: &AppState) -> Router<AppState> {
-    Router::new()
-        .route("/billing/checkout", post(checkout::start))
-        .route("/billing/auto-renew", post(auto_renew::set))
-        .route(
-            "/billing/callback",
-            get(checkout::callback).route_layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                crate::http::rate_limit::costly,
-            )),
-        )
-        .route("/webhooks/paystack", post(webhook::receive))
-}
 
 /// Moves ended periods into grace and ended graces to expired (see
 /// [`store::subscriptions::expire_due`]), logs each change as activity, and has the gateway
@@ -51,13 +31,9 @@ pub async fn expire_due(state: &AppState) {
     };
     for subscription in &changed {
         let kind = format!("subscription.{}", subscription.status.as_str());
-        let event = store::activity::NewActivity {
-            detail: serde_json::json!({ "plan_id": subscription.plan_id.get() }),
-            ..store::activity::NewActivity::new(Some(subscription.account_id), &kind)
-        };
-        if let Err(error) = store::activity::record(&state.db, &event, now).await {
-            tracing::warn!(%error, "recording a subscription change failed");
-        }
+        let detail = serde_json::json!({ "plan_id": subscription.plan_id.get() });
+        let account = Some(subscription.account_id);
+        crate::activity::record(&state.db, account, &kind, None, detail).await;
     }
     if !changed.is_empty() {
         tracing::info!(

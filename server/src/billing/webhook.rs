@@ -1,25 +1,21 @@
-//! `POST /webhooks/paystack`: with `ATLANTIC_PAYSTACK_WEBHOOK_IPS` set, a delivery from any
-//! other source address gets 403 first; then the signature is checked on the raw body before
-//! anything else (a forged or unsigned delivery gets 401 and changes nothing); the event is
-//! stored first, keyed so that Paystack's retries are recognised; the answer is 200 at once;
-//! processing follows ([`handle`], with the subscription and invoice events in
+//! Paystack's webhook deliveries ([`deliver`]; `POST /webhooks/paystack` in `http/billing.rs`
+//! answers with its verdict). With `ATLANTIC_PAYSTACK_WEBHOOK_IPS` set, a delivery from any
+//! other source address is refused (403) first; then the signature is checked on the raw body
+//! before anything else (a forged or unsigned delivery gets 401 and changes nothing); the
+//! event is stored first, keyed so that Paystack's retries are recognised; the answer is 200 at
+//! once; processing follows ([`handle`], with the subscription and invoice events in
 //! [`super::events`]), and a failed processing is retried from the stored event by
 //! [`retry_unprocessed`]. Events we do not act on stay stored and are acknowledged.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 use ipnet::IpNet;
 use serde_json::Value;
 use store::payments::{self, PaymentStatus};
 
 use super::events;
-use super::fulfil::{self, SettleError, Settled};
+use super::settle::{self, SettleError, Settled};
 use super::signature;
-use crate::http::client_ip::client_ip;
 use crate::state::AppState;
 
 /// Give up on an event after this many failed attempts (it stays stored for an operator).
@@ -30,53 +26,68 @@ pub fn source_allowed(ip: IpAddr, allowlist: &[IpNet]) -> bool {
     allowlist.is_empty() || allowlist.iter().any(|net| net.contains(&ip))
 }
 
-/// The webhook endpoint.
-pub async fn receive(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let source = client_ip(peer, &headers, &state.config.trusted_proxies);
+/// What became of one delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Stored; processing follows.
+    Accepted,
+    /// Stored before: a retry of a delivery we have.
+    Duplicate,
+    /// From a source outside `ATLANTIC_PAYSTACK_WEBHOOK_IPS`: ignored.
+    BadSource,
+    /// The signature is missing or wrong: ignored.
+    BadSignature,
+    /// The body is not JSON: ignored.
+    NotJson,
+    /// The database failed: not stored, so Paystack should deliver it again.
+    NotStored,
+}
+
+/// Takes one delivery from `source` with the `x-paystack-signature` header `signature`:
+/// checks the source and the signature on the raw body, stores the event, and has it
+/// processed in the background.
+pub async fn deliver(
+    state: &AppState,
+    source: IpAddr,
+    signature: Option<&str>,
+    body: &[u8],
+) -> Delivery {
     if !source_allowed(source, &state.config.paystack_webhook_ips) {
-        metrics::counter!("atlantic_paystack_webhooks_total", "outcome" => "bad_source")
-            .increment(1);
+        count("bad_source");
         tracing::warn!(%source, "refused a webhook from outside ATLANTIC_PAYSTACK_WEBHOOK_IPS");
-        return (StatusCode::FORBIDDEN, "source not allowed\n").into_response();
+        return Delivery::BadSource;
     }
-    let claimed = headers
-        .get("x-paystack-signature")
-        .and_then(|v| v.to_str().ok());
-    if !signature::verify(state.config.paystack_secret_key.expose(), &body, claimed) {
-        metrics::counter!("atlantic_paystack_webhooks_total", "outcome" => "bad_signature")
-            .increment(1);
+    if !signature::verify(state.config.paystack_secret_key.expose(), body, signature) {
+        count("bad_signature");
         tracing::warn!("refused a webhook with a missing or wrong signature");
-        return (StatusCode::UNAUTHORIZED, "bad signature\n").into_response();
+        return Delivery::BadSignature;
     }
-    let Ok(event) = serde_json::from_slice::<Value>(&body) else {
-        return (StatusCode::BAD_REQUEST, "not JSON\n").into_response();
+    let Ok(event) = serde_json::from_slice::<Value>(body) else {
+        return Delivery::NotJson;
     };
     let name = event["event"].as_str().unwrap_or_default().to_owned();
     let key = event_key(&name, &event["data"]);
-    let payload = String::from_utf8_lossy(&body);
+    let payload = String::from_utf8_lossy(body);
     match payments::insert_if_new(&state.db, &key, &name, &payload, store::now_ms()).await {
         Ok(true) => {
-            metrics::counter!("atlantic_paystack_webhooks_total", "outcome" => "accepted")
-                .increment(1);
+            count("accepted");
+            let state = state.clone();
             tokio::spawn(async move { process(&state, &key, &name, &event["data"]).await });
-            (StatusCode::OK, "ok\n").into_response()
+            Delivery::Accepted
         }
         Ok(false) => {
-            metrics::counter!("atlantic_paystack_webhooks_total", "outcome" => "duplicate")
-                .increment(1);
-            (StatusCode::OK, "duplicate\n").into_response()
+            count("duplicate");
+            Delivery::Duplicate
         }
-        // Not stored: Paystack retries the delivery.
         Err(error) => {
             tracing::error!(%error, event = name, "storing a webhook failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "try again\n").into_response()
+            Delivery::NotStored
         }
     }
+}
+
+fn count(outcome: &'static str) {
+    metrics::counter!("atlantic_paystack_webhooks_total", "outcome" => outcome).increment(1);
 }
 
 /// What makes a delivery unique: the event and the object it is about.
@@ -117,7 +128,7 @@ async fn handle(state: &AppState, name: &str, data: &Value) -> Result<(), String
         "charge.success" => {
             let reference = data["reference"].as_str().ok_or("no reference")?;
             // Paystack's own record decides, not the webhook body.
-            match fulfil::settle_reference(&state.db, &state.paystack, reference).await {
+            match settle::settle_reference(&state.db, &state.paystack, reference).await {
                 Ok(Settled::Paid) => {
                     state.gateway.handle.refresh_now();
                     Ok(())

@@ -1,12 +1,12 @@
 //! Account security from the Settings page, as plain HTML form posts (they work without
 //! JavaScript): password change, signing out the other sessions, two-factor enrolment and
-//! removal, and the gateway IP allowlist. Each answers with a 303 back to Settings carrying a
-//! `notice` or `error` key the page turns into a message, and records an activity event.
+//! removal, and the gateway IP allowlist. Each answers with a 303 back to Settings carrying an
+//! [`Outcome`] the page turns into a message, and records an activity event.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts, State};
-use axum::http::StatusCode;
+use app::outcome::Outcome;
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
@@ -15,11 +15,13 @@ use serde::Deserialize;
 use serde_json::json;
 use store::accounts::{self, Account};
 use store::allowlist::{self, AllowlistError, SourceRanges};
-use store::{StoreError, activity, two_factor};
+use store::{StoreError, two_factor};
 use tower_sessions::Session;
 
-use super::auth::{Client, password_policy, record, too_many_attempts};
-use super::client_ip::client_ip;
+use super::auth::password_policy;
+use super::client_ip::ClientIp;
+use super::web_error::{WebError, back_to};
+use crate::activity::Client;
 use crate::auth::{self, Identity};
 use crate::state::AppState;
 
@@ -38,18 +40,11 @@ pub fn router() -> Router<AppState> {
         .route("/settings/allowlist/remove", post(remove_allowed_ip))
 }
 
-/// Back to a Settings section with a message key.
-fn back(section: &str, outcome: &str, key: &str) -> Response {
-    Redirect::to(&format!("/settings?{outcome}={key}#{section}")).into_response()
-}
+const NOT_SAVED: &str = "the change could not be saved, try again\n";
 
-fn failed(error: &StoreError) -> Response {
+fn failed(error: &StoreError) -> WebError {
     tracing::error!(%error, "a settings change failed");
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        "the change could not be saved, try again\n",
-    )
-        .into_response()
+    WebError::Unavailable(NOT_SAVED)
 }
 
 /// Who is changing their settings: the signed-in account as the gate loaded it for this
@@ -65,12 +60,9 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let Some(account) = parts.extensions.get::<Account>().cloned() else {
-            return Err(Redirect::to("/login").into_response());
+            return Err(WebError::SignIn.into_response());
         };
-        let ConnectInfo(peer) = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        let ip = client_ip(peer, &parts.headers, &state.config.trusted_proxies);
+        let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await?;
         Ok(Caller {
             ip,
             client: Client::of(&parts.headers, ip),
@@ -79,26 +71,32 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+impl Caller {
+    /// Spends one of the account's attempts at a password or code (limited like sign-in, so
+    /// a hijacked session cannot guess them).
+    fn reauth_attempt(&self, state: &AppState) -> Result<(), WebError> {
+        state
+            .reauth_limiter
+            .check(self.ip, &format!("account:{}", self.account.id))
+            .map_err(WebError::TooManyAttempts)
+    }
+}
+
 async fn log(state: &AppState, caller: &Caller, kind: &str, detail: serde_json::Value) {
-    let event = activity::NewActivity {
-        detail,
-        ip: Some(&caller.client.ip),
-        user_agent: caller.client.user_agent.as_deref(),
-        ..activity::NewActivity::new(Some(caller.account.id), kind)
-    };
-    record(&state.db, &event).await;
+    let account = Some(caller.account.id);
+    caller.client.record(&state.db, account, kind, detail).await;
 }
 
 /// Keeps the session doing the change signed in under the account's new epoch.
-async fn keep_this_session(session: &Session, epoch: i64) -> Result<(), Response> {
+async fn keep_this_session(session: &Session, epoch: i64) -> Result<(), WebError> {
     let Some(identity) = Identity::current(session, store::now_ms()).await else {
-        return Err(Redirect::to("/login").into_response());
+        return Err(WebError::SignIn);
     };
     auth::adopt_epoch(session, identity, epoch)
         .await
         .map_err(|error| {
             tracing::error!(%error, "updating the session failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "try again\n").into_response()
+            WebError::Unavailable("try again\n")
         })
 }
 
@@ -116,46 +114,33 @@ async fn change_password(
     caller: Caller,
     session: Session,
     Form(form): Form<PasswordForm>,
-) -> Response {
-    if let Err(wait) = state
-        .reauth_limiter
-        .check(caller.ip, &format!("account:{}", caller.account.id))
-    {
-        return too_many_attempts(wait);
-    }
-    let current_ok = match state
+) -> Result<Redirect, WebError> {
+    caller.reauth_attempt(&state)?;
+    let current_ok = state
         .password_work
         .verify(
             Some(caller.account.password_hash.clone()),
             form.current_password,
         )
-        .await
-    {
-        Ok(ok) => ok,
-        Err(refused) => return refused.into_response(),
-    };
+        .await?;
     if !current_ok {
         log(&state, &caller, "password.change_failed", json!({})).await;
-        return back("password", "error", "current_password");
+        return Err(WebError::back_to(Outcome::CurrentPasswordWrong, "password"));
     }
     if let Err(reason) = password_policy(&form.new_password, &caller.account.email) {
-        return back("password", "error", reason);
-    }
-    let hash = match state.password_work.hash(form.new_password).await {
-        Ok(hash) => hash,
-        Err(refused) => return refused.into_response(),
-    };
-    let epoch =
-        match accounts::change_password(&state.db, caller.account.id, &hash, store::now_ms()).await
-        {
-            Ok(epoch) => epoch,
-            Err(error) => return failed(&error),
+        let outcome = match reason {
+            "short" => Outcome::NewPasswordShort,
+            _ => Outcome::NewPasswordWeak,
         };
-    if let Err(response) = keep_this_session(&session, epoch).await {
-        return response;
+        return Err(WebError::back_to(outcome, "password"));
     }
+    let hash = state.password_work.hash(form.new_password).await?;
+    let epoch = accounts::change_password(&state.db, caller.account.id, &hash, store::now_ms())
+        .await
+        .map_err(|e| failed(&e))?;
+    keep_this_session(&session, epoch).await?;
     log(&state, &caller, "password.changed", json!({})).await;
-    back("password", "notice", "password_changed")
+    Ok(back_to(Outcome::PasswordChanged, "password"))
 }
 
 /// `POST /settings/sessions/revoke`: every other session of the account ends at its next
@@ -164,38 +149,30 @@ async fn sign_out_others(
     State(state): State<AppState>,
     caller: Caller,
     session: Session,
-) -> Response {
-    let epoch =
-        match accounts::bump_session_epoch(&state.db, caller.account.id, store::now_ms()).await {
-            Ok(epoch) => epoch,
-            Err(error) => return failed(&error),
-        };
-    if let Err(response) = keep_this_session(&session, epoch).await {
-        return response;
-    }
+) -> Result<Redirect, WebError> {
+    let epoch = accounts::bump_session_epoch(&state.db, caller.account.id, store::now_ms())
+        .await
+        .map_err(|e| failed(&e))?;
+    keep_this_session(&session, epoch).await?;
     log(&state, &caller, "sessions.revoked", json!({})).await;
-    back("sessions", "notice", "sessions_revoked")
+    Ok(back_to(Outcome::SessionsRevoked, "sessions"))
 }
 
 /// `POST /settings/two-factor/start`: a new secret, not yet required at sign-in; Settings
 /// shows its QR code until it is confirmed with a code.
-async fn start_two_factor(State(state): State<AppState>, caller: Caller) -> Response {
+async fn start_two_factor(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Redirect, WebError> {
     if caller.account.totp_enabled {
-        return back("two-factor", "error", "already_on");
+        return Err(WebError::back_to(Outcome::TwoFactorAlreadyOn, "two-factor"));
     }
     let secret = two_factor::new_secret();
-    match accounts::set_totp(
-        &state.db,
-        caller.account.id,
-        Some(&secret),
-        false,
-        store::now_ms(),
-    )
-    .await
-    {
-        Ok(()) => back("two-factor", "notice", "scan"),
-        Err(error) => failed(&error),
-    }
+    let id = caller.account.id;
+    accounts::set_totp(&state.db, id, Some(&secret), false, store::now_ms())
+        .await
+        .map_err(|e| failed(&e))?;
+    Ok(back_to(Outcome::TwoFactorScan, "two-factor"))
 }
 
 #[derive(Deserialize)]
@@ -210,40 +187,42 @@ async fn confirm_two_factor(
     caller: Caller,
     session: Session,
     Form(form): Form<CodeForm>,
-) -> Response {
+) -> Result<Redirect, WebError> {
     let account = &caller.account;
     let Some(secret) = account
         .totp_secret
         .as_deref()
         .filter(|_| !account.totp_enabled)
     else {
-        return back("two-factor", "error", "not_started");
+        return Err(WebError::back_to(
+            Outcome::TwoFactorNotStarted,
+            "two-factor",
+        ));
     };
     let now = store::now_ms();
     let step = two_factor::check_code(secret, &form.code, auth::second_factor::unix_secs(now));
     let accepted = match step {
-        Some(step) => match accounts::accept_totp_step(&state.db, account.id, step).await {
-            Ok(fresh) => fresh,
-            Err(error) => return failed(&error),
-        },
+        Some(step) => accounts::accept_totp_step(&state.db, account.id, step)
+            .await
+            .map_err(|e| failed(&e))?,
         None => false,
     };
     if !accepted {
-        return back("two-factor", "error", "code");
+        return Err(WebError::back_to(Outcome::WrongCode, "two-factor"));
     }
     let codes = two_factor::new_recovery_codes();
     let digests: Vec<String> = codes
         .iter()
         .map(|c| two_factor::hash_recovery_code(c))
         .collect();
-    if let Err(error) = accounts::enable_totp(&state.db, account.id, &digests, now).await {
-        return failed(&error);
-    }
+    accounts::enable_totp(&state.db, account.id, &digests, now)
+        .await
+        .map_err(|e| failed(&e))?;
     if let Err(error) = session.insert(FRESH_RECOVERY_CODES, codes).await {
         tracing::error!(%error, "keeping the recovery codes for display failed");
     }
     log(&state, &caller, "two_factor.enabled", json!({})).await;
-    back("two-factor", "notice", "two_factor_on")
+    Ok(back_to(Outcome::TwoFactorOn, "two-factor"))
 }
 
 /// `POST /settings/two-factor/disable`: needs a current code or a recovery code.
@@ -251,32 +230,28 @@ async fn disable_two_factor(
     State(state): State<AppState>,
     caller: Caller,
     Form(form): Form<CodeForm>,
-) -> Response {
+) -> Result<Redirect, WebError> {
     let account = &caller.account;
     if !account.totp_enabled {
         // Cancels an enrolment that was started and never confirmed.
-        return match accounts::disable_totp(&state.db, account.id, store::now_ms()).await {
-            Ok(()) => back("two-factor", "notice", "two_factor_off"),
-            Err(error) => failed(&error),
-        };
+        accounts::disable_totp(&state.db, account.id, store::now_ms())
+            .await
+            .map_err(|e| failed(&e))?;
+        return Ok(back_to(Outcome::TwoFactorOff, "two-factor"));
     }
-    if let Err(wait) = state
-        .reauth_limiter
-        .check(caller.ip, &format!("account:{}", account.id))
-    {
-        return too_many_attempts(wait);
-    }
+    caller.reauth_attempt(&state)?;
     let now = store::now_ms();
-    match auth::second_factor::verify(&state.db, account, &form.code, now).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return back("two-factor", "error", "code"),
-        Err(error) => return failed(&error),
+    let verified = auth::second_factor::verify(&state.db, account, &form.code, now)
+        .await
+        .map_err(|e| failed(&e))?;
+    if verified.is_none() {
+        return Err(WebError::back_to(Outcome::WrongCode, "two-factor"));
     }
-    if let Err(error) = accounts::disable_totp(&state.db, account.id, now).await {
-        return failed(&error);
-    }
+    accounts::disable_totp(&state.db, account.id, now)
+        .await
+        .map_err(|e| failed(&e))?;
     log(&state, &caller, "two_factor.disabled", json!({})).await;
-    back("two-factor", "notice", "two_factor_off")
+    Ok(back_to(Outcome::TwoFactorOff, "two-factor"))
 }
 
 #[derive(Deserialize)]
@@ -292,16 +267,16 @@ struct AllowForm {
     code: String,
 }
 
-/// The Settings message key for a refused entry.
-fn refusal_key(error: &AllowlistError) -> Option<&'static str> {
+/// The Settings outcome for a refused entry.
+fn refusal(error: &AllowlistError) -> Option<Outcome> {
     Some(match error {
-        AllowlistError::NotAnAddress(_) => "cidr",
-        AllowlistError::TooWide { .. } => "too_wide",
-        AllowlistError::NotPublic { .. } => "not_public",
-        AllowlistError::NoteTooLong => "note",
-        AllowlistError::Full => "full",
-        AllowlistError::Duplicate(_) => "duplicate",
-        AllowlistError::Claimed(_) => "claimed",
+        AllowlistError::NotAnAddress(_) => Outcome::NotAnAddress,
+        AllowlistError::TooWide { .. } => Outcome::NetworkTooWide,
+        AllowlistError::NotPublic { .. } => Outcome::NotPublic,
+        AllowlistError::NoteTooLong => Outcome::NoteTooLong,
+        AllowlistError::Full => Outcome::AllowlistFull,
+        AllowlistError::Duplicate(_) => Outcome::AlreadyAllowed,
+        AllowlistError::Claimed(_) => Outcome::ClaimedByAnother,
         AllowlistError::NoAccount | AllowlistError::Store(_) => return None,
     })
 }
@@ -314,10 +289,10 @@ async fn add_allowed_ip(
     State(state): State<AppState>,
     caller: Caller,
     Form(form): Form<AllowForm>,
-) -> Response {
+) -> Result<Redirect, WebError> {
     let note = form.note.trim();
     if note.chars().count() > 100 {
-        return back("allowlist", "error", "note");
+        return Err(WebError::back_to(Outcome::NoteTooLong, "allowlist"));
     }
     let ranges = if state.config.allow_private_sources {
         SourceRanges::IncludingPrivate
@@ -325,74 +300,48 @@ async fn add_allowed_ip(
         SourceRanges::PublicOnly
     };
     // The free checks first: a typo should not cost a re-authentication attempt or a code.
-    let network = match allowlist::check_entry(&form.cidr, note, ranges) {
-        Ok(network) => network,
-        Err(error) => return refused(&error),
-    };
-    if let Err(wait) = state
-        .reauth_limiter
-        .check(caller.ip, &format!("account:{}", caller.account.id))
-    {
-        return too_many_attempts(wait);
-    }
+    let network = allowlist::check_entry(&form.cidr, note, ranges).map_err(|e| refused(&e))?;
+    caller.reauth_attempt(&state)?;
     let account = &caller.account;
     let reauthenticated = if account.totp_enabled {
-        match auth::second_factor::verify(&state.db, account, &form.code, store::now_ms()).await {
-            Ok(factor) => factor.is_some(),
-            Err(error) => return failed(&error),
-        }
+        auth::second_factor::verify(&state.db, account, &form.code, store::now_ms())
+            .await
+            .map_err(|e| failed(&e))?
+            .is_some()
     } else {
         // under the same cap on argon2 work as every other password check
-        match state
+        state
             .password_work
             .verify(Some(account.password_hash.clone()), form.current_password)
-            .await
-        {
-            Ok(ok) => ok,
-            Err(refused) => return refused.into_response(),
-        }
+            .await?
     };
     if !reauthenticated {
         let detail = json!({ "cidr": network.to_string() });
         log(&state, &caller, "allowlist.reauth_failed", detail).await;
-        let key = if account.totp_enabled {
-            "code"
+        let outcome = if account.totp_enabled {
+            Outcome::WrongCode
         } else {
-            "current_password"
+            Outcome::CurrentPasswordWrong
         };
-        return back("allowlist", "error", key);
+        return Err(WebError::back_to(outcome, "allowlist"));
     }
-    let added = allowlist::add(
-        &state.db,
-        account.id,
-        &network.to_string(),
-        note,
-        ranges,
-        store::now_ms(),
-    )
-    .await;
-    if let Err(error) = added {
-        return refused(&error);
-    }
+    let cidr = network.to_string();
+    allowlist::add(&state.db, account.id, &cidr, note, ranges, store::now_ms())
+        .await
+        .map_err(|e| refused(&e))?;
     state.gateway.handle.refresh_now();
-    log(
-        &state,
-        &caller,
-        "allowlist.added",
-        json!({ "cidr": network.to_string() }),
-    )
-    .await;
-    back("allowlist", "notice", "allowlist_added")
+    log(&state, &caller, "allowlist.added", json!({ "cidr": cidr })).await;
+    Ok(back_to(Outcome::AllowlistAdded, "allowlist"))
 }
 
 /// Back to the allowlist with the reason, or 503 when the database failed.
-fn refused(error: &AllowlistError) -> Response {
-    match (refusal_key(error), error) {
-        (Some(key), _) => back("allowlist", "error", key),
+fn refused(error: &AllowlistError) -> WebError {
+    match (refusal(error), error) {
+        (Some(outcome), _) => WebError::back_to(outcome, "allowlist"),
         (None, AllowlistError::Store(error)) => failed(error),
         (None, _) => {
             tracing::error!(%error, "adding an allowlist entry failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "try again\n").into_response()
+            WebError::Unavailable("try again\n")
         }
     }
 }
@@ -402,36 +351,30 @@ struct RemoveForm {
     id: i64,
 }
 
+const NO_SUCH_ENTRY: &str = "no such allowlist entry\n";
+
 /// `POST /settings/allowlist/remove`: only the account's own entries; anyone else's id is
 /// 404, as if it did not exist.
 async fn remove_allowed_ip(
     State(state): State<AppState>,
     caller: Caller,
     Form(form): Form<RemoveForm>,
-) -> Response {
-    let entries = match allowlist::for_account(&state.db, caller.account.id).await {
-        Ok(entries) => entries,
-        Err(error) => return failed(&error),
-    };
+) -> Result<Redirect, WebError> {
+    let entries = allowlist::for_account(&state.db, caller.account.id)
+        .await
+        .map_err(|e| failed(&e))?;
     let Some(entry) = entries.into_iter().find(|e| e.id.get() == form.id) else {
-        return (StatusCode::NOT_FOUND, "no such allowlist entry\n").into_response();
+        return Err(WebError::NotFound(NO_SUCH_ENTRY));
     };
     match allowlist::remove(&state.db, caller.account.id, entry.id).await {
         Ok(()) => {}
-        Err(StoreError::NotFound) => {
-            return (StatusCode::NOT_FOUND, "no such allowlist entry\n").into_response();
-        }
-        Err(error) => return failed(&error),
+        Err(StoreError::NotFound) => return Err(WebError::NotFound(NO_SUCH_ENTRY)),
+        Err(error) => return Err(failed(&error)),
     }
     state.gateway.handle.refresh_now();
-    log(
-        &state,
-        &caller,
-        "allowlist.removed",
-        json!({ "cidr": entry.cidr }),
-    )
-    .await;
-    back("allowlist", "notice", "allowlist_removed")
+    let detail = json!({ "cidr": entry.cidr });
+    log(&state, &caller, "allowlist.removed", detail).await;
+    Ok(back_to(Outcome::AllowlistRemoved, "allowlist"))
 }
 
 #[cfg(test)]
@@ -440,8 +383,8 @@ mod tests {
 
     #[test]
     fn outcomes_go_back_to_their_section() {
-        let response = back("allowlist", "error", "cidr");
-        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let response = WebError::back_to(Outcome::NotAnAddress, "allowlist").into_response();
+        assert_eq!(response.status(), axum::http::StatusCode::SEE_OTHER);
         assert_eq!(
             response.headers()[axum::http::header::LOCATION],
             "/settings?error=cidr#allowlist"

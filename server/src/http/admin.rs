@@ -2,17 +2,18 @@
 //! traffic through, and removing any account's IP allowlist entry to settle a dispute over an
 //! address. Administrators only ([`Admin`]): customers get 403, whatever they send.
 
+use app::outcome::Outcome;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Redirect;
 use axum::routing::post;
 use axum::{Form, Router};
 use serde::Deserialize;
 use serde_json::json;
-use store::{AllowlistEntryId, ExitId, StoreError, activity, allowlist, exits};
+use store::{AllowlistEntryId, ExitId, StoreError, allowlist, exits};
 
-use super::auth::record;
 use super::gate::{Admin, SignedIn};
+use super::web_error::{WebError, back, back_to};
+use crate::activity;
 use crate::state::AppState;
 
 /// `POST /admin/exits`, `/admin/exits/remove`, `/admin/exits/enabled`, `/admin/exits/test`,
@@ -26,25 +27,15 @@ pub fn router() -> Router<AppState> {
         .route("/admin/exits/test", post(test_exit))
 }
 
-fn back(outcome: &str, key: &str) -> Response {
-    Redirect::to(&format!("/servers?{outcome}={key}")).into_response()
+fn failed(error: &StoreError) -> WebError {
+    tracing::error!(%error, "an exit change failed");
+    WebError::Unavailable("the change could not be saved, try again\n")
 }
 
-fn failed(error: &StoreError) -> Response {
-    tracing::error!(%error, "an exit change failed");
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        "the change could not be saved, try again\n",
-    )
-        .into_response()
-}
+const NO_SUCH_EXIT: WebError = WebError::NotFound("no such exit\n");
 
 async fn log(state: &AppState, viewer: SignedIn, kind: &str, detail: serde_json::Value) {
-    let event = activity::NewActivity {
-        detail,
-        ..activity::NewActivity::new(Some(viewer.account_id()), kind)
-    };
-    record(&state.db, &event).await;
+    activity::record(&state.db, Some(viewer.account_id()), kind, None, detail).await;
 }
 
 #[derive(Deserialize)]
@@ -70,7 +61,7 @@ async fn add_exit(
     State(state): State<AppState>,
     Admin(viewer): Admin,
     Form(form): Form<AddForm>,
-) -> Response {
+) -> Result<Redirect, WebError> {
     let new = exits::NewExit {
         city: non_empty(&form.city),
         pool: non_empty(&form.pool),
@@ -88,11 +79,11 @@ async fn add_exit(
                 json!({ "exit": exit.id.get(), "url": exit.display_url() }),
             )
             .await;
-            back("notice", "exit_added")
+            Ok(back(Outcome::ExitAdded))
         }
-        Err(StoreError::Invalid(_)) => back("error", "exit_invalid"),
-        Err(StoreError::Conflict(_)) => back("error", "exit_duplicate"),
-        Err(error) => failed(&error),
+        Err(StoreError::Invalid(_)) => Err(WebError::back(Outcome::ExitInvalid)),
+        Err(StoreError::Conflict(_)) => Err(WebError::back(Outcome::ExitDuplicate)),
+        Err(error) => Err(failed(&error)),
     }
 }
 
@@ -107,15 +98,15 @@ async fn remove_exit(
     State(state): State<AppState>,
     Admin(viewer): Admin,
     Form(form): Form<ExitForm>,
-) -> Response {
+) -> Result<Redirect, WebError> {
     match exits::remove(&state.db, ExitId(form.id)).await {
         Ok(()) => {
             state.gateway.handle.refresh_now();
             log(&state, viewer, "exit.removed", json!({ "exit": form.id })).await;
-            back("notice", "exit_removed")
+            Ok(back(Outcome::ExitRemoved))
         }
-        Err(StoreError::NotFound) => (StatusCode::NOT_FOUND, "no such exit\n").into_response(),
-        Err(error) => failed(&error),
+        Err(StoreError::NotFound) => Err(NO_SUCH_EXIT),
+        Err(error) => Err(failed(&error)),
     }
 }
 
@@ -124,21 +115,21 @@ async fn set_enabled(
     State(state): State<AppState>,
     Admin(viewer): Admin,
     Form(form): Form<ExitForm>,
-) -> Response {
+) -> Result<Redirect, WebError> {
     let enabled = matches!(form.enabled.as_deref(), Some("1" | "on" | "true"));
     match exits::set_enabled(&state.db, ExitId(form.id), enabled, store::now_ms()).await {
         Ok(()) => {
             state.gateway.handle.refresh_now();
-            let kind = if enabled {
-                "exit.enabled"
+            let (kind, outcome) = if enabled {
+                ("exit.enabled", Outcome::ExitEnabled)
             } else {
-                "exit.disabled"
+                ("exit.disabled", Outcome::ExitDisabled)
             };
             log(&state, viewer, kind, json!({ "exit": form.id })).await;
-            back("notice", kind)
+            Ok(back(outcome))
         }
-        Err(StoreError::NotFound) => (StatusCode::NOT_FOUND, "no such exit\n").into_response(),
-        Err(error) => failed(&error),
+        Err(StoreError::NotFound) => Err(NO_SUCH_EXIT),
+        Err(error) => Err(failed(&error)),
     }
 }
 
@@ -147,14 +138,14 @@ async fn test_exit(
     State(state): State<AppState>,
     Admin(_): Admin,
     Form(form): Form<ExitForm>,
-) -> Response {
+) -> Result<Redirect, WebError> {
     match exits::by_id(&state.db, ExitId(form.id)).await {
         Ok(Some(_)) => {
             state.gateway.handle.probe_exit(form.id).await;
-            back("notice", "exit_tested")
+            Ok(back(Outcome::ExitTested))
         }
-        Ok(None) => (StatusCode::NOT_FOUND, "no such exit\n").into_response(),
-        Err(error) => failed(&error),
+        Ok(None) => Err(NO_SUCH_EXIT),
+        Err(error) => Err(failed(&error)),
     }
 }
 
@@ -169,22 +160,20 @@ async fn remove_allowlist_entry(
     State(state): State<AppState>,
     Admin(viewer): Admin,
     Form(form): Form<EntryForm>,
-) -> Response {
+) -> Result<Redirect, WebError> {
     let entry = match allowlist::remove_any(&state.db, AllowlistEntryId(form.id)).await {
         Ok(entry) => entry,
         Err(StoreError::NotFound) => {
-            return (StatusCode::NOT_FOUND, "no such allowlist entry\n").into_response();
+            return Err(WebError::NotFound("no such allowlist entry\n"));
         }
-        Err(error) => return failed(&error),
+        Err(error) => return Err(failed(&error)),
     };
     state.gateway.handle.refresh_now();
     let cidr = entry.cidr.to_string();
-    let owner = activity::NewActivity {
-        detail: json!({ "cidr": cidr, "by": "administrator" }),
-        ..activity::NewActivity::new(Some(entry.account_id), "allowlist.removed")
-    };
-    record(&state.db, &owner).await;
+    let detail = json!({ "cidr": cidr, "by": "administrator" });
+    let owner = Some(entry.account_id);
+    activity::record(&state.db, owner, "allowlist.removed", None, detail).await;
     let detail = json!({ "account": entry.account_id.get(), "cidr": cidr });
     log(&state, viewer, "admin.allowlist_removed", detail).await;
-    Redirect::to("/admin?notice=allowlist_removed#allowlists").into_response()
+    Ok(back_to(Outcome::AdminAllowlistRemoved, "allowlists"))
 }

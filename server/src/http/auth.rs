@@ -2,18 +2,20 @@
 //! JavaScript. Outcomes are 303 redirects back to the pages, which show the message; the
 //! messages never reveal whether an email has an account.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use app::outcome::Outcome;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Redirect;
 use axum::routing::post;
 use axum::{Form, Router};
 use serde::Deserialize;
-use store::{Db, accounts, activity, credentials};
+use serde_json::{Value, json};
+use store::{accounts, credentials};
 use tower_sessions::Session;
 
-use super::client_ip::client_ip;
+use super::client_ip::ClientIp;
+use super::web_error::{WebError, back};
+use crate::activity::Client;
 use crate::auth::password_work::WorkError;
 use crate::auth::{self, Identity, MAX_EMAIL_LEN, MIN_PASSWORD_LEN, PendingSecondFactor};
 use crate::state::AppState;
@@ -38,41 +40,40 @@ struct SignInForm {
 
 async fn sign_in(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     session: Session,
     Form(form): Form<SignInForm>,
-) -> Response {
+) -> Result<Redirect, WebError> {
     // Before the email becomes a limiter key or a query: no account has a longer one.
     if !email_fits(&form.email) {
-        return Redirect::to("/login?error=email").into_response();
+        return Err(WebError::back(Outcome::SignInEmailTooLong));
     }
-    let ip = client_ip(peer, &headers, &state.config.trusted_proxies);
-    if let Err(wait) = state.sign_in_limiter.check(ip, &form.email) {
-        return too_many_attempts(wait);
-    }
+    state
+        .sign_in_limiter
+        .check(ip, &form.email)
+        .map_err(WebError::TooManyAttempts)?;
     let now = store::now_ms();
     let account = accounts::by_email(&state.db, &form.email)
         .await
         .ok()
         .flatten();
-    let verified = match state
+    let verified = state
         .password_work
         .verify(
             account.as_ref().map(|a| a.password_hash.clone()),
             form.password.clone(),
         )
-        .await
-    {
-        Ok(verified) => verified,
-        Err(refused) => return refused.into_response(),
-    };
+        .await?;
     let client = Client::of(&headers, ip);
     let account = match account {
         Some(account) if verified => account,
         other => {
-            log(&state.db, other.map(|a| a.id), "sign_in.failed", &client).await;
-            return Redirect::to("/login?error=credentials").into_response();
+            let kind = "sign_in.failed";
+            client
+                .record(&state.db, other.map(|a| a.id), kind, Value::Null)
+                .await;
+            return Err(WebError::back(Outcome::WrongCredentials));
         }
     };
     if accounts::needs_rehash(&account.password_hash) {
@@ -80,16 +81,19 @@ async fn sign_in(
     }
     if account.totp_enabled {
         // The password alone is not enough: the code comes on the next page.
-        if let Err(error) = PendingSecondFactor::start(&session, account.id, now).await {
-            return session_unavailable(&error);
-        }
-        return Redirect::to("/login/code").into_response();
+        PendingSecondFactor::start(&session, account.id, now)
+            .await
+            .map_err(|e| session_unavailable(&e))?;
+        return Ok(Redirect::to("/login/code"));
     }
-    if let Err(error) = auth::sign_in(&session, account.id, account.session_epoch, now).await {
-        return session_unavailable(&error);
-    }
-    log(&state.db, Some(account.id), "sign_in.succeeded", &client).await;
-    Redirect::to("/").into_response()
+    auth::sign_in(&session, account.id, account.session_epoch, now)
+        .await
+        .map_err(|e| session_unavailable(&e))?;
+    let kind = "sign_in.succeeded";
+    client
+        .record(&state.db, Some(account.id), kind, Value::Null)
+        .await;
+    Ok(Redirect::to("/"))
 }
 
 #[derive(Deserialize)]
@@ -101,91 +105,71 @@ struct CodeForm {
 /// this session within five minutes. Limited like the password step, per IP and account.
 async fn second_factor(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     session: Session,
     Form(form): Form<CodeForm>,
-) -> Response {
+) -> Result<Redirect, WebError> {
     let now = store::now_ms();
     let Some(pending) = PendingSecondFactor::current(&session, now).await else {
-        return Redirect::to("/login?error=expired").into_response();
+        return Err(WebError::back(Outcome::SignInExpired));
     };
-    let ip = client_ip(peer, &headers, &state.config.trusted_proxies);
     let client = Client::of(&headers, ip);
     let limiter_key = format!("account:{}", pending.account_id);
-    if let Err(wait) = state.reauth_limiter.check(ip, &limiter_key) {
-        return too_many_attempts(wait);
-    }
+    state
+        .reauth_limiter
+        .check(ip, &limiter_key)
+        .map_err(WebError::TooManyAttempts)?;
     let account = match accounts::by_id(&state.db, pending.account_id).await {
         Ok(Some(account)) if account.totp_enabled => account,
-        Ok(_) => return Redirect::to("/login?error=expired").into_response(),
-        Err(error) => return unavailable(&error),
+        Ok(_) => return Err(WebError::back(Outcome::SignInExpired)),
+        Err(error) => return Err(unavailable(&error)),
     };
-    match auth::second_factor::verify(&state.db, &account, &form.code, now).await {
-        Ok(Some(factor)) => {
-            if let Err(error) =
-                auth::sign_in(&session, account.id, account.session_epoch, now).await
-            {
-                return session_unavailable(&error);
-            }
-            let event = activity::NewActivity {
-                detail: serde_json::json!({ "factor": factor.as_str() }),
-                ip: Some(&client.ip),
-                user_agent: client.user_agent.as_deref(),
-                ..activity::NewActivity::new(Some(account.id), "sign_in.succeeded")
-            };
-            record(&state.db, &event).await;
-            Redirect::to("/").into_response()
-        }
-        Ok(None) => {
-            let event = activity::NewActivity {
-                detail: serde_json::json!({ "step": "second_factor" }),
-                ip: Some(&client.ip),
-                user_agent: client.user_agent.as_deref(),
-                ..activity::NewActivity::new(Some(account.id), "sign_in.failed")
-            };
-            record(&state.db, &event).await;
-            match pending.record_failure(&session).await {
-                Ok(false) => Redirect::to("/login/code?error=code").into_response(),
-                // Enough guessing: the password has to be entered again.
-                Ok(true) => {
-                    let event = activity::NewActivity {
-                        detail: serde_json::json!({
-                            "failed_codes": auth::identity::MAX_SECOND_FACTOR_FAILURES
-                        }),
-                        ip: Some(&client.ip),
-                        user_agent: client.user_agent.as_deref(),
-                        ..activity::NewActivity::new(
-                            Some(account.id),
-                            "sign_in.second_factor_abandoned",
-                        )
-                    };
-                    record(&state.db, &event).await;
-                    Redirect::to("/login?error=attempts").into_response()
-                }
-                Err(error) => session_unavailable(&error),
-            }
-        }
-        Err(error) => unavailable(&error),
+    let verified = auth::second_factor::verify(&state.db, &account, &form.code, now)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    if let Some(factor) = verified {
+        auth::sign_in(&session, account.id, account.session_epoch, now)
+            .await
+            .map_err(|e| session_unavailable(&e))?;
+        let detail = json!({ "factor": factor.as_str() });
+        let kind = "sign_in.succeeded";
+        client
+            .record(&state.db, Some(account.id), kind, detail)
+            .await;
+        return Ok(Redirect::to("/"));
     }
+    let detail = json!({ "step": "second_factor" });
+    let kind = "sign_in.failed";
+    client
+        .record(&state.db, Some(account.id), kind, detail)
+        .await;
+    let gave_up = pending
+        .record_failure(&session)
+        .await
+        .map_err(|e| session_unavailable(&e))?;
+    if !gave_up {
+        return Err(WebError::back(Outcome::WrongSignInCode));
+    }
+    // Enough guessing: the password has to be entered again.
+    let detail = json!({ "failed_codes": auth::identity::MAX_SECOND_FACTOR_FAILURES });
+    let kind = "sign_in.second_factor_abandoned";
+    client
+        .record(&state.db, Some(account.id), kind, detail)
+        .await;
+    Err(WebError::back(Outcome::TooManyWrongCodes))
 }
 
-fn session_unavailable(error: &tower_sessions::session::Error) -> Response {
+const SIGN_IN_UNAVAILABLE: &str = "sign-in is unavailable, try again\n";
+
+fn session_unavailable(error: &tower_sessions::session::Error) -> WebError {
     tracing::error!(%error, "storing the session failed");
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        "sign-in is unavailable, try again\n",
-    )
-        .into_response()
+    WebError::Unavailable(SIGN_IN_UNAVAILABLE)
 }
 
-fn unavailable(error: &store::StoreError) -> Response {
+fn unavailable(error: &store::StoreError) -> WebError {
     tracing::error!(%error, "sign-in failed");
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        "sign-in is unavailable, try again\n",
-    )
-        .into_response()
+    WebError::Unavailable(SIGN_IN_UNAVAILABLE)
 }
 
 #[derive(Deserialize)]
@@ -196,78 +180,68 @@ struct RegisterForm {
 
 async fn register(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Form(form): Form<RegisterForm>,
-) -> Response {
+) -> Result<Redirect, WebError> {
     if !email_fits(&form.email) {
-        return Redirect::to("/register?error=email").into_response();
+        return Err(WebError::back(Outcome::RegisterEmailInvalid));
     }
-    let ip = client_ip(peer, &headers, &state.config.trusted_proxies);
-    if let Err(wait) = state.register_limiter.check(ip, &form.email) {
-        return too_many_attempts(wait);
-    }
+    state
+        .register_limiter
+        .check(ip, &form.email)
+        .map_err(WebError::TooManyAttempts)?;
     let Ok(email) = accounts::normalize_email(&form.email) else {
-        return Redirect::to("/register?error=email").into_response();
+        return Err(WebError::back(Outcome::RegisterEmailInvalid));
     };
     if let Err(reason) = password_policy(&form.password, &email) {
-        return Redirect::to(&format!("/register?error={reason}")).into_response();
+        let outcome = match reason {
+            "short" => Outcome::RegisterPasswordShort,
+            _ => Outcome::RegisterPasswordWeak,
+        };
+        return Err(WebError::back(outcome));
     }
-    let hash = match state.password_work.hash(form.password).await {
-        Ok(hash) => hash,
-        Err(refused) => return refused.into_response(),
-    };
+    let hash = state.password_work.hash(form.password).await?;
     let now = store::now_ms();
     match accounts::create(&state.db, &email, &hash, accounts::Role::Customer, now).await {
         Ok(account) => {
             if let Err(error) = credentials::create(&state.db, account.id, now).await {
                 tracing::error!(%error, "creating proxy credentials failed");
             }
-            log(
-                &state.db,
-                Some(account.id),
-                "account.registered",
-                &Client::of(&headers, ip),
-            )
-            .await;
+            let client = Client::of(&headers, ip);
+            let kind = "account.registered";
+            client
+                .record(&state.db, Some(account.id), kind, Value::Null)
+                .await;
         }
         // Same answer as success: registration must not reveal which emails have accounts.
         Err(store::StoreError::Conflict(_)) => {}
         Err(error) => {
             tracing::error!(%error, "registration failed");
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "registration is unavailable\n",
-            )
-                .into_response();
+            return Err(WebError::Unavailable("registration is unavailable\n"));
         }
     }
-    Redirect::to("/login?registered=1").into_response()
+    Ok(back(Outcome::Registered))
 }
 
 async fn sign_out(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     session: Session,
-) -> Response {
+) -> Redirect {
     let identity = Identity::current(&session, store::now_ms()).await;
     if let Err(error) = auth::sign_out(&session).await {
         tracing::warn!(%error, "ending the session failed");
     }
     if let Some(identity) = identity {
-        log(
-            &state.db,
-            Some(identity.account_id),
-            "sign_out",
-            &Client::of(
-                &headers,
-                client_ip(peer, &headers, &state.config.trusted_proxies),
-            ),
-        )
-        .await;
+        let client = Client::of(&headers, ip);
+        let account = Some(identity.account_id);
+        client
+            .record(&state.db, account, "sign_out", Value::Null)
+            .await;
     }
-    Redirect::to("/login?signed_out=1").into_response()
+    back(Outcome::SignedOut)
 }
 
 /// Checks a new password: long enough, and not guessable (zxcvbn, with the email as context).
@@ -304,56 +278,6 @@ async fn rehash(state: &AppState, account: store::AccountId, password: String) {
         accounts::set_password_hash(&state.db, account, &hash, store::now_ms()).await
     {
         tracing::warn!(%error, "re-hashing the password failed");
-    }
-}
-
-pub fn too_many_attempts(wait: std::time::Duration) -> Response {
-    let secs = wait.as_secs().max(1);
-    let body = format!(
-        "<!DOCTYPE html><title>Too many attempts</title><p>Too many attempts. Try again in {secs} seconds.</p><p><a href=\"/login\">Back to sign-in</a></p>"
-    );
-    let mut response = (StatusCode::TOO_MANY_REQUESTS, axum::response::Html(body)).into_response();
-    if let Ok(value) = HeaderValue::from_str(&secs.to_string()) {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
-    }
-    response
-}
-
-/// The client details an activity event records.
-pub struct Client {
-    /// The client's address (behind trusted proxies, the forwarded one).
-    pub ip: String,
-    /// Its `User-Agent`, if any.
-    pub user_agent: Option<String>,
-}
-
-impl Client {
-    /// Reads the details from the request.
-    pub fn of(headers: &HeaderMap, ip: std::net::IpAddr) -> Client {
-        Client {
-            ip: ip.to_string(),
-            user_agent: headers
-                .get(header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-        }
-    }
-}
-
-/// Records an activity event with the client's address and agent.
-pub async fn log(db: &Db, account: Option<store::AccountId>, kind: &str, client: &Client) {
-    let event = activity::NewActivity {
-        ip: Some(&client.ip),
-        user_agent: client.user_agent.as_deref(),
-        ..activity::NewActivity::new(account, kind)
-    };
-    record(db, &event).await;
-}
-
-/// Records an activity event; a failure is logged, never shown to the customer.
-pub async fn record(db: &Db, event: &activity::NewActivity<'_>) {
-    if let Err(error) = activity::record(db, event, store::now_ms()).await {
-        tracing::warn!(%error, kind = event.kind, "recording activity failed");
     }
 }
 

@@ -2,13 +2,40 @@
 //! proxy listed in `ATLANTIC_TRUSTED_PROXIES`, it is the right-most `X-Forwarded-For` entry that
 //! is not itself a trusted proxy (entries further left are whatever the client claimed).
 //!
+//! Handlers and middleware take it as the [`ClientIp`] extractor.
+//!
 //! Limits count a client by its [`SourceKey`], not its exact address: one IPv6 subscriber
 //! usually holds a whole /64 and could otherwise take a fresh bucket for every request.
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use ipnet::IpNet;
+
+use crate::state::AppState;
+
+/// The client's address (see [`client_ip`]), extracted from the connection and the headers
+/// under the configured trusted proxies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let ConnectInfo(peer) = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(ClientIp(client_ip(
+            peer,
+            &parts.headers,
+            &state.config.trusted_proxies,
+        )))
+    }
+}
 
 /// The address that rate limits and activity logs attribute a request to.
 pub fn client_ip(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {

@@ -5,6 +5,7 @@ mod account;
 mod admin;
 mod assets;
 mod auth;
+mod billing;
 pub(crate) mod client_ip;
 mod csp;
 mod csrf;
@@ -17,6 +18,7 @@ mod observe;
 mod preferences;
 pub mod rate_limit;
 mod usage_export;
+mod web_error;
 
 use std::time::Duration;
 
@@ -90,7 +92,8 @@ pub fn router(
         .merge(auth::router())
         .merge(account::router())
         .merge(admin::router())
-        .merge(crate::billing::router(&state))
+        .merge(billing::router(&state))
+        .merge(billing::webhook_router())
         .merge(live::router())
         .merge(usage_export::router(&state))
         .merge(preferences::router())

@@ -1,13 +1,15 @@
 //! `POST /settings/preferences`: the dashboard's time zone and the quota warning threshold,
 //! as a plain form post that answers with a 303 back to Settings.
 
+use app::outcome::Outcome;
 use axum::extract::State;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Redirect;
 use axum::routing::post;
 use axum::{Form, Router};
 use serde::Deserialize;
 
 use super::SignedIn;
+use super::web_error::{WebError, back_to};
 use crate::state::AppState;
 
 /// The preferences form post.
@@ -21,42 +23,31 @@ struct PreferencesForm {
     quota_warning_percent: String,
 }
 
-fn back(outcome: &str, key: &str) -> Response {
-    Redirect::to(&format!("/settings?{outcome}={key}#preferences")).into_response()
-}
-
 async fn save(
     State(state): State<AppState>,
     viewer: SignedIn,
     Form(form): Form<PreferencesForm>,
-) -> Response {
+) -> Result<Redirect, WebError> {
+    let refused = |outcome| WebError::back_to(outcome, "preferences");
     let time_zone = form.time_zone.trim();
     if !app::api::zone::is_known(time_zone) {
-        return back("error", "time_zone");
+        return Err(refused(Outcome::UnknownTimeZone));
     }
     let Ok(percent) = form.quota_warning_percent.trim().parse::<i64>() else {
-        return back("error", "quota_percent");
+        return Err(refused(Outcome::QuotaPercentInvalid));
     };
     if !(0..=100).contains(&percent) {
-        return back("error", "quota_percent");
+        return Err(refused(Outcome::QuotaPercentInvalid));
     }
-    match store::accounts::set_preferences(
-        &state.db,
-        viewer.account_id(),
-        time_zone,
-        percent,
-        store::now_ms(),
-    )
-    .await
-    {
-        Ok(()) => back("notice", "preferences_saved"),
+    let account = viewer.account_id();
+    let now = store::now_ms();
+    match store::accounts::set_preferences(&state.db, account, time_zone, percent, now).await {
+        Ok(()) => Ok(back_to(Outcome::PreferencesSaved, "preferences")),
         Err(error) => {
             tracing::error!(%error, "saving preferences failed");
-            (
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            Err(WebError::Unavailable(
                 "the change could not be saved, try again\n",
-            )
-                .into_response()
+            ))
         }
     }
 }

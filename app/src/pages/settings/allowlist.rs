@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 
 use crate::api::security::AllowedNetwork;
+use crate::components::table::DataTable;
 
 /// The allowlist section: the entries with a remove button each, and the add form, which asks
 /// for the password again (or a two-factor code when `two_factor_on`): an entry opens the
@@ -17,19 +18,8 @@ pub fn AllowlistSection(entries: Vec<AllowedNetwork>, two_factor_on: bool) -> im
             .into_iter()
             .map(|entry| view! { <Entry entry /> }.into_any())
             .collect();
-        view! {
-            <table class="table" id="allowlist-table">
-                <thead>
-                    <tr>
-                        <th scope="col">"Network"</th>
-                        <th scope="col">"Label"</th>
-                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
-                    </tr>
-                </thead>
-                <tbody>{rows}</tbody>
-            </table>
-        }
-        .into_any()
+        view! { <DataTable id="allowlist-table" columns=&["Network", "Label"] actions=true rows /> }
+            .into_any()
     };
     let reauth = if two_factor_on {
         view! {

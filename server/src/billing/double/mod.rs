@@ -5,6 +5,10 @@
 //! ([`refund`]), and the `charge.success` and `refund.processed` webhooks signed exactly as
 //! Paystack signs them. Mounted at
 //! `/paystack-double/` when `PAYSTACK_BASE_URL` is not set.
+//!
+//! The one part of billing built on axum: the double *is* an HTTP server, standing where
+//! Paystack's API stands. It stays beside the client and the signature it mirrors; nothing in
+//! billing's domain uses it, and it uses nothing of `http/`.
 
 mod charge;
 mod refund;

@@ -13,6 +13,7 @@ use store::payments::{self, Fulfilled, Payment, PaymentOutcome, PaymentStatus};
 use store::{Db, StoreError};
 
 use super::paystack::{Paystack, PaystackError, RefundRequest, Transaction};
+use crate::activity;
 
 /// Days one paid period lasts.
 pub const PERIOD_DAYS: i64 = 30;
@@ -99,7 +100,7 @@ pub async fn settle_reference(
                 Some(payment) => {
                     if payment.renewal_of.is_some() {
                         tracing::warn!(reference, status = %transaction.status, "a renewal charge was declined");
-                        renewal_failed(db, &payment, "declined", now).await;
+                        renewal_failed(db, &payment, "declined").await;
                     }
                     Settled::Declined
                 }
@@ -122,7 +123,7 @@ pub async fn settle_reference(
                         "reference": payment.reference,
                         "status": "mismatch: not activated",
                     });
-                    record(db, &payment, "payment.mismatch", detail, now).await;
+                    record(db, &payment, "payment.mismatch", detail).await;
                     Settled::Mismatch(reason)
                 }
                 None => already(db, reference).await?,
@@ -146,7 +147,7 @@ pub async fn settle_reference(
                     reference,
                     "a renewal was paid after a switch of plans: refunding"
                 );
-                refund_superseded(db, paystack, &payment, now).await;
+                refund_superseded(db, paystack, &payment).await;
                 return Ok(Settled::Superseded);
             }
             None => return already(db, reference).await,
@@ -159,27 +160,27 @@ pub async fn settle_reference(
             "renewed automatically"
         );
         let detail = payment_detail(&payment, "period_end", subscription.period_end.into());
-        record(db, &payment, "subscription.renewed", detail, now).await;
+        record(db, &payment, "subscription.renewed", detail).await;
     } else {
         let detail = payment_detail(&payment, "status", "paid".into());
-        record(db, &payment, "payment.succeeded", detail, now).await;
+        record(db, &payment, "payment.succeeded", detail).await;
     }
     if let Some(renewal) = superseded {
         tracing::warn!(
             reference = renewal.reference,
             "a renewal was paid while the customer switched plans: refunding"
         );
-        refund_superseded(db, paystack, &renewal, now).await;
+        refund_superseded(db, paystack, &renewal).await;
     }
     Ok(Settled::Paid)
 }
 
 /// Tells the customer a superseded renewal is refunded and asks Paystack for the refund.
 /// When Paystack does not take the request now, [`retry_refunds`] asks again.
-pub async fn refund_superseded(db: &Db, paystack: &Paystack, payment: &Payment, now: i64) {
+pub async fn refund_superseded(db: &Db, paystack: &Paystack, payment: &Payment) {
     metrics::counter!("atlantic_payments_total", "outcome" => "superseded").increment(1);
     let detail = payment_detail(payment, "status", "refund requested".into());
-    record(db, payment, "payment.superseded", detail, now).await;
+    record(db, payment, "payment.superseded", detail).await;
     request_refund(db, paystack, payment).await;
 }
 
@@ -249,24 +250,18 @@ pub fn payment_detail(payment: &Payment, key: &str, value: serde_json::Value) ->
 
 /// Records that the renewal `payment` did not go through (`reason`) in the customer's
 /// activity; the account then goes into grace at the period's end, as any unpaid period does.
-pub async fn renewal_failed(db: &Db, payment: &Payment, reason: &str, now: i64) {
+pub async fn renewal_failed(db: &Db, payment: &Payment, reason: &str) {
     metrics::counter!("atlantic_payments_total", "outcome" => "renewal_failed").increment(1);
     let detail = serde_json::json!({
         "plan_id": payment.plan_id.get(),
         "reference": payment.reference,
         "reason": reason,
     });
-    record(db, payment, "subscription.renewal_failed", detail, now).await;
+    record(db, payment, "subscription.renewal_failed", detail).await;
 }
 
-async fn record(db: &Db, payment: &Payment, kind: &str, detail: serde_json::Value, now: i64) {
-    let event = store::activity::NewActivity {
-        detail,
-        ..store::activity::NewActivity::new(Some(payment.account_id), kind)
-    };
-    if let Err(error) = store::activity::record(db, &event, now).await {
-        tracing::error!(reference = payment.reference, %error, kind, "recording billing activity failed");
-    }
+async fn record(db: &Db, payment: &Payment, kind: &str, detail: serde_json::Value) {
+    activity::record(db, Some(payment.account_id), kind, None, detail).await;
 }
 
 async fn already(db: &Db, reference: &str) -> Result<Settled, SettleError> {

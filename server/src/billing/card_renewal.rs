@@ -3,19 +3,19 @@
 //! a saved card), records the one attempt per period as a pending payment with a reference of
 //! our own — exactly like a checkout, and *before* anything leaves the process — then calls
 //! `POST /transaction/charge_authorization` and settles the reference through the same
-//! verify-and-fulfil path as checkouts ([`super::fulfil::settle_reference`]), so the charge's
+//! verify-and-fulfil path as checkouts ([`super::settle::settle_reference`]), so the charge's
 //! answer, a later verify and the `charge.success` webhook credit the period once, in any
 //! order. A declined or refused charge settles the payment `failed` and the account goes into
 //! grace at the period's end, as any unpaid period does. Attempts whose answer was lost are
 //! verified again by later runs.
 
-use store::payments::{NewPayment, PaymentOutcome, PaymentStatus};
+use store::payments::{PaymentOutcome, PaymentStatus};
 use store::subscriptions::Subscription;
 use store::{accounts, plans, renewals};
 
-use super::checkout::new_reference;
-use super::fulfil::{self, SettleError, Settled};
+use super::checkout::{new_reference, pending_payment};
 use super::paystack::{ChargeRequest, PaystackError};
+use super::settle::{self, SettleError, Settled};
 use crate::state::AppState;
 
 /// How long before a period ends its renewal is attempted (one day).
@@ -85,13 +85,7 @@ async fn renew(state: &AppState, subscription: &Subscription) {
         }
     };
     let reference = new_reference(account.id.get());
-    let attempt = NewPayment {
-        account_id: account.id,
-        plan_id: plan.id,
-        reference: &reference,
-        amount_minor: plan.price_minor,
-        currency: &plan.currency,
-    };
+    let attempt = pending_payment(account.id, &plan, &reference);
     let now = store::now_ms();
     let payment =
         match renewals::record_attempt(db, &attempt, subscription.id, subscription.period_end, now)
@@ -156,7 +150,7 @@ async fn refuse(state: &AppState, payment: &store::payments::Payment, reason: &s
         authorization_code: None,
     };
     match store::payments::settle(&state.db, &payment.reference, &outcome, now).await {
-        Ok(Some(settled)) => fulfil::renewal_failed(&state.db, &settled, reason, now).await,
+        Ok(Some(settled)) => settle::renewal_failed(&state.db, &settled, reason).await,
         Ok(None) => {}
         Err(error) => {
             tracing::error!(reference = payment.reference, %error, "recording a refused renewal failed");
@@ -166,7 +160,7 @@ async fn refuse(state: &AppState, payment: &store::payments::Payment, reason: &s
 
 /// Settles an attempt from Paystack's record of it, as checkouts are.
 async fn settle(state: &AppState, reference: &str) {
-    match fulfil::settle_reference(&state.db, &state.paystack, reference).await {
+    match settle::settle_reference(&state.db, &state.paystack, reference).await {
         Ok(Settled::Paid) => {
             count("paid");
             state.gateway.handle.refresh_now();
@@ -195,7 +189,7 @@ async fn recheck_pending(state: &AppState) {
         }
     };
     for payment in &pending {
-        match fulfil::settle_reference(&state.db, &state.paystack, &payment.reference).await {
+        match settle::settle_reference(&state.db, &state.paystack, &payment.reference).await {
             // 404, "Transaction reference not found": the charge never reached Paystack.
             Err(SettleError::Paystack(PaystackError::NotFound(reason))) => {
                 tracing::error!(reference = payment.reference, %reason, "Paystack has no record of a renewal charge");
