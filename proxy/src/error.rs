@@ -1,134 +1,9 @@
 //! Why a request was refused or failed (code, side, retryable), and the one place where that
 //! becomes an HTTP response or a SOCKS5 reply code.
 
-use std::fmt;
-
-/// The error codes of DESIGN.md, sent as `X-Atlantic-Error` and recorded in usage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    /// 407: no credentials.
-    AuthRequired,
-    /// 407: unknown user, wrong password, or source IP not on the allowlist.
-    BadCredentials,
-    /// 400: username parameters that do not parse or are not allowed.
-    BadParameters,
-    /// 402: plan bandwidth used up, or no active plan.
-    QuotaExceeded,
-    /// 429: requests per second or concurrent connections over the plan.
-    RateLimited,
-    /// 403: private or loopback destination, or a blocked port.
-    DestinationBlocked,
-    /// 502: no healthy exit matches the targeting.
-    NoExit,
-    /// 502: every tried exit failed.
-    UpstreamFailed,
-    /// 504: the destination did not answer in time.
-    ConnectTimeout,
-}
-
-impl ErrorCode {
-    /// Every code, in declaration order ([`ErrorCode::index`] is the position here).
-    pub const ALL: [ErrorCode; 9] = [
-        ErrorCode::AuthRequired,
-        ErrorCode::BadCredentials,
-        ErrorCode::BadParameters,
-        ErrorCode::QuotaExceeded,
-        ErrorCode::RateLimited,
-        ErrorCode::DestinationBlocked,
-        ErrorCode::NoExit,
-        ErrorCode::UpstreamFailed,
-        ErrorCode::ConnectTimeout,
-    ];
-
-    /// The wire name (`auth_required`, …).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::AuthRequired => "auth_required",
-            ErrorCode::BadCredentials => "bad_credentials",
-            ErrorCode::BadParameters => "bad_parameters",
-            ErrorCode::QuotaExceeded => "quota_exceeded",
-            ErrorCode::RateLimited => "rate_limited",
-            ErrorCode::DestinationBlocked => "destination_blocked",
-            ErrorCode::NoExit => "no_exit",
-            ErrorCode::UpstreamFailed => "upstream_failed",
-            ErrorCode::ConnectTimeout => "connect_timeout",
-        }
-    }
-
-    /// Parses a wire name.
-    pub fn from_wire(s: &str) -> Option<ErrorCode> {
-        ErrorCode::ALL.into_iter().find(|c| c.as_str() == s)
-    }
-
-    /// Position in [`ErrorCode::ALL`], for per-code counter arrays.
-    pub fn index(self) -> usize {
-        self as usize
-    }
-
-    /// HTTP status of the response.
-    pub fn http_status(self) -> u16 {
-        match self {
-            ErrorCode::AuthRequired | ErrorCode::BadCredentials => 407,
-            ErrorCode::BadParameters => 400,
-            ErrorCode::QuotaExceeded => 402,
-            ErrorCode::RateLimited => 429,
-            ErrorCode::DestinationBlocked => 403,
-            ErrorCode::NoExit | ErrorCode::UpstreamFailed => 502,
-            ErrorCode::ConnectTimeout => 504,
-        }
-    }
-
-    /// RFC 9209 error type for the `Proxy-Status` header.
-    fn proxy_status_type(self) -> &'static str {
-        match self {
-            ErrorCode::AuthRequired | ErrorCode::BadCredentials | ErrorCode::QuotaExceeded => {
-                "http_request_denied"
-            }
-            ErrorCode::BadParameters => "http_request_error",
-            ErrorCode::RateLimited => "connection_limit_reached",
-            ErrorCode::DestinationBlocked => "destination_ip_prohibited",
-            ErrorCode::NoExit | ErrorCode::UpstreamFailed => "destination_unavailable",
-            ErrorCode::ConnectTimeout => "connection_timeout",
-        }
-    }
-
-    /// Closest SOCKS5 (RFC 1928) reply code.
-    pub fn socks_reply(self) -> u8 {
-        match self {
-            ErrorCode::AuthRequired
-            | ErrorCode::BadCredentials
-            | ErrorCode::BadParameters
-            | ErrorCode::QuotaExceeded
-            | ErrorCode::RateLimited
-            | ErrorCode::DestinationBlocked => 0x02, // connection not allowed by ruleset
-            ErrorCode::NoExit => 0x03,         // network unreachable
-            ErrorCode::UpstreamFailed => 0x01, // general failure
-            ErrorCode::ConnectTimeout => 0x04, // host unreachable
-        }
-    }
-
-    /// Generic one-line reason, used for every 5xx (the detail goes to the log only).
-    fn generic_reason(self) -> &'static str {
-        match self {
-            ErrorCode::AuthRequired => "proxy credentials required",
-            ErrorCode::BadCredentials => "invalid proxy credentials",
-            ErrorCode::BadParameters => "invalid username parameters",
-            ErrorCode::QuotaExceeded => "plan bandwidth used up or no active plan",
-            ErrorCode::RateLimited => "too many requests or connections for the plan",
-            ErrorCode::DestinationBlocked => "destination not allowed",
-            ErrorCode::NoExit => "no healthy exit matches the targeting",
-            ErrorCode::UpstreamFailed => "could not reach the destination through any exit",
-            ErrorCode::ConnectTimeout => "the destination did not answer in time",
-        }
-    }
-}
-
-impl fmt::Display for ErrorCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// The error codes of DESIGN.md, sent as `X-Atlantic-Error` and recorded in usage. Defined in
+/// `wire` with everything each means on the wire, which the dashboard shares.
+pub use wire::ErrorCode;
 
 /// Which side of the gateway a failure belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -320,16 +195,6 @@ mod tests {
     }
 
     #[test]
-    fn every_code_round_trips_and_has_its_status() {
-        let statuses = [407, 407, 400, 402, 429, 403, 502, 502, 504];
-        for (code, status) in ErrorCode::ALL.into_iter().zip(statuses) {
-            assert_eq!(ErrorCode::from_wire(code.as_str()), Some(code));
-            assert_eq!(code.http_status(), status);
-            assert_eq!(ErrorCode::ALL[code.index()], code);
-        }
-    }
-
-    #[test]
     fn auth_response_asks_for_basic_credentials() {
         let t = text(&ProxyError::new(ErrorCode::AuthRequired, "no credentials"));
         assert!(t.starts_with("HTTP/1.1 407 Proxy Authentication Required\r\n"));
@@ -364,10 +229,9 @@ mod tests {
     }
 
     #[test]
-    fn socks_replies_are_closest_codes() {
-        assert_eq!(ErrorCode::DestinationBlocked.socks_reply(), 0x02);
-        assert_eq!(ErrorCode::NoExit.socks_reply(), 0x03);
-        assert_eq!(ErrorCode::ConnectTimeout.socks_reply(), 0x04);
+    fn socks_reply_defaults_to_the_codes_and_can_be_made_precise() {
+        let blocked = ProxyError::new(ErrorCode::DestinationBlocked, "x");
+        assert_eq!(blocked.socks_reply_code(), 0x02);
         let refused = ProxyError::new(ErrorCode::UpstreamFailed, "x").with_socks_reply(0x05);
         assert_eq!(refused.socks_reply_code(), 0x05);
     }

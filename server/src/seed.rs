@@ -4,6 +4,7 @@
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use store::{Db, accounts, plans};
+use wire::ErrorCode;
 
 use crate::provision::{self, GRANT_DAYS};
 
@@ -81,7 +82,7 @@ fn made_up_usage(account: store::AccountId, now_ms: i64) -> Vec<store::usage::Us
             requests,
             errors,
             error_codes: if errors > 0 {
-                vec![("upstream_failed".to_owned(), errors)]
+                vec![(ErrorCode::UpstreamFailed.as_str().to_owned(), errors)]
             } else {
                 Vec::new()
             },

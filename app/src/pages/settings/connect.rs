@@ -3,30 +3,28 @@
 
 use leptos::prelude::*;
 
+use wire::username::{self as grammar, ProxyUsername, Targeting};
+
 use crate::api::credentials::ProxyAccess;
 
-/// The username with targeting parameters, per the grammar
-/// `USER[-country-CC][-session-ID][-ttl-MINUTES]`.
+/// The username with targeting parameters, built by the grammar the gateway parses. A session
+/// id the grammar refuses is left out (the form flags it), and so is a lifetime without a
+/// session or out of range.
 pub fn username(user: &str, country: &str, session: &str, ttl: Option<u32>) -> String {
-    let mut name = user.to_owned();
-    if !country.is_empty() {
-        name.push_str(&format!("-country-{country}"));
+    let session = grammar::check_session(session)
+        .is_ok()
+        .then(|| session.to_owned());
+    let ttl = ttl.filter(|m| grammar::check_ttl(*m).is_ok());
+    ProxyUsername {
+        user: user.to_owned(),
+        targeting: Targeting {
+            country: (!country.is_empty()).then(|| country.to_owned()),
+            city: None,
+            ttl_minutes: session.as_ref().and(ttl),
+            session,
+        },
     }
-    if !session.is_empty() {
-        name.push_str(&format!("-session-{session}"));
-        if let Some(ttl) = ttl {
-            name.push_str(&format!("-ttl-{ttl}"));
-        }
-    }
-    name
-}
-
-/// A session id is 1–32 of `[a-z0-9]`.
-pub fn valid_session(session: &str) -> bool {
-    (1..=32).contains(&session.len())
-        && session
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    .to_string()
 }
 
 /// The connection builder.
@@ -43,19 +41,10 @@ pub fn ConnectSection(access: ProxyAccess, countries: Vec<String>) -> impl IntoV
         http_proxy,
         socks_proxy,
     } = access;
-    let session_ok = move || session.with(|s| s.is_empty() || valid_session(s));
-    let ttl_value = move || ttl.with(|t| t.parse::<u32>().ok().filter(|t| (1..=1440).contains(t)));
+    let session_ok = move || session.with(|s| s.is_empty() || grammar::check_session(s).is_ok());
+    let ttl_value = move || ttl.with(|t| grammar::parse_ttl(t).ok());
     let url = move |shown_password: &str| {
-        let name = username(
-            &user,
-            &country.get(),
-            &if session_ok() {
-                session.get()
-            } else {
-                String::new()
-            },
-            ttl_value(),
-        );
+        let name = username(&user, &country.get(), &session.get(), ttl_value());
         if socks.get() {
             format!("socks5h://{name}:{shown_password}@{socks_proxy}")
         } else {
@@ -107,7 +96,7 @@ pub fn ConnectSection(access: ProxyAccess, countries: Vec<String>) -> impl IntoV
                 <input
                     id="builder-session"
                     type="text"
-                    maxlength="32"
+                    maxlength=grammar::MAX_SESSION_LEN.to_string()
                     placeholder="none: a new exit per connection"
                     spellcheck="false"
                     aria-invalid=move || (!session_ok()).to_string()
@@ -123,7 +112,7 @@ pub fn ConnectSection(access: ProxyAccess, countries: Vec<String>) -> impl IntoV
                     id="builder-ttl"
                     type="number"
                     min="1"
-                    max="1440"
+                    max=grammar::MAX_TTL_MINUTES.to_string()
                     prop:value=move || ttl.get()
                     disabled=move || session.with(String::is_empty)
                     on:input=move |ev| ttl.set(event_target_value(&ev))
@@ -153,9 +142,16 @@ mod tests {
             "u1-country-ng-session-abc-ttl-10"
         );
         assert_eq!(username("u1", "", "abc", None), "u1-session-abc");
-        assert!(valid_session("abc123"));
-        assert!(!valid_session("ABC"));
-        assert!(!valid_session("a-b"));
-        assert!(!valid_session(&"a".repeat(33)));
+        assert_eq!(
+            username("u1", "ng", "abc", Some(1441)),
+            "u1-country-ng-session-abc"
+        );
+    }
+
+    #[test]
+    fn parameters_the_grammar_refuses_are_left_out() {
+        for bad in ["ABC", "a-b", &"a".repeat(33)] {
+            assert_eq!(username("u1", "", bad, Some(10)), "u1", "{bad}");
+        }
     }
 }
