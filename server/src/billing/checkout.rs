@@ -7,8 +7,9 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use rand::Rng as _;
 use serde::Deserialize;
+use store::payments::renewal_attempts;
 use store::payments::{self, NewPayment, PaymentOutcome, PaymentStatus};
-use store::{accounts, plans, renewals};
+use store::{accounts, plans};
 
 use super::fulfil::{self, SettleError, Settled};
 use super::paystack::{InitializeRequest, PaystackError};
@@ -50,7 +51,7 @@ pub async fn start(
     };
     // A renewal being charged and a switch of plans would race for the same period: the
     // switch waits (store::payments::fulfil refunds whichever renewal still slips through).
-    match renewals::in_flight(db, account.id).await {
+    match renewal_attempts::in_flight(db, account.id).await {
         Ok(false) => {}
         Ok(true) => return back("error", "renewing"),
         Err(error) => return failed(&error),
