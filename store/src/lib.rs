@@ -22,7 +22,6 @@ pub mod payments;
 pub mod plans;
 pub mod quota;
 pub mod subscriptions;
-pub mod two_factor;
 pub mod usage;
 
 #[cfg(feature = "test-support")]

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::json;
 use store::accounts::{self, Account};
 use store::allowlist::{self, AllowlistError, SourceRanges};
-use store::{StoreError, activity, two_factor};
+use store::{StoreError, activity};
 use tower_sessions::Session;
 
 use super::auth::{Client, password_policy, record, too_many_attempts};
@@ -183,7 +183,7 @@ async fn start_two_factor(State(state): State<AppState>, caller: Caller) -> Resp
     if caller.account.totp_enabled {
         return back("two-factor", "error", "already_on");
     }
-    let secret = two_factor::new_secret();
+    let secret = auth::totp::new_secret();
     match accounts::set_totp(
         &state.db,
         caller.account.id,
@@ -220,7 +220,7 @@ async fn confirm_two_factor(
         return back("two-factor", "error", "not_started");
     };
     let now = store::now_ms();
-    let step = two_factor::check_code(secret, &form.code, auth::second_factor::unix_secs(now));
+    let step = auth::totp::check_code(secret, &form.code, auth::totp::unix_secs(now));
     let accepted = match step {
         Some(step) => match accounts::accept_totp_step(&state.db, account.id, step).await {
             Ok(fresh) => fresh,
@@ -231,10 +231,10 @@ async fn confirm_two_factor(
     if !accepted {
         return back("two-factor", "error", "code");
     }
-    let codes = two_factor::new_recovery_codes();
+    let codes = auth::recovery_codes::generate();
     let digests: Vec<String> = codes
         .iter()
-        .map(|c| two_factor::hash_recovery_code(c))
+        .map(|c| auth::recovery_codes::digest(c))
         .collect();
     if let Err(error) = accounts::enable_totp(&state.db, account.id, &digests, now).await {
         return failed(&error);
