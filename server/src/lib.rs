@@ -30,6 +30,9 @@ use store::Db;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+/// TOTP codes and recovery codes, for tests that enrol and sign in as an authenticator app
+/// and a customer would.
+pub use crate::auth::{recovery_codes, totp};
 /// The Paystack client and test double, for the contract test against Paystack's spec.
 pub use crate::billing::{double as paystack_double, paystack};
 pub use crate::config::{Config, Environment};

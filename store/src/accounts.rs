@@ -2,14 +2,9 @@
 
 use std::sync::OnceLock;
 
+use crate::{AccountId, Column, Db, Flag, Page, RecoveryCodeId, Result, StoreError, flag, found};
 use argon2::password_hash::phc::PasswordHash;
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
-use sqlx::any::AnyRow;
-use sqlx::{FromRow, Row};
-
-use crate::{
-    AccountId, Column, Db, Page, RecoveryCodeId, Result, StoreError, flag, get_flag, get_parsed,
-};
 
 crate::text_enum! {
     /// What an account may do in the dashboard.
@@ -22,7 +17,7 @@ crate::text_enum! {
 }
 
 /// A row of `accounts`. `Debug` leaves out the password hash and TOTP secret.
-#[derive(Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
 pub struct Account {
     /// The account's id.
     pub id: AccountId,
@@ -38,6 +33,7 @@ pub struct Account {
     #[serde(skip)]
     pub totp_secret: Option<String>,
     /// Whether sign-in asks for a TOTP code.
+    #[sqlx(try_from = "Flag")]
     pub totp_enabled: bool,
     /// IANA time zone for the dashboard's charts, `UTC` by default.
     pub time_zone: String,
@@ -65,24 +61,6 @@ impl std::fmt::Debug for Account {
             .field("created_at", &self.created_at)
             .field("updated_at", &self.updated_at)
             .finish_non_exhaustive()
-    }
-}
-
-impl FromRow<'_, AnyRow> for Account {
-    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            id: row.try_get("id")?,
-            email: row.try_get("email")?,
-            password_hash: row.try_get("password_hash")?,
-            role: get_parsed(row, "role")?,
-            totp_secret: row.try_get("totp_secret")?,
-            totp_enabled: get_flag(row, "totp_enabled")?,
-            time_zone: row.try_get("time_zone")?,
-            quota_warning_percent: row.try_get("quota_warning_percent")?,
-            session_epoch: row.try_get("session_epoch")?,
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
-        })
     }
 }
 
@@ -440,14 +418,6 @@ pub async fn use_recovery_code(db: &Db, id: RecoveryCodeId, now_ms: i64) -> Resu
             .execute(db.pool())
             .await?;
     Ok(done.rows_affected() == 1)
-}
-
-fn found(rows: u64) -> Result<()> {
-    if rows == 0 {
-        Err(StoreError::NotFound)
-    } else {
-        Ok(())
-    }
 }
 
 /// OWASP's argon2id recommendation: 19 MiB of memory, 2 passes, 1 lane.

@@ -1,9 +1,6 @@
 //! The activity log: sign-ins, credential changes, payments… shown to the customer on
 //! `/activity`, newest first.
 
-use sqlx::any::AnyRow;
-use sqlx::{FromRow, Row};
-
 use crate::{AccountId, ActivityId, Db, Page, Result, StoreError};
 
 /// Longest `kind`, `ip` and `user_agent` kept; longer user agents are cut.
@@ -12,7 +9,7 @@ const MAX_IP_LEN: usize = 64;
 const MAX_USER_AGENT_LEN: usize = 512;
 
 /// One logged event.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow)]
 pub struct Activity {
     /// The entry's id.
     pub id: ActivityId,
@@ -21,6 +18,7 @@ pub struct Activity {
     /// Dotted event name, e.g. `auth.login`, `credentials.regenerated`.
     pub kind: String,
     /// Event details (JSON object).
+    #[sqlx(try_from = "Detail")]
     pub detail: serde_json::Value,
     /// Client address.
     pub ip: Option<String>,
@@ -30,19 +28,28 @@ pub struct Activity {
     pub created_at: i64,
 }
 
-impl FromRow<'_, AnyRow> for Activity {
-    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        let raw: String = row.try_get("detail")?;
-        Ok(Self {
-            id: row.try_get("id")?,
-            account_id: row.try_get("account_id")?,
-            kind: row.try_get("kind")?,
-            // Rows are only written by `record`, so this is JSON; keep the text if not.
-            detail: serde_json::from_str(&raw).unwrap_or(serde_json::Value::String(raw)),
-            ip: row.try_get("ip")?,
-            user_agent: row.try_get("user_agent")?,
-            created_at: row.try_get("created_at")?,
-        })
+/// The `detail` column as read. Rows are only written by [`record`], so it is JSON; text that
+/// is not is kept as a JSON string rather than failing the whole page.
+struct Detail(serde_json::Value);
+
+impl sqlx::Type<sqlx::Any> for Detail {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <String as sqlx::Type<sqlx::Any>>::type_info()
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Any> for Detail {
+    fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        let raw = <String as sqlx::Decode<'r, sqlx::Any>>::decode(value)?;
+        Ok(Detail(
+            serde_json::from_str(&raw).unwrap_or(serde_json::Value::String(raw)),
+        ))
+    }
+}
+
+impl From<Detail> for serde_json::Value {
+    fn from(detail: Detail) -> Self {
+        detail.0
     }
 }
 

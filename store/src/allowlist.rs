@@ -3,10 +3,8 @@
 //! the administrator's view across accounts.
 
 use ipnet::IpNet;
-use sqlx::any::AnyRow;
-use sqlx::{FromRow, Row};
 
-use crate::{AccountId, AllowlistEntryId, Backend, Db, Page, StoreError};
+use crate::{AccountId, AllowlistEntryId, Backend, Db, Page, StoreError, found};
 
 mod ranges;
 
@@ -88,13 +86,14 @@ pub enum SourceRanges {
 }
 
 /// A network allowed to use an account's credentials.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
 pub struct AllowlistEntry {
     /// The entry's id.
     pub id: AllowlistEntryId,
     /// Whose entry it is.
     pub account_id: AccountId,
     /// The network, host bits cleared (a bare address is a /32 or /128).
+    #[sqlx(try_from = "Cidr")]
     pub cidr: IpNet,
     /// The customer's label for it.
     pub note: String,
@@ -102,25 +101,25 @@ pub struct AllowlistEntry {
     pub created_at: i64,
 }
 
-impl FromRow<'_, AnyRow> for AllowlistEntry {
-    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            id: row.try_get("id")?,
-            account_id: row.try_get("account_id")?,
-            cidr: get_cidr(row)?,
-            note: row.try_get("note")?,
-            created_at: row.try_get("created_at")?,
-        })
+/// A `cidr` column as read: the network its text names.
+pub(crate) struct Cidr(pub(crate) IpNet);
+
+impl sqlx::Type<sqlx::Any> for Cidr {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <String as sqlx::Type<sqlx::Any>>::type_info()
     }
 }
 
-/// Reads the `cidr` column.
-pub(crate) fn get_cidr(row: &AnyRow) -> Result<IpNet, sqlx::Error> {
-    let raw: String = row.try_get("cidr")?;
-    raw.parse().map_err(|e| sqlx::Error::ColumnDecode {
-        index: "cidr".to_owned(),
-        source: Box::new(e),
-    })
+impl<'r> sqlx::Decode<'r, sqlx::Any> for Cidr {
+    fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        crate::decode_parsed(value).map(Cidr)
+    }
+}
+
+impl From<Cidr> for IpNet {
+    fn from(cidr: Cidr) -> IpNet {
+        cidr.0
+    }
 }
 
 /// Parses `10.0.0.0/8`, `2001:db8::/32` or a bare address (taken as a single host) into its
@@ -209,12 +208,13 @@ pub async fn add(
         Err(StoreError::NotFound) => return Err(AllowlistError::NoAccount),
         Err(error) => return Err(error.into()),
     };
-    let others = sqlx::query("SELECT cidr FROM ip_allowlist WHERE account_id <> $1")
-        .bind(account)
-        .fetch_all(&mut *tx)
-        .await?;
-    for row in &others {
-        if overlaps(&get_cidr(row)?, &net) {
+    let others =
+        sqlx::query_scalar::<_, Cidr>("SELECT cidr FROM ip_allowlist WHERE account_id <> $1")
+            .bind(account)
+            .fetch_all(&mut *tx)
+            .await?;
+    for Cidr(other) in &others {
+        if overlaps(other, &net) {
             tx.rollback().await?;
             return Err(AllowlistError::Claimed(net));
         }
@@ -239,10 +239,7 @@ pub async fn remove(db: &Db, account: AccountId, id: AllowlistEntryId) -> crate:
         .bind(account)
         .execute(db.pool())
         .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
+    found(done.rows_affected())
 }
 
 /// The account's allowlist, oldest first: source addresses that may use the proxy without
@@ -258,9 +255,10 @@ pub async fn for_account(db: &Db, account: AccountId) -> crate::Result<Vec<Allow
 }
 
 /// An entry with its owner's sign-in email, for the administrator.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
 pub struct OwnedEntry {
     /// The entry.
+    #[sqlx(flatten)]
     pub entry: AllowlistEntry,
     /// The owning account's email.
     pub email: String,
@@ -269,7 +267,7 @@ pub struct OwnedEntry {
 /// Every account's entries, ordered by network text then id so overlapping entries of a
 /// dispute tend to sit together, for the administrator.
 pub async fn all(db: &Db, page: Page) -> crate::Result<Vec<OwnedEntry>> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as::<_, OwnedEntry>(
         "SELECT l.id, l.account_id, l.cidr, l.note, l.created_at, a.email \
            FROM ip_allowlist l JOIN accounts a ON a.id = l.account_id \
           ORDER BY l.cidr, l.id LIMIT $1 OFFSET $2",
@@ -277,16 +275,7 @@ pub async fn all(db: &Db, page: Page) -> crate::Result<Vec<OwnedEntry>> {
     .bind(page.limit())
     .bind(page.offset())
     .fetch_all(db.pool())
-    .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(OwnedEntry {
-                entry: AllowlistEntry::from_row(row)?,
-                email: row.try_get("email")?,
-            })
-        })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(StoreError::from)
+    .await?)
 }
 
 /// How many entries all accounts have together.

@@ -234,15 +234,13 @@ pub async fn gateway_accounts(db: &Db, now_ms: i64) -> Result<Vec<GatewayAccount
     let rows = sqlx::query(&sql).bind(now_ms).fetch_all(db.pool()).await?;
 
     let mut allowlists: HashMap<AccountId, Vec<IpNet>> = HashMap::new();
-    let entries = sqlx::query("SELECT account_id, cidr FROM ip_allowlist ORDER BY account_id, id")
-        .fetch_all(db.pool())
-        .await?;
-    for row in &entries {
-        let account: AccountId = row.try_get("account_id")?;
-        allowlists
-            .entry(account)
-            .or_default()
-            .push(allowlist::get_cidr(row)?);
+    let entries = sqlx::query_as::<_, (AccountId, allowlist::Cidr)>(
+        "SELECT account_id, cidr FROM ip_allowlist ORDER BY account_id, id",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    for (account, allowlist::Cidr(net)) in entries {
+        allowlists.entry(account).or_default().push(net);
     }
 
     let mut accounts = Vec::with_capacity(rows.len());

@@ -5,10 +5,7 @@
 //! [`crate::sealing`]), and with the password replaced by `***` in `url`, the exit's unique
 //! identity that lists show. Every function here returns the URL opened.
 
-use sqlx::any::AnyRow;
-use sqlx::{FromRow, Row};
-
-use crate::{Column, Db, ExitId, Result, StoreError, flag, get_flag, get_parsed, redact_url};
+use crate::{Column, Db, ExitId, Flag, Result, StoreError, flag, found, redact_url};
 
 crate::text_enum! {
     /// The protocol spoken to the exit.
@@ -33,7 +30,7 @@ crate::text_enum! {
 }
 
 /// A row of `exits`. `Debug` shows the URL without its password.
-#[derive(Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
 pub struct Exit {
     /// The exit's id.
     pub id: ExitId,
@@ -52,10 +49,12 @@ pub struct Exit {
     /// Exit pool name, `default` unless given.
     pub pool: String,
     /// Disabled exits are never chosen.
+    #[sqlx(try_from = "Flag")]
     pub enabled: bool,
     /// Relative share of traffic within its pool.
     pub weight: i64,
     /// The gateway sends destination names to this upstream rather than checked addresses.
+    #[sqlx(try_from = "Flag")]
     pub forward_names: bool,
     /// Last health verdict.
     pub health: Health,
@@ -100,46 +99,23 @@ impl std::fmt::Debug for Exit {
     }
 }
 
-impl FromRow<'_, AnyRow> for Exit {
-    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            id: row.try_get("id")?,
-            name: row.try_get("name")?,
-            url: row.try_get("url")?,
-            kind: get_parsed(row, "kind")?,
-            country: row.try_get("country")?,
-            city: row.try_get("city")?,
-            pool: row.try_get("pool")?,
-            enabled: get_flag(row, "enabled")?,
-            weight: row.try_get("weight")?,
-            forward_names: get_flag(row, "forward_names")?,
-            health: get_parsed(row, "health")?,
-            last_check_at: row.try_get("last_check_at")?,
-            last_latency_ms: row.try_get("last_latency_ms")?,
-            success_count: row.try_get("success_count")?,
-            failure_count: row.try_get("failure_count")?,
-            last_error: row.try_get("last_error")?,
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
-        })
-    }
-}
-
 /// A row as read: the exit with `url` redacted, and the sealed URL (`None` only for a row
 /// the sealing migration has not reached, which [`SealedExit::open`] refuses).
-struct SealedExit(Exit, Option<String>);
-
-impl FromRow<'_, AnyRow> for SealedExit {
-    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        Ok(SealedExit(Exit::from_row(row)?, row.try_get("url_sealed")?))
-    }
+#[derive(sqlx::FromRow)]
+struct SealedExit {
+    #[sqlx(flatten)]
+    exit: Exit,
+    url_sealed: Option<String>,
 }
 
 impl SealedExit {
     fn open(self, db: &Db) -> Result<Exit> {
-        let SealedExit(mut exit, sealed) = self;
+        let SealedExit {
+            mut exit,
+            url_sealed,
+        } = self;
         let id = exit.id.get();
-        let sealed = sealed.ok_or(crate::SealError::Plaintext {
+        let sealed = url_sealed.ok_or(crate::SealError::Plaintext {
             column: Column::ExitUrl.name(),
             row: id,
         })?;
@@ -301,7 +277,7 @@ pub async fn add(db: &Db, new: &NewExit<'_>, now_ms: i64) -> Result<Exit> {
     // The row id is part of the sealed value's associated data, so the URL is sealed once the
     // row exists, in the same transaction: no one ever sees the row without it.
     let mut tx = db.pool().begin().await?;
-    let SealedExit(mut exit, _) = sqlx::query_as::<_, SealedExit>(&sql)
+    let SealedExit { mut exit, .. } = sqlx::query_as::<_, SealedExit>(&sql)
         .bind(name)
         .bind(redact_url(&url.canonical))
         .bind(url.kind.as_str())
@@ -425,14 +401,6 @@ pub async fn record_health(
             }
         };
     found(done.rows_affected())
-}
-
-fn found(rows: u64) -> Result<()> {
-    if rows == 0 {
-        Err(StoreError::NotFound)
-    } else {
-        Ok(())
-    }
 }
 
 #[cfg(test)]

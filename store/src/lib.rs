@@ -18,14 +18,10 @@ pub mod activity;
 pub mod allowlist;
 pub mod credentials;
 pub mod exits;
-mod fulfilment;
 pub mod payments;
 pub mod plans;
 pub mod quota;
-pub mod refunds;
-pub mod renewals;
 pub mod subscriptions;
-pub mod two_factor;
 pub mod usage;
 
 #[cfg(feature = "test-support")]
@@ -33,9 +29,6 @@ pub mod test_support;
 
 use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
-
-use sqlx::Row;
-use sqlx::any::AnyRow;
 
 pub use db::{Backend, Db, PoolStats, SessionPool, redact_url};
 pub use error::StoreError;
@@ -100,22 +93,36 @@ impl Default for Page {
     }
 }
 
-/// Reads a 0/1 integer column as a flag (BOOLEAN cannot be decoded by `Any` on SQLite).
-fn get_flag(row: &AnyRow, column: &str) -> Result<bool, sqlx::Error> {
-    Ok(row.try_get::<i64, _>(column)? != 0)
+/// A 0/1 integer column read as a flag (BOOLEAN cannot be decoded by `Any` on SQLite): row
+/// types mark such fields `#[sqlx(try_from = "Flag")]`.
+#[derive(sqlx::Type)]
+#[sqlx(transparent, no_pg_array)]
+struct Flag(i64);
+
+impl From<Flag> for bool {
+    fn from(flag: Flag) -> bool {
+        flag.0 != 0
+    }
 }
 
-/// Reads a TEXT column into an enum with a `FromStr` that names its allowed values.
-fn get_parsed<T>(row: &AnyRow, column: &str) -> Result<T, sqlx::Error>
+/// Decodes a TEXT column into a type whose `FromStr` names what it accepts, for the `Decode`
+/// impls of text-backed columns (enums, networks).
+fn decode_parsed<T>(value: sqlx::any::AnyValueRef<'_>) -> Result<T, sqlx::error::BoxDynError>
 where
-    T: FromStr<Err = StoreError>,
+    T: FromStr,
+    T::Err: std::error::Error + Send + Sync + 'static,
 {
-    let raw: String = row.try_get(column)?;
-    raw.parse()
-        .map_err(|e: StoreError| sqlx::Error::ColumnDecode {
-            index: column.to_owned(),
-            source: Box::new(e),
-        })
+    let text = <&str as sqlx::Decode<'_, sqlx::Any>>::decode(value)?;
+    Ok(text.parse::<T>()?)
+}
+
+/// `NotFound` when a statement that names one row by its key changed none.
+fn found(rows: u64) -> Result<()> {
+    if rows == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
 }
 
 /// A flag as the 0/1 integer the schema stores.
@@ -123,7 +130,8 @@ fn flag(value: bool) -> i64 {
     i64::from(value)
 }
 
-/// Declares a text-backed enum with `as_str`, `Display`, `FromStr` and serde in lower case.
+/// Declares a text-backed enum with `as_str`, `Display`, `FromStr`, serde in lower case, and
+/// decoding from its column.
 macro_rules! text_enum {
     (
         $(#[$meta:meta])*
@@ -147,6 +155,21 @@ macro_rules! text_enum {
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())
+            }
+        }
+
+        // Read straight from its TEXT column, so row types derive `FromRow`.
+        impl sqlx::Type<sqlx::Any> for $name {
+            fn type_info() -> sqlx::any::AnyTypeInfo {
+                <String as sqlx::Type<sqlx::Any>>::type_info()
+            }
+        }
+
+        impl<'r> sqlx::Decode<'r, sqlx::Any> for $name {
+            fn decode(
+                value: sqlx::any::AnyValueRef<'r>,
+            ) -> Result<Self, sqlx::error::BoxDynError> {
+                $crate::decode_parsed(value)
             }
         }
 

@@ -1,12 +1,9 @@
 //! Plans: price and limits. Seeded by migration, edited in the database by operators.
 
-use sqlx::any::AnyRow;
-use sqlx::{FromRow, Row};
-
-use crate::{AccountId, Db, PlanId, Result, StoreError, get_flag};
+use crate::{AccountId, Db, Flag, PlanId, Result, found};
 
 /// A row of `plans`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
 pub struct Plan {
     /// The plan's id.
     pub id: PlanId,
@@ -25,29 +22,12 @@ pub struct Plan {
     /// Length of one period.
     pub period_days: i64,
     /// Whether customers can buy it (the internal Unlimited plan cannot).
+    #[sqlx(try_from = "Flag")]
     pub for_sale: bool,
     /// Paystack's code for the matching recurring plan, once created there.
     pub paystack_plan_code: Option<String>,
     /// Display order, ascending.
     pub sort_order: i64,
-}
-
-impl FromRow<'_, AnyRow> for Plan {
-    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            id: row.try_get("id")?,
-            name: row.try_get("name")?,
-            price_minor: row.try_get("price_minor")?,
-            currency: row.try_get("currency")?,
-            requests_per_second: row.try_get("requests_per_second")?,
-            max_connections: row.try_get("max_connections")?,
-            bandwidth_bytes: row.try_get("bandwidth_bytes")?,
-            period_days: row.try_get("period_days")?,
-            for_sale: get_flag(row, "for_sale")?,
-            paystack_plan_code: row.try_get("paystack_plan_code")?,
-            sort_order: row.try_get("sort_order")?,
-        })
-    }
 }
 
 const COLUMNS: &str = "id, name, price_minor, currency, requests_per_second, max_connections, \
@@ -105,8 +85,5 @@ pub async fn set_paystack_plan_code(db: &Db, id: PlanId, code: Option<&str>) -> 
         .bind(id)
         .execute(db.pool())
         .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
+    found(done.rows_affected())
 }

@@ -1,12 +1,10 @@
 //! Quota warnings: accounts whose use of the period's bandwidth has reached the threshold they
 //! chose in Settings, each warned once per period.
 
-use sqlx::Row;
-
 use crate::{AccountId, Db, Result, subscriptions};
 
 /// An account past its warning threshold, not yet warned this period.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct QuotaWarning {
     /// The account.
     pub account_id: AccountId,
@@ -17,6 +15,7 @@ pub struct QuotaWarning {
     /// The plan's bandwidth per period.
     pub bandwidth_bytes: i64,
     /// The account's threshold in percent.
+    #[sqlx(rename = "quota_warning_percent")]
     pub threshold_percent: i64,
 }
 
@@ -46,23 +45,17 @@ pub async fn warnings_due(db: &Db, now_ms: i64) -> Result<Vec<QuotaWarning>> {
         used = subscriptions::period_bytes_used("a.id", "s", "$1"),
         newest = subscriptions::newest_live_id("a.id", "$1"),
     );
-    let rows = sqlx::query(&sql).bind(now_ms).fetch_all(db.pool()).await?;
-    let mut due = Vec::new();
-    for row in &rows {
-        let warning = QuotaWarning {
-            account_id: row.try_get("account_id")?,
-            period_end: row.try_get("period_end")?,
-            bytes_used: row.try_get("bytes_used")?,
-            bandwidth_bytes: row.try_get("bandwidth_bytes")?,
-            threshold_percent: row.try_get("quota_warning_percent")?,
-        };
-        let reached = i128::from(warning.bytes_used) * 100
-            >= i128::from(warning.bandwidth_bytes) * i128::from(warning.threshold_percent);
-        if reached {
-            due.push(warning);
-        }
-    }
-    Ok(due)
+    let rows = sqlx::query_as::<_, QuotaWarning>(&sql)
+        .bind(now_ms)
+        .fetch_all(db.pool())
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|w| {
+            i128::from(w.bytes_used) * 100
+                >= i128::from(w.bandwidth_bytes) * i128::from(w.threshold_percent)
+        })
+        .collect())
 }
 
 /// Records that the account was warned for the period ending at `period_end`. Returns false

@@ -1,12 +1,7 @@
 //! Subscriptions: which plan an account has, for which period, and the path from active
 //! through grace to expired.
 
-use sqlx::any::AnyRow;
-use sqlx::{FromRow, Row};
-
-use crate::{
-    AccountId, DAY_MS, Db, PlanId, Result, StoreError, SubscriptionId, flag, get_flag, get_parsed,
-};
+use crate::{AccountId, DAY_MS, Db, Flag, PlanId, Result, StoreError, SubscriptionId, flag, found};
 
 crate::text_enum! {
     /// Where a subscription is in its life.
@@ -23,7 +18,7 @@ crate::text_enum! {
 }
 
 /// A row of `subscriptions`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
 pub struct Subscription {
     /// The subscription's id.
     pub id: SubscriptionId,
@@ -40,6 +35,7 @@ pub struct Subscription {
     /// Service continues until then after `period_end`, if set.
     pub grace_until: Option<i64>,
     /// The customer asked not to renew.
+    #[sqlx(try_from = "Flag")]
     pub cancel_at_period_end: bool,
     /// Paystack's subscription code, for recurring billing.
     pub paystack_subscription_code: Option<String>,
@@ -49,6 +45,7 @@ pub struct Subscription {
     pub authorization_code: Option<String>,
     /// Whether the period is renewed by charging `authorization_code` shortly before it ends
     /// (the customer's setting, carried over to each new period).
+    #[sqlx(try_from = "Flag")]
     pub auto_renew: bool,
     /// Epoch milliseconds.
     pub created_at: i64,
@@ -64,27 +61,6 @@ impl Subscription {
             SubscriptionStatus::Active | SubscriptionStatus::Grace
         ) && self.period_start <= now_ms
             && (self.period_end > now_ms || self.grace_until.is_some_and(|g| g > now_ms))
-    }
-}
-
-impl FromRow<'_, AnyRow> for Subscription {
-    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            id: row.try_get("id")?,
-            account_id: row.try_get("account_id")?,
-            plan_id: row.try_get("plan_id")?,
-            status: get_parsed(row, "status")?,
-            period_start: row.try_get("period_start")?,
-            period_end: row.try_get("period_end")?,
-            grace_until: row.try_get("grace_until")?,
-            cancel_at_period_end: get_flag(row, "cancel_at_period_end")?,
-            paystack_subscription_code: row.try_get("paystack_subscription_code")?,
-            paystack_email_token: row.try_get("paystack_email_token")?,
-            authorization_code: row.try_get("authorization_code")?,
-            auto_renew: get_flag(row, "auto_renew")?,
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
-        })
     }
 }
 
@@ -336,12 +312,4 @@ pub async fn set_auto_renew(
         .bind(account)
         .fetch_optional(db.pool())
         .await?)
-}
-
-fn found(rows: u64) -> Result<()> {
-    if rows == 0 {
-        Err(StoreError::NotFound)
-    } else {
-        Ok(())
-    }
 }

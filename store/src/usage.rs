@@ -3,6 +3,10 @@
 
 use std::collections::BTreeMap;
 
+use sqlx::Any;
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::QueryAs;
+
 use crate::{AccountId, Db, ExitId, HOUR_MS, Result, StoreError};
 
 /// Traffic to add to one hourly bucket. The gateway counts in memory and flushes these.
@@ -52,7 +56,9 @@ impl UsageDelta {
 }
 
 /// Summed counters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::FromRow,
+)]
 pub struct UsageTotals {
     /// Bytes client → destination.
     pub bytes_up: i64,
@@ -79,29 +85,34 @@ impl UsageTotals {
 }
 
 /// One hour of the series.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::FromRow,
+)]
 pub struct HourlyUsage {
     /// Start of the hour (epoch ms).
     pub hour_start: i64,
     /// The hour's counters.
+    #[sqlx(flatten)]
     pub totals: UsageTotals,
 }
 
 /// One country's share.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct CountryUsage {
     /// Lower-case ISO code, `""` when unknown.
     pub country: String,
     /// The country's counters.
+    #[sqlx(flatten)]
     pub totals: UsageTotals,
 }
 
 /// One sticky session's share.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct SessionUsage {
     /// The session id from the proxy username.
     pub session: String,
     /// The session's counters.
+    #[sqlx(flatten)]
     pub totals: UsageTotals,
 }
 
@@ -233,30 +244,69 @@ const SUMS: &str = "CAST(COALESCE(SUM(bytes_up), 0) AS BIGINT) AS bytes_up, \
                     CAST(COALESCE(SUM(requests), 0) AS BIGINT) AS requests, \
                     CAST(COALESCE(SUM(errors), 0) AS BIGINT) AS errors";
 
-fn totals_from(row: &sqlx::any::AnyRow) -> Result<UsageTotals, sqlx::Error> {
-    use sqlx::Row;
-    Ok(UsageTotals {
-        bytes_up: row.try_get("bytes_up")?,
-        bytes_down: row.try_get("bytes_down")?,
-        requests: row.try_get("requests")?,
-        errors: row.try_get("errors")?,
-    })
+/// The condition that keeps the account's (`$1`) hours starting in `[$2, $3)`.
+const WINDOW: &str = "account_id = $1 AND hour_start >= $2 AND hour_start < $3";
+
+/// `sql` with the account and the window `[from_ms, to_ms)` bound as `$1`, `$2` and `$3` (see
+/// [`WINDOW`]).
+fn in_window<'q, T>(
+    sql: &'q str,
+    account: AccountId,
+    from_ms: i64,
+    to_ms: i64,
+) -> QueryAs<'q, Any, T, AnyArguments<'q>>
+where
+    T: for<'r> sqlx::FromRow<'r, AnyRow>,
+{
+    sqlx::query_as(sql).bind(account).bind(from_ms).bind(to_ms)
+}
+
+/// One group of an account's window: which `table`, the column it is grouped by, the order
+/// of the groups and at most how many (`None`: all).
+struct Grouping {
+    table: &'static str,
+    key: &'static str,
+    order: &'static str,
+    limit: Option<i64>,
+}
+
+/// The account's counters in `[from_ms, to_ms)`, summed per group.
+async fn grouped<T>(
+    db: &Db,
+    grouping: Grouping,
+    account: AccountId,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<T>>
+where
+    T: for<'r> sqlx::FromRow<'r, AnyRow> + Send + Unpin,
+{
+    let Grouping {
+        table,
+        key,
+        order,
+        limit,
+    } = grouping;
+    let limit_clause = if limit.is_some() { " LIMIT $4" } else { "" };
+    let sql = format!(
+        "SELECT {key}, {SUMS} FROM {table} WHERE {WINDOW} GROUP BY {key} ORDER BY {order}\
+         {limit_clause}"
+    );
+    let query = in_window(&sql, account, from_ms, to_ms);
+    let query = match limit {
+        Some(limit) => query.bind(limit),
+        None => query,
+    };
+    Ok(query.fetch_all(db.pool()).await?)
 }
 
 /// The account's counters for hours starting in `[from_ms, to_ms)`.
 pub async fn totals(db: &Db, account: AccountId, from_ms: i64, to_ms: i64) -> Result<UsageTotals> {
     // SUM of BIGINT is NUMERIC on PostgreSQL, which Any cannot decode: hence the casts.
-    let sql = format!(
-        "SELECT {SUMS} FROM usage_hourly \
-         WHERE account_id = $1 AND hour_start >= $2 AND hour_start < $3"
-    );
-    let row = sqlx::query(&sql)
-        .bind(account)
-        .bind(from_ms)
-        .bind(to_ms)
+    let sql = format!("SELECT {SUMS} FROM usage_hourly WHERE {WINDOW}");
+    Ok(in_window(&sql, account, from_ms, to_ms)
         .fetch_one(db.pool())
-        .await?;
-    Ok(totals_from(&row)?)
+        .await?)
 }
 
 /// The account's counters per hour in `[from_ms, to_ms)`, oldest first. Hours without traffic
@@ -267,26 +317,13 @@ pub async fn hourly_series(
     from_ms: i64,
     to_ms: i64,
 ) -> Result<Vec<HourlyUsage>> {
-    use sqlx::Row;
-    let sql = format!(
-        "SELECT hour_start, {SUMS} FROM usage_hourly \
-         WHERE account_id = $1 AND hour_start >= $2 AND hour_start < $3 \
-         GROUP BY hour_start ORDER BY hour_start"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(account)
-        .bind(from_ms)
-        .bind(to_ms)
-        .fetch_all(db.pool())
-        .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(HourlyUsage {
-                hour_start: row.try_get("hour_start")?,
-                totals: totals_from(row)?,
-            })
-        })
-        .collect()
+    let hours = Grouping {
+        table: "usage_hourly",
+        key: "hour_start",
+        order: "hour_start",
+        limit: None,
+    };
+    grouped(db, hours, account, from_ms, to_ms).await
 }
 
 /// The account's counters per exit country in `[from_ms, to_ms)`, most bytes first.
@@ -296,26 +333,13 @@ pub async fn by_country(
     from_ms: i64,
     to_ms: i64,
 ) -> Result<Vec<CountryUsage>> {
-    use sqlx::Row;
-    let sql = format!(
-        "SELECT country, {SUMS} FROM usage_hourly \
-         WHERE account_id = $1 AND hour_start >= $2 AND hour_start < $3 \
-         GROUP BY country ORDER BY SUM(bytes_up + bytes_down) DESC, country"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(account)
-        .bind(from_ms)
-        .bind(to_ms)
-        .fetch_all(db.pool())
-        .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(CountryUsage {
-                country: row.try_get("country")?,
-                totals: totals_from(row)?,
-            })
-        })
-        .collect()
+    let countries = Grouping {
+        table: "usage_hourly",
+        key: "country",
+        order: "SUM(bytes_up + bytes_down) DESC, country",
+        limit: None,
+    };
+    grouped(db, countries, account, from_ms, to_ms).await
 }
 
 /// The account's busiest sticky sessions in `[from_ms, to_ms)`, most bytes first, at most
@@ -327,27 +351,13 @@ pub async fn by_session(
     to_ms: i64,
     limit: i64,
 ) -> Result<Vec<SessionUsage>> {
-    use sqlx::Row;
-    let sql = format!(
-        "SELECT session, {SUMS} FROM usage_sessions_hourly \
-         WHERE account_id = $1 AND hour_start >= $2 AND hour_start < $3 \
-         GROUP BY session ORDER BY SUM(bytes_up + bytes_down) DESC, session LIMIT $4"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(account)
-        .bind(from_ms)
-        .bind(to_ms)
-        .bind(limit)
-        .fetch_all(db.pool())
-        .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(SessionUsage {
-                session: row.try_get("session")?,
-                totals: totals_from(row)?,
-            })
-        })
-        .collect()
+    let sessions = Grouping {
+        table: "usage_sessions_hourly",
+        key: "session",
+        order: "SUM(bytes_up + bytes_down) DESC, session",
+        limit: Some(limit),
+    };
+    grouped(db, sessions, account, from_ms, to_ms).await
 }
 
 /// The account's failed requests per error code in `[from_ms, to_ms)`, most frequent first.
@@ -357,16 +367,13 @@ pub async fn errors_by_code(
     from_ms: i64,
     to_ms: i64,
 ) -> Result<Vec<(String, i64)>> {
-    Ok(sqlx::query_as::<_, (String, i64)>(
+    let sql = format!(
         "SELECT code, CAST(SUM(count) AS BIGINT) AS count FROM usage_errors_hourly \
-         WHERE account_id = $1 AND hour_start >= $2 AND hour_start < $3 \
-         GROUP BY code ORDER BY SUM(count) DESC, code",
-    )
-    .bind(account)
-    .bind(from_ms)
-    .bind(to_ms)
-    .fetch_all(db.pool())
-    .await?)
+         WHERE {WINDOW} GROUP BY code ORDER BY SUM(count) DESC, code"
+    );
+    Ok(in_window(&sql, account, from_ms, to_ms)
+        .fetch_all(db.pool())
+        .await?)
 }
 
 /// Deletes hourly rows older than `before_ms` (retention); returns how many went.

@@ -70,9 +70,7 @@ pub async fn security_overview() -> Result<Security, ServerFnError> {
                 .len(),
         },
         (Some(secret), false) => {
-            let uri =
-                store::two_factor::otpauth_uri(secret, &account.email).map_err(&unavailable)?;
-            let qr_svg = store::two_factor::qr_svg(&uri).map_err(&unavailable)?;
+            let (uri, qr_svg) = ssr::enrolment(secret, &account.email)?;
             TwoFactor::Pending {
                 secret: secret.clone(),
                 uri,
@@ -98,10 +96,32 @@ pub async fn security_overview() -> Result<Security, ServerFnError> {
     })
 }
 
-/// Server side: the one-time recovery codes handed over by the server for this page view.
+/// Server side: the one-time recovery codes handed over by the server for this page view, and
+/// the enrolment QR code the server makes.
 #[cfg(feature = "ssr")]
 pub mod ssr {
-    use leptos::prelude::use_context;
+    use leptos::prelude::{ServerFnError, use_context};
+
+    /// Makes what an authenticator app scans from a TOTP secret and the account's email: the
+    /// `otpauth://` URI and that URI as an SVG QR code. Provided by the server, where TOTP
+    /// lives, so its parameters are written once.
+    #[derive(Clone)]
+    pub struct TotpEnrolment(pub std::sync::Arc<MakeEnrolment>);
+
+    /// `(secret, email)` to `(uri, svg)`, or why not.
+    type MakeEnrolment = dyn Fn(&str, &str) -> Result<(String, String), String> + Send + Sync;
+
+    /// The enrolment URI and QR code for `secret` (see [`TotpEnrolment`]).
+    pub fn enrolment(secret: &str, email: &str) -> Result<(String, String), ServerFnError> {
+        let made = match use_context::<TotpEnrolment>() {
+            Some(enrolment) => (enrolment.0)(secret, email),
+            None => Err("no TOTP enrolment was provided".to_owned()),
+        };
+        made.map_err(|error| {
+            tracing::error!(%error, "making the two-factor QR code failed");
+            ServerFnError::new("your security settings are unavailable right now")
+        })
+    }
 
     /// Put into the request's extensions by the server when the session held fresh recovery
     /// codes (which it removes at the same time, so they are shown once).

@@ -4,8 +4,10 @@
 pub mod identity;
 pub mod limiter;
 pub mod password_work;
+pub mod recovery_codes;
 pub mod second_factor;
 pub mod session_store;
+pub mod totp;
 
 use std::time::Duration;
 

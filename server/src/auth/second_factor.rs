@@ -2,7 +2,9 @@
 //! once) or one of the account's one-time recovery codes.
 
 use store::accounts::{self, Account};
-use store::{Db, StoreError, two_factor};
+use store::{Db, StoreError};
+
+use super::{recovery_codes, totp};
 
 /// Which second factor was accepted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,20 +36,15 @@ pub async fn verify(
     let Some(secret) = account.totp_secret.as_deref() else {
         return Ok(None);
     };
-    if let Some(step) = two_factor::check_code(secret, code, unix_secs(now_ms)) {
+    if let Some(step) = totp::check_code(secret, code, totp::unix_secs(now_ms)) {
         let fresh = accounts::accept_totp_step(db, account.id, step).await?;
         return Ok(fresh.then_some(SecondFactor::Totp));
     }
     for candidate in accounts::unused_recovery_codes(db, account.id).await? {
-        if two_factor::recovery_code_matches(code, &candidate.code_hash) {
+        if recovery_codes::matches(code, &candidate.code_hash) {
             let first_use = accounts::use_recovery_code(db, candidate.id, now_ms).await?;
             return Ok(first_use.then_some(SecondFactor::RecoveryCode));
         }
     }
     Ok(None)
-}
-
-/// Epoch milliseconds as the whole seconds TOTP counts in.
-pub fn unix_secs(now_ms: i64) -> u64 {
-    u64::try_from(now_ms / 1000).unwrap_or(0)
 }

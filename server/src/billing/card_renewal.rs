@@ -9,9 +9,10 @@
 //! grace at the period's end, as any unpaid period does. Attempts whose answer was lost are
 //! verified again by later runs.
 
+use store::payments::renewal_attempts;
 use store::payments::{PaymentOutcome, PaymentStatus};
 use store::subscriptions::Subscription;
-use store::{accounts, plans, renewals};
+use store::{accounts, plans};
 
 use super::checkout::{new_reference, pending_payment};
 use super::paystack::{ChargeRequest, PaystackError};
@@ -43,7 +44,7 @@ pub async fn renew_due(state: &AppState) {
     let now = store::now_ms();
     let ends_by = now.saturating_add(RENEW_WITHIN_MS);
     let checkout_since = now.saturating_sub(CHECKOUT_WAIT_MS);
-    let due = match renewals::due(&state.db, now, ends_by, checkout_since, BATCH).await {
+    let due = match renewal_attempts::due(&state.db, now, ends_by, checkout_since, BATCH).await {
         Ok(due) => due,
         Err(error) => {
             tracing::warn!(%error, "listing subscriptions due for renewal failed");
@@ -87,18 +88,23 @@ async fn renew(state: &AppState, subscription: &Subscription) {
     let reference = new_reference(account.id.get());
     let attempt = pending_payment(account.id, &plan, &reference);
     let now = store::now_ms();
-    let payment =
-        match renewals::record_attempt(db, &attempt, subscription.id, subscription.period_end, now)
-            .await
-        {
-            Ok(Some(payment)) => payment,
-            // Another run (or this one before a restart) made this period's attempt.
-            Ok(None) => return,
-            Err(error) => {
-                tracing::error!(reference, %error, "recording a renewal attempt failed");
-                return;
-            }
-        };
+    let payment = match renewal_attempts::record_attempt(
+        db,
+        &attempt,
+        subscription.id,
+        subscription.period_end,
+        now,
+    )
+    .await
+    {
+        Ok(Some(payment)) => payment,
+        // Another run (or this one before a restart) made this period's attempt.
+        Ok(None) => return,
+        Err(error) => {
+            tracing::error!(reference, %error, "recording a renewal attempt failed");
+            return;
+        }
+    };
     count("attempted");
     let request = ChargeRequest {
         email: account.email.clone(),
@@ -181,7 +187,7 @@ async fn settle(state: &AppState, reference: &str) {
 /// Paystack still processing). One Paystack does not know was never charged: it fails.
 async fn recheck_pending(state: &AppState) {
     let before = store::now_ms().saturating_sub(RECHECK_AFTER_MS);
-    let pending = match renewals::pending(&state.db, before, BATCH).await {
+    let pending = match renewal_attempts::pending(&state.db, before, BATCH).await {
         Ok(pending) => pending,
         Err(error) => {
             tracing::warn!(%error, "listing pending renewals failed");

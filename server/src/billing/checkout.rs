@@ -4,9 +4,10 @@
 //! both is `http/billing.rs`.
 
 use rand::Rng as _;
+use store::payments::renewal_attempts;
 use store::payments::{self, NewPayment, PaymentOutcome, PaymentStatus};
 use store::plans::Plan;
-use store::{AccountId, PlanId, StoreError, accounts, plans, renewals};
+use store::{AccountId, PlanId, StoreError, accounts, plans};
 
 use super::paystack::{InitializeRequest, PaystackError};
 use crate::state::AppState;
@@ -73,7 +74,7 @@ pub async fn start(
         .ok_or(CheckoutError::NoAccount)?;
     // A renewal being charged and a switch of plans would race for the same period: the
     // switch waits (store::payments::fulfil refunds whichever renewal still slips through).
-    if renewals::in_flight(db, account.id).await? {
+    if renewal_attempts::in_flight(db, account.id).await? {
         return Err(CheckoutError::Renewing);
     }
     let reference = new_reference(account.id.get());

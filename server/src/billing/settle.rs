@@ -189,7 +189,7 @@ pub async fn retry_refunds(db: &Db, paystack: &Paystack) {
     if paystack.is_unavailable() {
         return;
     }
-    match store::refunds::owed(db, 50).await {
+    match store::payments::refunds::owed(db, 50).await {
         Ok(owed) => {
             for payment in &owed {
                 request_refund(db, paystack, payment).await;
@@ -230,7 +230,9 @@ async fn request_refund(db: &Db, paystack: &Paystack, payment: &Payment) {
             return;
         }
     }
-    if let Err(error) = store::refunds::mark_requested(db, payment.id, store::now_ms()).await {
+    if let Err(error) =
+        store::payments::refunds::mark_requested(db, payment.id, store::now_ms()).await
+    {
         tracing::error!(reference = payment.reference, %error, "recording a refund request failed");
     }
 }

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 use serde_json::Value;
-use store::payments::{self, PaymentStatus};
+use store::payments::{self, PaymentStatus, webhook_inbox};
 
 use super::events;
 use super::settle::{self, SettleError, Settled};
@@ -68,7 +68,7 @@ pub async fn deliver(
     let name = event["event"].as_str().unwrap_or_default().to_owned();
     let key = event_key(&name, &event["data"]);
     let payload = String::from_utf8_lossy(body);
-    match payments::insert_if_new(&state.db, &key, &name, &payload, store::now_ms()).await {
+    match webhook_inbox::insert_if_new(&state.db, &key, &name, &payload, store::now_ms()).await {
         Ok(true) => {
             count("accepted");
             let state = state.clone();
@@ -112,10 +112,10 @@ pub fn event_key(name: &str, data: &Value) -> String {
 async fn process(state: &AppState, key: &str, name: &str, data: &Value) {
     let result = handle(state, name, data).await;
     let recorded = match &result {
-        Ok(()) => payments::mark_processed(&state.db, key, store::now_ms()).await,
+        Ok(()) => webhook_inbox::mark_processed(&state.db, key, store::now_ms()).await,
         Err(reason) => {
             tracing::warn!(key, %reason, "processing a webhook failed; it will be retried");
-            payments::mark_failed(&state.db, key, reason).await
+            webhook_inbox::mark_failed(&state.db, key, reason).await
         }
     };
     if let Err(error) = recorded {
@@ -175,7 +175,7 @@ async fn handle(state: &AppState, name: &str, data: &Value) -> Result<(), String
 
 /// Retries stored events whose processing failed (called periodically).
 pub async fn retry_unprocessed(state: &AppState) {
-    let events = match payments::unprocessed(&state.db, MAX_ATTEMPTS, 50).await {
+    let events = match webhook_inbox::unprocessed(&state.db, MAX_ATTEMPTS, 50).await {
         Ok(events) => events,
         Err(error) => {
             tracing::warn!(%error, "listing unprocessed webhooks failed");

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::json;
 use store::accounts::{self, Account};
 use store::allowlist::{self, AllowlistError, SourceRanges};
-use store::{StoreError, two_factor};
+use store::StoreError;
 use tower_sessions::Session;
 
 use super::auth::password_policy;
@@ -167,7 +167,7 @@ async fn start_two_factor(
     if caller.account.totp_enabled {
         return Err(WebError::back_to(Outcome::TwoFactorAlreadyOn, "two-factor"));
     }
-    let secret = two_factor::new_secret();
+    let secret = crate::auth::totp::new_secret();
     let id = caller.account.id;
     accounts::set_totp(&state.db, id, Some(&secret), false, store::now_ms())
         .await
@@ -200,7 +200,7 @@ async fn confirm_two_factor(
         ));
     };
     let now = store::now_ms();
-    let step = two_factor::check_code(secret, &form.code, auth::second_factor::unix_secs(now));
+    let step = auth::totp::check_code(secret, &form.code, auth::totp::unix_secs(now));
     let accepted = match step {
         Some(step) => accounts::accept_totp_step(&state.db, account.id, step)
             .await
@@ -210,10 +210,10 @@ async fn confirm_two_factor(
     if !accepted {
         return Err(WebError::back_to(Outcome::WrongCode, "two-factor"));
     }
-    let codes = two_factor::new_recovery_codes();
+    let codes = auth::recovery_codes::generate();
     let digests: Vec<String> = codes
         .iter()
-        .map(|c| two_factor::hash_recovery_code(c))
+        .map(|c| auth::recovery_codes::digest(c))
         .collect();
     accounts::enable_totp(&state.db, account.id, &digests, now)
         .await

@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use app::Assets;
 use app::api::billing::ssr::PaystackHealth;
+use app::api::security::ssr::TotpEnrolment;
 use app::api::servers::ssr::{ExitLive, ExitTelemetry};
 use app::api::session::ssr::{GatewayRefresh, ProxyEndpoints};
 use axum::Router;
@@ -71,12 +72,16 @@ pub fn router(
     let telemetry = exit_telemetry(&state.gateway.handle);
     let paystack = state.paystack.clone();
     let paystack_health = PaystackHealth(std::sync::Arc::new(move || paystack.is_unavailable()));
+    let totp_enrolment = TotpEnrolment(std::sync::Arc::new(|secret: &str, email: &str| {
+        crate::auth::totp::enrolment(secret, email).map_err(|e| e.to_string())
+    }));
     let context = move || {
         csp::nonce_context();
         provide_context(db.clone());
         provide_context(endpoints.clone());
         provide_context(refresh.clone());
         provide_context(paystack_health.clone());
+        provide_context(totp_enrolment.clone());
         provide_context(telemetry.clone());
     };
     let page_assets = assets.clone();

@@ -11,7 +11,7 @@ use crate::support::deliver;
 const PAYSTACK_IPS: &str = "52.31.139.75,52.49.173.169,52.214.14.220";
 
 async fn stored(db: &store::Db, key: &str) -> bool {
-    store::payments::event_by_key(db, key)
+    store::payments::webhook_inbox::event_by_key(db, key)
         .await
         .unwrap()
         .is_some()

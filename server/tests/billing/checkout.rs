@@ -183,7 +183,7 @@ async fn webhooks_must_be_signed_and_count_once(engine: Engine) {
         assert_eq!(request.send().await.unwrap().status(), 401);
     }
     assert!(
-        store::payments::event_by_key(db.db(), "charge.success:atl_forged")
+        store::payments::webhook_inbox::event_by_key(db.db(), "charge.success:atl_forged")
             .await
             .unwrap()
             .is_none(),

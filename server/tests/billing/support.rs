@@ -114,7 +114,9 @@ pub async fn webhook_processed(db: &store::Db, reference: &str) {
 /// Waits until the webhook stored under `key` was processed.
 pub async fn event_processed(db: &store::Db, key: &str) {
     for _ in 0..100 {
-        if let Some(event) = store::payments::event_by_key(db, key).await.unwrap()
+        if let Some(event) = store::payments::webhook_inbox::event_by_key(db, key)
+            .await
+            .unwrap()
             && event.processed_at.is_some()
         {
             return;

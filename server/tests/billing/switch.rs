@@ -163,7 +163,7 @@ async fn a_renewal_settling_after_the_switch_is_refunded(engine: Engine) {
         amount_minor: starter_plan.price_minor,
         currency: &starter_plan.currency,
     };
-    store::renewals::record_attempt(
+    store::payments::renewal_attempts::record_attempt(
         db.db(),
         &attempt,
         starter.id,

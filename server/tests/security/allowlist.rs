@@ -5,7 +5,7 @@
 use crate::common::CUSTOMER_PASSWORD;
 use crate::common::{self, Browser, Engine, Service, TestDb, activity_kinds, customer, location};
 use crate::{settings_html, unix_now};
-use store::two_factor;
+use server::totp;
 
 /// The test client's own address (loopback) has to be allowed to test the gateway with it.
 const PRIVATE_SOURCES: [(&str, &str); 1] = [("ATLANTIC_ALLOW_PRIVATE_SOURCES", "1")];
@@ -362,7 +362,7 @@ async fn adding_an_entry_asks_for_the_password_or_a_code_again(engine: Engine) {
         .await
         .unwrap()
         .unwrap();
-    let secret = two_factor::new_secret();
+    let secret = totp::new_secret();
     let now = store::now_ms();
     store::accounts::set_totp(db.db(), account.id, Some(&secret), false, now)
         .await
@@ -383,7 +383,7 @@ async fn adding_an_entry_asks_for_the_password_or_a_code_again(engine: Engine) {
         add(&cy, "198.51.100.7", ("code", "000000")).await,
         "/settings?error=code#allowlist"
     );
-    let code = two_factor::code_at(&secret, unix_now()).unwrap();
+    let code = totp::code_at(&secret, unix_now()).unwrap();
     assert_eq!(
         add(&cy, "198.51.100.7", ("code", &code)).await,
         "/settings?notice=allowlist_added#allowlist"

@@ -3,7 +3,7 @@
 
 use crate::common::{self, Browser, Engine, Service, TestDb, activity_kinds, customer, location};
 use crate::{recovery_codes_in, settings_html, unix_now};
-use store::two_factor;
+use server::{recovery_codes, totp};
 
 async fn two_factor_enrolment_and_two_step_sign_in(engine: Engine) {
     let Some(db) = TestDb::new(engine).await else {
@@ -38,7 +38,7 @@ async fn two_factor_enrolment_and_two_step_sign_in(engine: Engine) {
         .await;
     assert_eq!(location(&wrong), "/settings?error=code#two-factor");
     let now = unix_now();
-    let confirm_code = two_factor::code_at(&secret, now).unwrap();
+    let confirm_code = totp::code_at(&secret, now).unwrap();
     let confirmed = browser
         .post("/settings/two-factor/confirm", &[("code", &confirm_code)])
         .await;
@@ -80,7 +80,7 @@ async fn two_factor_enrolment_and_two_step_sign_in(engine: Engine) {
         .post("/login/code", &[("code", &confirm_code)])
         .await;
     assert_eq!(location(&replay), "/login/code?error=code");
-    let next_step = two_factor::code_at(&secret, now + 30).unwrap();
+    let next_step = totp::code_at(&secret, now + 30).unwrap();
     let signed_in = browser.post("/login/code", &[("code", &next_step)]).await;
     assert_eq!(location(&signed_in), "/");
     assert_eq!(browser.get("/usage").await.status(), 200);
@@ -129,12 +129,9 @@ async fn two_factor_is_turned_off_only_with_a_code(engine: Engine) {
         .await
         .unwrap()
         .unwrap();
-    let secret = two_factor::new_secret();
-    let codes = two_factor::new_recovery_codes();
-    let digests: Vec<String> = codes
-        .iter()
-        .map(|c| two_factor::hash_recovery_code(c))
-        .collect();
+    let secret = totp::new_secret();
+    let codes = recovery_codes::generate();
+    let digests: Vec<String> = codes.iter().map(|c| recovery_codes::digest(c)).collect();
     let now = store::now_ms();
     store::accounts::set_totp(db.db(), account.id, Some(&secret), false, now)
         .await
@@ -151,7 +148,7 @@ async fn two_factor_is_turned_off_only_with_a_code(engine: Engine) {
         )
         .await;
     assert_eq!(location(&password_ok), "/login/code");
-    let code = two_factor::code_at(&secret, unix_now()).unwrap();
+    let code = totp::code_at(&secret, unix_now()).unwrap();
     assert_eq!(
         location(&browser.post("/login/code", &[("code", &code)]).await),
         "/"
@@ -240,7 +237,7 @@ async fn ten_wrong_codes_end_the_half_signed_in_state(engine: Engine) {
         .unwrap()
         .unwrap();
     let secret = account.totp_secret.clone().expect("secret stored");
-    let code = two_factor::code_at(&secret, unix_now()).unwrap();
+    let code = totp::code_at(&secret, unix_now()).unwrap();
     let confirmed = browser
         .post("/settings/two-factor/confirm", &[("code", &code)])
         .await;
@@ -272,7 +269,7 @@ async fn ten_wrong_codes_end_the_half_signed_in_state(engine: Engine) {
     assert!(page.contains("Start again with your password"), "{page}");
 
     // The right code no longer signs in: the password is needed again.
-    let code = two_factor::code_at(&secret, unix_now()).unwrap();
+    let code = totp::code_at(&secret, unix_now()).unwrap();
     let right = post_past_limits(&browser, "/login/code", &[("code", &code)]).await;
     assert_eq!(right, "/login?error=expired");
     assert_eq!(location(&browser.get("/usage").await), "/login");

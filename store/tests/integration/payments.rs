@@ -1,6 +1,6 @@
 //! Payments, the webhook inbox, and activating a paid plan exactly once.
 
-use store::payments::{self, NewPayment, PaymentOutcome, PaymentStatus};
+use store::payments::{self, NewPayment, PaymentOutcome, PaymentStatus, webhook_inbox};
 use store::subscriptions::{self, SubscriptionStatus};
 use store::test_support::TestDb;
 use store::{AccountId, DAY_MS, Page, PlanId, StoreError, SubscriptionId, plans};
@@ -178,22 +178,22 @@ async fn webhook_events_are_deduplicated_and_retried(t: &TestDb) {
     let db = t.db();
     let payload = r#"{"event":"charge.success","data":{"id":1}}"#;
     assert!(
-        payments::insert_if_new(db, "charge.success:1", "charge.success", payload, NOW)
+        webhook_inbox::insert_if_new(db, "charge.success:1", "charge.success", payload, NOW)
             .await
             .unwrap()
     );
     assert!(
-        !payments::insert_if_new(db, "charge.success:1", "charge.success", payload, NOW + 1)
+        !webhook_inbox::insert_if_new(db, "charge.success:1", "charge.success", payload, NOW + 1)
             .await
             .unwrap()
     );
     assert!(
-        payments::insert_if_new(db, "charge.success:2", "charge.success", payload, NOW + 2)
+        webhook_inbox::insert_if_new(db, "charge.success:2", "charge.success", payload, NOW + 2)
             .await
             .unwrap()
     );
 
-    let event = payments::event_by_key(db, "charge.success:1")
+    let event = webhook_inbox::event_by_key(db, "charge.success:1")
         .await
         .unwrap()
         .unwrap();
@@ -206,7 +206,7 @@ async fn webhook_events_are_deduplicated_and_retried(t: &TestDb) {
         (NOW, None, 0)
     );
 
-    let todo = payments::unprocessed(db, 3, 10).await.unwrap();
+    let todo = webhook_inbox::unprocessed(db, 3, 10).await.unwrap();
     assert_eq!(
         todo.iter()
             .map(|e| e.event_key.as_str())
@@ -214,10 +214,10 @@ async fn webhook_events_are_deduplicated_and_retried(t: &TestDb) {
         ["charge.success:1", "charge.success:2"]
     );
 
-    payments::mark_failed(db, "charge.success:1", "database busy")
+    webhook_inbox::mark_failed(db, "charge.success:1", "database busy")
         .await
         .unwrap();
-    let event = payments::event_by_key(db, "charge.success:1")
+    let event = webhook_inbox::event_by_key(db, "charge.success:1")
         .await
         .unwrap()
         .unwrap();
@@ -226,20 +226,20 @@ async fn webhook_events_are_deduplicated_and_retried(t: &TestDb) {
         (1, Some("database busy"))
     );
     assert_eq!(
-        payments::unprocessed(db, 3, 10).await.unwrap().len(),
+        webhook_inbox::unprocessed(db, 3, 10).await.unwrap().len(),
         2,
         "retried until max attempts"
     );
     assert_eq!(
-        payments::unprocessed(db, 1, 10).await.unwrap().len(),
+        webhook_inbox::unprocessed(db, 1, 10).await.unwrap().len(),
         1,
         "given up after max attempts"
     );
 
-    payments::mark_processed(db, "charge.success:1", NOW + 5)
+    webhook_inbox::mark_processed(db, "charge.success:1", NOW + 5)
         .await
         .unwrap();
-    let event = payments::event_by_key(db, "charge.success:1")
+    let event = webhook_inbox::event_by_key(db, "charge.success:1")
         .await
         .unwrap()
         .unwrap();
@@ -247,7 +247,7 @@ async fn webhook_events_are_deduplicated_and_retried(t: &TestDb) {
         (event.processed_at, event.attempts, event.last_error),
         (Some(NOW + 5), 2, None)
     );
-    let todo = payments::unprocessed(db, 3, 10).await.unwrap();
+    let todo = webhook_inbox::unprocessed(db, 3, 10).await.unwrap();
     assert_eq!(
         todo.iter()
             .map(|e| e.event_key.as_str())
@@ -256,14 +256,14 @@ async fn webhook_events_are_deduplicated_and_retried(t: &TestDb) {
     );
 
     assert!(matches!(
-        payments::mark_processed(db, "nope", NOW).await,
+        webhook_inbox::mark_processed(db, "nope", NOW).await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        payments::mark_failed(db, "nope", "x").await,
+        webhook_inbox::mark_failed(db, "nope", "x").await,
         Err(StoreError::NotFound)
     ));
-    assert_eq!(payments::event_by_key(db, "nope").await.unwrap(), None);
+    assert_eq!(webhook_inbox::event_by_key(db, "nope").await.unwrap(), None);
 }
 
 pub fn paid<'a>() -> PaymentOutcome<'a> {

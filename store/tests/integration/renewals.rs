@@ -2,9 +2,10 @@
 //! many runs race, the customer's setting carried across periods, and the saved card.
 
 use store::payments::{self, NewPayment, PaymentOutcome, PaymentStatus};
+use store::payments::{refunds, renewal_attempts};
 use store::subscriptions::{self, PaystackDetails};
 use store::test_support::TestDb;
-use store::{AccountId, DAY_MS, Db, PlanId, StoreError, plans, renewals};
+use store::{AccountId, DAY_MS, Db, PlanId, StoreError, plans};
 
 use crate::NOW;
 use crate::payments::{futures_join_all, paid, pending};
@@ -62,7 +63,7 @@ async fn due_are_live_periods_ending_soon_with_a_card_and_renewal_on(t: &TestDb)
     // A day before the end: only Ada (Bob has no card, Cy turned it off, Dee cancels).
     let day_before = end - DAY_MS;
     assert!(
-        renewals::due(
+        renewal_attempts::due(
             db,
             day_before - 1,
             day_before - 1 + DAY_MS - 1,
@@ -75,7 +76,7 @@ async fn due_are_live_periods_ending_soon_with_a_card_and_renewal_on(t: &TestDb)
         "not yet"
     );
     assert_eq!(
-        ids(renewals::due(db, day_before, end, i64::MAX, 10)
+        ids(renewal_attempts::due(db, day_before, end, i64::MAX, 10)
             .await
             .unwrap()),
         [ada]
@@ -83,7 +84,7 @@ async fn due_are_live_periods_ending_soon_with_a_card_and_renewal_on(t: &TestDb)
     // Still due in grace (the service was down at the time), not once the grace is over.
     assert_eq!(
         ids(
-            renewals::due(db, end + DAY_MS, end + 2 * DAY_MS, i64::MAX, 10)
+            renewal_attempts::due(db, end + DAY_MS, end + 2 * DAY_MS, i64::MAX, 10)
                 .await
                 .unwrap()
         ),
@@ -91,14 +92,14 @@ async fn due_are_live_periods_ending_soon_with_a_card_and_renewal_on(t: &TestDb)
     );
     let after_grace = payments::grace_until(end);
     assert!(
-        renewals::due(db, after_grace, after_grace + DAY_MS, i64::MAX, 10)
+        renewal_attempts::due(db, after_grace, after_grace + DAY_MS, i64::MAX, 10)
             .await
             .unwrap()
             .is_empty()
     );
 
     // Once this period's attempt is recorded, it is not due again.
-    let first = renewals::record_attempt(
+    let first = renewal_attempts::record_attempt(
         db,
         &attempt(ada, ada_sub.plan_id, "renew-1"),
         ada_sub.id,
@@ -114,7 +115,7 @@ async fn due_are_live_periods_ending_soon_with_a_card_and_renewal_on(t: &TestDb)
         (Some(ada_sub.id), Some(end))
     );
     assert!(
-        renewals::due(db, day_before, end, i64::MAX, 10)
+        renewal_attempts::due(db, day_before, end, i64::MAX, 10)
             .await
             .unwrap()
             .is_empty()
@@ -134,7 +135,7 @@ async fn one_attempt_per_period_however_many_runs_race(t: &TestDb) {
         let sub = sub.clone();
         async move {
             let reference = format!("renew-{i}");
-            renewals::record_attempt(
+            renewal_attempts::record_attempt(
                 &db,
                 &attempt(ada, plan, &reference),
                 sub.id,
@@ -152,7 +153,7 @@ async fn one_attempt_per_period_however_many_runs_race(t: &TestDb) {
     assert_eq!(recorded.len(), 1, "exactly one attempt for the period");
     // Later runs, after a restart too, find it recorded.
     assert_eq!(
-        renewals::record_attempt(
+        renewal_attempts::record_attempt(
             db,
             &attempt(ada, plan, "renew-late"),
             sub.id,
@@ -171,10 +172,13 @@ async fn one_attempt_per_period_however_many_runs_race(t: &TestDb) {
     // Pending attempts are listed for a later verify once old enough; checkouts are not.
     pending(db, ada, "Starter", "checkout-pending").await;
     assert!(
-        renewals::pending(db, at, 10).await.unwrap().is_empty(),
+        renewal_attempts::pending(db, at, 10)
+            .await
+            .unwrap()
+            .is_empty(),
         "too recent"
     );
-    let stale = renewals::pending(db, at + 1, 10).await.unwrap();
+    let stale = renewal_attempts::pending(db, at + 1, 10).await.unwrap();
     assert_eq!(
         stale
             .iter()
@@ -201,12 +205,12 @@ async fn one_attempt_per_period_however_many_runs_race(t: &TestDb) {
         "the card stays saved"
     );
     assert!(
-        renewals::pending(db, at + DAY_MS, 10)
+        renewal_attempts::pending(db, at + DAY_MS, 10)
             .await
             .unwrap()
             .is_empty()
     );
-    let next = renewals::record_attempt(
+    let next = renewal_attempts::record_attempt(
         db,
         &attempt(ada, plan, "renew-next"),
         renewed.id,
@@ -223,11 +227,11 @@ async fn one_attempt_per_period_however_many_runs_race(t: &TestDb) {
         ..attempt(ada, plan, "renew-bad")
     };
     assert!(matches!(
-        renewals::record_attempt(db, &bad, renewed.id, 1, at).await,
+        renewal_attempts::record_attempt(db, &bad, renewed.id, 1, at).await,
         Err(StoreError::Invalid(_))
     ));
     assert!(matches!(
-        renewals::record_attempt(
+        renewal_attempts::record_attempt(
             db,
             &attempt(ada, plan, "renew-404"),
             store::SubscriptionId(9_999),
@@ -332,15 +336,15 @@ async fn a_renewal_racing_a_switch_is_superseded_whichever_settles_first(t: &Tes
         // The customer starts paying for Team; the renewal attempt is recorded after.
         let switch = format!("ref-switch-{round}");
         let team = pending(db, account, "Team", &switch).await;
-        let due = |since| renewals::due(db, NOW + 1, starter.period_end, since, 10);
+        let due = |since| renewal_attempts::due(db, NOW + 1, starter.period_end, since, 10);
         assert!(
             !ids(due(NOW - 3_600_000).await.unwrap()).contains(&account),
             "a fresh checkout holds the renewal back"
         );
         assert!(ids(due(NOW + 1).await.unwrap()).contains(&account));
-        assert!(!renewals::in_flight(db, account).await.unwrap());
+        assert!(!renewal_attempts::in_flight(db, account).await.unwrap());
         let renewal = format!("ref-renewal-{round}");
-        renewals::record_attempt(
+        renewal_attempts::record_attempt(
             db,
             &attempt(account, starter.plan_id, &renewal),
             starter.id,
@@ -350,7 +354,7 @@ async fn a_renewal_racing_a_switch_is_superseded_whichever_settles_first(t: &Tes
         .await
         .unwrap()
         .unwrap();
-        assert!(renewals::in_flight(db, account).await.unwrap());
+        assert!(renewal_attempts::in_flight(db, account).await.unwrap());
 
         // Both are paid at once; the engine decides the order.
         let settle = |reference: String| {
@@ -397,20 +401,20 @@ async fn a_renewal_racing_a_switch_is_superseded_whichever_settles_first(t: &Tes
     }
 
     // The refunds owed: asked for once each, then refunded.
-    let owed = store::refunds::owed(db, 50).await.unwrap();
+    let owed = refunds::owed(db, 50).await.unwrap();
     assert_eq!(owed.len(), 6);
     let first = &owed[0];
     assert!(
-        store::refunds::mark_requested(db, first.id, NOW + 10)
+        refunds::mark_requested(db, first.id, NOW + 10)
             .await
             .unwrap()
     );
     assert!(
-        !store::refunds::mark_requested(db, first.id, NOW + 11)
+        !refunds::mark_requested(db, first.id, NOW + 11)
             .await
             .unwrap()
     );
-    assert_eq!(store::refunds::owed(db, 50).await.unwrap().len(), 5);
+    assert_eq!(refunds::owed(db, 50).await.unwrap().len(), 5);
     payments::mark_refunded(db, first.id, NOW + 12)
         .await
         .unwrap();

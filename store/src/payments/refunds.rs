@@ -1,9 +1,9 @@
 //! Refunds we owe: automatic renewals that were paid for a subscription the customer had
-//! replaced by then (`superseded`, see [`crate::payments::fulfil`]). Housekeeping asks
+//! replaced by then (`superseded`, see [`super::fulfil`]). Housekeeping asks
 //! Paystack for each refund until Paystack takes the request; `refund.processed` then marks
-//! the payment `refunded` ([`crate::payments::mark_refunded`]).
+//! the payment `refunded` ([`super::mark_refunded`]).
 
-use crate::payments::{COLUMNS, Payment};
+use super::{COLUMNS, Payment};
 use crate::{Db, Page, PaymentId, Result};
 
 /// Superseded payments whose refund has not been asked for yet, oldest first.

@@ -1,28 +1,20 @@
-//! Two-factor sign-in material: TOTP secrets and codes (RFC 6238, via `totp-rs`: SHA-1, six
-//! digits, 30-second steps, one step of clock skew either way, which is what every
-//! authenticator app speaks), the `otpauth://` URI and its QR code as SVG, and one-time
-//! recovery codes with their digests.
-//!
-//! Recovery codes carry about 50 random bits each, so a fast digest (SHA-256) is enough to store
-//! them: unlike passwords they cannot be guessed from a dictionary.
+//! TOTP codes (RFC 6238, via `totp-rs`): SHA-1, six digits, 30-second steps, one step of clock
+//! skew either way, which is what every authenticator app speaks. New secrets, checking a
+//! code, and enrolment: the `otpauth://` URI and its QR code as SVG. The store keeps only the
+//! secret (sealed) and the last accepted step (see `store::accounts::accept_totp_step`).
 
 use rand::Rng;
-use rand::distr::{Distribution, Uniform};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 use totp_rs::{Algorithm, Builder, Secret, Totp};
-
-use crate::{Result, StoreError};
 
 /// The issuer authenticator apps show next to the code.
 pub const ISSUER: &str = "AtlanticProxy";
-/// How many recovery codes an account gets when 2FA is turned on.
-pub const RECOVERY_CODES: usize = 10;
 /// Length of a TOTP step in seconds.
 const STEP_SECS: u64 = 30;
-/// The alphabet of recovery codes: lower-case letters and digits without look-alikes
-/// (no 0/o, 1/l/i): 31 symbols, so ten characters carry about 49.5 bits.
-const RECOVERY_ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+
+/// Why a TOTP value could not be made (a malformed secret, a URI too long for a QR code).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TotpError(String);
 
 /// A new random TOTP secret (160 bits, RFC 4226's recommendation), base32 as apps expect it.
 pub fn new_secret() -> String {
@@ -31,9 +23,9 @@ pub fn new_secret() -> String {
     Secret::from(bytes.to_vec()).to_base32()
 }
 
-fn totp(secret: &str, email: &str) -> Result<Totp> {
+fn totp(secret: &str, email: &str) -> Result<Totp, TotpError> {
     let secret = Secret::try_from_base32(secret)
-        .map_err(|_| StoreError::Invalid("the TOTP secret is not base32".to_owned()))?;
+        .map_err(|_| TotpError("the TOTP secret is not base32".to_owned()))?;
     Builder::new()
         .with_algorithm(Algorithm::SHA1)
         .with_digits(6)
@@ -44,18 +36,26 @@ fn totp(secret: &str, email: &str) -> Result<Totp> {
         // A ':' separates issuer and account in the URI; emails do not normally have one.
         .with_account_name(email.replace(':', "_"))
         .build()
-        .map_err(|e| StoreError::Invalid(format!("TOTP parameters: {e}")))
+        .map_err(|e| TotpError(format!("TOTP parameters: {e}")))
 }
 
 /// The `otpauth://totp/…` URI an authenticator app scans.
-pub fn otpauth_uri(secret: &str, email: &str) -> Result<String> {
+pub fn otpauth_uri(secret: &str, email: &str) -> Result<String, TotpError> {
     totp(secret, email)?
         .to_url()
-        .map_err(|e| StoreError::Invalid(format!("TOTP URI: {e}")))
+        .map_err(|e| TotpError(format!("TOTP URI: {e}")))
+}
+
+/// What Settings shows while enrolment waits for its first code: the `otpauth://` URI and
+/// that URI as a QR code in SVG.
+pub fn enrolment(secret: &str, email: &str) -> Result<(String, String), TotpError> {
+    let uri = otpauth_uri(secret, email)?;
+    let svg = qr_svg(&uri)?;
+    Ok((uri, svg))
 }
 
 /// Checks a six-digit code (spaces allowed) at `unix_secs`. Returns the matched time step,
-/// which the caller must accept only once (see [`crate::accounts::accept_totp_step`]).
+/// which the caller must accept only once (see `store::accounts::accept_totp_step`).
 pub fn check_code(secret: &str, code: &str, unix_secs: u64) -> Option<i64> {
     let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
@@ -66,59 +66,26 @@ pub fn check_code(secret: &str, code: &str, unix_secs: u64) -> Option<i64> {
 }
 
 /// The code for `unix_secs` (for tests and for the documentation's examples).
-pub fn code_at(secret: &str, unix_secs: u64) -> Result<String> {
+pub fn code_at(secret: &str, unix_secs: u64) -> Result<String, TotpError> {
     Ok(totp(secret, "account")?.generate(unix_secs).to_string())
+}
+
+/// Epoch milliseconds as the whole seconds TOTP counts in.
+pub fn unix_secs(now_ms: i64) -> u64 {
+    u64::try_from(now_ms / 1000).unwrap_or(0)
 }
 
 /// Renders `data` as a QR code in SVG (black modules on white, with the quiet zone), for
 /// inlining in the page: no image request, nothing for a CSP to allow.
-pub fn qr_svg(data: &str) -> Result<String> {
-    let code = qrcode::QrCode::new(data.as_bytes())
-        .map_err(|e| StoreError::Invalid(format!("QR code: {e}")))?;
+pub fn qr_svg(data: &str) -> Result<String, TotpError> {
+    let code =
+        qrcode::QrCode::new(data.as_bytes()).map_err(|e| TotpError(format!("QR code: {e}")))?;
     Ok(code
         .render::<qrcode::render::svg::Color<'_>>()
         .min_dimensions(200, 200)
         .dark_color(qrcode::render::svg::Color("#000000"))
         .light_color(qrcode::render::svg::Color("#ffffff"))
         .build())
-}
-
-/// Ten new recovery codes, shown to the customer once, as `xxxxx-xxxxx`.
-pub fn new_recovery_codes() -> Vec<String> {
-    let symbols = Uniform::new(0, RECOVERY_ALPHABET.len()).expect("non-empty range");
-    let mut rng = rand::rng();
-    (0..RECOVERY_CODES)
-        .map(|_| {
-            let chars: String = symbols
-                .sample_iter(&mut rng)
-                .take(10)
-                .map(|i| char::from(RECOVERY_ALPHABET[i]))
-                .collect();
-            format!("{}-{}", &chars[..5], &chars[5..])
-        })
-        .collect()
-}
-
-/// What a recovery code is compared as: lower-case, without spaces or dashes.
-fn normalize_recovery_code(code: &str) -> String {
-    code.chars()
-        .filter(|c| !c.is_whitespace() && *c != '-')
-        .flat_map(char::to_lowercase)
-        .collect()
-}
-
-/// The digest stored for a recovery code (hex SHA-256 of its normalized form).
-pub fn hash_recovery_code(code: &str) -> String {
-    let digest = Sha256::digest(normalize_recovery_code(code).as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Whether `code` is the one behind `digest`, compared in constant time.
-pub fn recovery_code_matches(code: &str, digest: &str) -> bool {
-    hash_recovery_code(code)
-        .as_bytes()
-        .ct_eq(digest.as_bytes())
-        .into()
 }
 
 #[cfg(test)]
@@ -173,21 +140,14 @@ mod tests {
         );
         assert!(uri.contains(&format!("secret={secret}")), "{uri}");
         assert!(qr_svg(&uri).expect("svg").starts_with("<?xml"));
+        let (enrol_uri, svg) = enrolment(&secret, "ada@example.com").expect("enrolment");
+        assert_eq!(enrol_uri, uri);
+        assert!(svg.starts_with("<?xml"));
     }
 
     #[test]
-    fn recovery_codes_are_distinct_and_match_only_themselves() {
-        let codes = new_recovery_codes();
-        assert_eq!(codes.len(), RECOVERY_CODES);
-        let unique: std::collections::HashSet<_> = codes.iter().collect();
-        assert_eq!(unique.len(), RECOVERY_CODES);
-        let digest = hash_recovery_code(&codes[0]);
-        assert!(recovery_code_matches(&codes[0], &digest));
-        assert!(recovery_code_matches(
-            &codes[0].to_uppercase().replace('-', " "),
-            &digest
-        ));
-        assert!(!recovery_code_matches(&codes[1], &digest));
-        assert_eq!(codes[0].len(), 11);
+    fn whole_seconds_never_go_negative() {
+        assert_eq!(unix_secs(1_800_000_000_999), 1_800_000_000);
+        assert_eq!(unix_secs(-5_000), 0);
     }
 }

@@ -5,11 +5,11 @@
 //! renewal never takes the place of a plan the customer chose, in either order: a renewal
 //! that settles after the switch, or one charged after the customer had started paying for
 //! another plan, is `superseded` — paid, nothing activated, its refund owed (see
-//! [`crate::refunds`]).
+//! [`super::refunds`]).
 
 use sqlx::AnyConnection;
 
-use crate::payments::{COLUMNS, Payment, PaymentOutcome, PaymentStatus};
+use super::{COLUMNS, Payment, PaymentOutcome, PaymentStatus};
 use crate::subscriptions::{COLUMNS as SUBSCRIPTION_COLUMNS, Subscription};
 use crate::{AccountId, Backend, Db, PlanId, Result, StoreError};
 
@@ -86,7 +86,7 @@ impl Fulfilled {
 /// Holds `account`'s billing until the transaction ends, so payments, renewals and checkouts
 /// of one account are settled one after the other. PostgreSQL locks the account's row;
 /// SQLite runs one writing transaction at a time, and every caller writes first.
-pub(crate) async fn hold_account(
+async fn hold_account(
     conn: &mut AnyConnection,
     backend: Backend,
     account: AccountId,
@@ -132,7 +132,7 @@ pub async fn fulfil(
             "a paid period lasts 1 to 366 days".to_owned(),
         ));
     }
-    let Some(recorded) = crate::payments::by_reference(db, reference).await? else {
+    let Some(recorded) = super::by_reference(db, reference).await? else {
         return Err(StoreError::NotFound);
     };
     let mut tx = db.pool().begin().await?;
@@ -262,4 +262,45 @@ async fn supersede(conn: &mut AnyConnection, payment: &Payment, now_ms: i64) -> 
         .bind(payment.id)
         .fetch_one(conn)
         .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DAY_MS;
+
+    #[test]
+    fn paid_periods_carry_only_the_same_plans_remaining_time() {
+        let now = 1_800_000_000_000;
+        let (starter, team) = (PlanId(1), PlanId(3));
+        for days in [1, 7, 30, 31, 365] {
+            assert_eq!(
+                paid_period_end(now, days, None, starter),
+                now + days * DAY_MS
+            );
+            for left_days in [0, 1, 10, 29] {
+                let current_end = now + left_days * DAY_MS;
+                assert_eq!(
+                    paid_period_end(now, days, Some((starter, current_end)), starter),
+                    now + (days + left_days) * DAY_MS,
+                    "renewal with {left_days} days left"
+                );
+                assert_eq!(
+                    paid_period_end(now, days, Some((starter, current_end)), team),
+                    now + days * DAY_MS,
+                    "an upgrade starts fresh"
+                );
+            }
+            // A period that already ended (grace) carries nothing, never a negative.
+            assert_eq!(
+                paid_period_end(now, days, Some((starter, now - 3 * DAY_MS)), starter),
+                now + days * DAY_MS
+            );
+        }
+        assert_eq!(
+            paid_period_end(i64::MAX - 1, 30, None, starter),
+            i64::MAX,
+            "no overflow"
+        );
+    }
 }

@@ -3,7 +3,7 @@
 //! unique `(renewal_of, renewal_period_end)` index makes that attempt happen once, however
 //! many housekeeping runs race for it and however often the service restarts.
 
-use crate::payments::{COLUMNS as PAYMENT_COLUMNS, NewPayment, Payment, validated};
+use super::{COLUMNS as PAYMENT_COLUMNS, NewPayment, Payment, validated};
 use crate::subscriptions::{COLUMNS as SUBSCRIPTION_COLUMNS, Subscription, live_condition};
 use crate::{AccountId, Db, Page, Result, SubscriptionId};
 

@@ -1,13 +1,18 @@
-//! Payments (one per Paystack transaction reference) and the webhook inbox that makes
-//! Paystack's retried deliveries idempotent.
+//! Payments, one per Paystack transaction reference: recording a checkout, settling it, and
+//! the jobs built on payments in the files beside this one: turning a paid one into its
+//! period ([`fulfil`]), automatic renewal attempts ([`renewal_attempts`]), refunds owed
+//! ([`refunds`]) and the inbox of Paystack's webhook deliveries ([`webhook_inbox`]).
 
-use sqlx::any::AnyRow;
-use sqlx::{FromRow, Row};
+mod fulfilment;
+pub mod refunds;
+pub mod renewal_attempts;
+pub mod webhook_inbox;
 
-use crate::{
-    AccountId, Db, Page, PaymentId, PlanId, Result, StoreError, SubscriptionId, WebhookEventId,
-    get_parsed,
+pub use fulfilment::{
+    Fulfilled, GRACE_MS, SUPERSEDED_REASON, fulfil, grace_until, paid_period_end,
 };
+
+use crate::{AccountId, Db, Page, PaymentId, PlanId, Result, StoreError, SubscriptionId, found};
 
 crate::text_enum! {
     /// Where a payment stands.
@@ -25,13 +30,13 @@ crate::text_enum! {
         /// The money went back.
         Refunded => "refunded",
         /// An automatic renewal paid for a subscription the customer had replaced by then:
-        /// nothing was activated and the money is owed back (see [`crate::refunds`]).
+        /// nothing was activated and the money is owed back (see [`refunds`]).
         Superseded => "superseded",
     }
 }
 
 /// A row of `payments`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
 pub struct Payment {
     /// The payment's id.
     pub id: PaymentId,
@@ -69,31 +74,7 @@ pub struct Payment {
     pub updated_at: i64,
 }
 
-impl FromRow<'_, AnyRow> for Payment {
-    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            id: row.try_get("id")?,
-            account_id: row.try_get("account_id")?,
-            plan_id: row.try_get("plan_id")?,
-            reference: row.try_get("reference")?,
-            amount_minor: row.try_get("amount_minor")?,
-            currency: row.try_get("currency")?,
-            status: get_parsed(row, "status")?,
-            paystack_transaction_id: row.try_get("paystack_transaction_id")?,
-            channel: row.try_get("channel")?,
-            paid_at: row.try_get("paid_at")?,
-            failure_reason: row.try_get("failure_reason")?,
-            subscription_id: row.try_get("subscription_id")?,
-            renewal_of: row.try_get("renewal_of")?,
-            renewal_period_end: row.try_get("renewal_period_end")?,
-            refund_requested_at: row.try_get("refund_requested_at")?,
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
-        })
-    }
-}
-
-pub(crate) const COLUMNS: &str = "id, account_id, plan_id, reference, amount_minor, currency, status, \
+const COLUMNS: &str = "id, account_id, plan_id, reference, amount_minor, currency, status, \
                        paystack_transaction_id, channel, paid_at, failure_reason, \
                        subscription_id, renewal_of, renewal_period_end, refund_requested_at, \
                        created_at, updated_at";
@@ -114,7 +95,7 @@ pub struct NewPayment<'a> {
 }
 
 /// Checks a new payment; returns its trimmed reference and upper-case currency.
-pub(crate) fn validated<'a>(new: &NewPayment<'a>) -> Result<(&'a str, String)> {
+fn validated<'a>(new: &NewPayment<'a>) -> Result<(&'a str, String)> {
     let reference = new.reference.trim();
     if reference.is_empty() || reference.len() > 100 {
         return Err(StoreError::Invalid(
@@ -238,10 +219,6 @@ pub async fn settle(
     }
 }
 
-pub use crate::fulfilment::{
-    Fulfilled, GRACE_MS, SUPERSEDED_REASON, fulfil, grace_until, paid_period_end,
-};
-
 /// Marks a successful (or superseded) payment refunded.
 pub async fn mark_refunded(db: &Db, id: PaymentId, now_ms: i64) -> Result<()> {
     let done = sqlx::query(
@@ -252,10 +229,7 @@ pub async fn mark_refunded(db: &Db, id: PaymentId, now_ms: i64) -> Result<()> {
     .bind(id)
     .execute(db.pool())
     .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
+    found(done.rows_affected())
 }
 
 /// Links a payment to the subscription it paid for.
@@ -272,148 +246,5 @@ pub async fn link_subscription(
             .bind(id)
             .execute(db.pool())
             .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
-}
-
-/// A received webhook delivery.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
-pub struct WebhookEvent {
-    /// The row's id.
-    pub id: WebhookEventId,
-    /// What makes a delivery unique (e.g. event name plus transaction or subscription id).
-    pub event_key: String,
-    /// The event name, e.g. `charge.success`.
-    pub event: String,
-    /// The raw JSON body.
-    pub payload: String,
-    /// Epoch milliseconds.
-    pub received_at: i64,
-    /// When handling succeeded.
-    pub processed_at: Option<i64>,
-    /// Handling attempts so far.
-    pub attempts: i64,
-    /// Why the last attempt failed.
-    pub last_error: Option<String>,
-}
-
-const EVENT_COLUMNS: &str =
-    "id, event_key, event, payload, received_at, processed_at, attempts, last_error";
-
-/// Stores a delivery unless one with the same key was stored before. Returns true when it is
-/// new, i.e. when the caller should handle it.
-pub async fn insert_if_new(
-    db: &Db,
-    event_key: &str,
-    event: &str,
-    payload: &str,
-    now_ms: i64,
-) -> Result<bool> {
-    let done = sqlx::query(
-        "INSERT INTO webhook_events (event_key, event, payload, received_at) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT (event_key) DO NOTHING",
-    )
-    .bind(event_key)
-    .bind(event)
-    .bind(payload)
-    .bind(now_ms)
-    .execute(db.pool())
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// The delivery with this key.
-pub async fn event_by_key(db: &Db, event_key: &str) -> Result<Option<WebhookEvent>> {
-    let sql = format!("SELECT {EVENT_COLUMNS} FROM webhook_events WHERE event_key = $1");
-    Ok(sqlx::query_as::<_, WebhookEvent>(&sql)
-        .bind(event_key)
-        .fetch_optional(db.pool())
-        .await?)
-}
-
-/// Records that handling the delivery succeeded (counting the attempt).
-pub async fn mark_processed(db: &Db, event_key: &str, now_ms: i64) -> Result<()> {
-    let done = sqlx::query(
-        "UPDATE webhook_events SET processed_at = $1, attempts = attempts + 1, last_error = NULL \
-         WHERE event_key = $2",
-    )
-    .bind(now_ms)
-    .bind(event_key)
-    .execute(db.pool())
-    .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
-}
-
-/// Records a failed handling attempt, to be retried from [`unprocessed`].
-pub async fn mark_failed(db: &Db, event_key: &str, error: &str) -> Result<()> {
-    let done = sqlx::query(
-        "UPDATE webhook_events SET attempts = attempts + 1, last_error = $1 WHERE event_key = $2",
-    )
-    .bind(error)
-    .bind(event_key)
-    .execute(db.pool())
-    .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
-}
-
-/// Deliveries not handled yet with fewer than `max_attempts` attempts, oldest first.
-pub async fn unprocessed(db: &Db, max_attempts: i64, limit: i64) -> Result<Vec<WebhookEvent>> {
-    let sql = format!(
-        "SELECT {EVENT_COLUMNS} FROM webhook_events \
-         WHERE processed_at IS NULL AND attempts < $1 ORDER BY received_at, id LIMIT $2"
-    );
-    Ok(sqlx::query_as::<_, WebhookEvent>(&sql)
-        .bind(max_attempts)
-        .bind(limit.clamp(1, Page::MAX_LIMIT))
-        .fetch_all(db.pool())
-        .await?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::DAY_MS;
-
-    #[test]
-    fn paid_periods_carry_only_the_same_plans_remaining_time() {
-        let now = 1_800_000_000_000;
-        let (starter, team) = (PlanId(1), PlanId(3));
-        for days in [1, 7, 30, 31, 365] {
-            assert_eq!(
-                paid_period_end(now, days, None, starter),
-                now + days * DAY_MS
-            );
-            for left_days in [0, 1, 10, 29] {
-                let current_end = now + left_days * DAY_MS;
-                assert_eq!(
-                    paid_period_end(now, days, Some((starter, current_end)), starter),
-                    now + (days + left_days) * DAY_MS,
-                    "renewal with {left_days} days left"
-                );
-                assert_eq!(
-                    paid_period_end(now, days, Some((starter, current_end)), team),
-                    now + days * DAY_MS,
-                    "an upgrade starts fresh"
-                );
-            }
-            // A period that already ended (grace) carries nothing, never a negative.
-            assert_eq!(
-                paid_period_end(now, days, Some((starter, now - 3 * DAY_MS)), starter),
-                now + days * DAY_MS
-            );
-        }
-        assert_eq!(
-            paid_period_end(i64::MAX - 1, 30, None, starter),
-            i64::MAX,
-            "no overflow"
-        );
-    }
+    found(done.rows_affected())
 }
