@@ -12,7 +12,7 @@ use serde_json::json;
 use store::{AllowlistEntryId, ExitId, StoreError, activity, allowlist, exits};
 
 use super::auth::record;
-use super::gate::{Admin, SignedIn};
+use super::viewer::{Admin, SignedIn};
 use crate::state::AppState;
 
 /// `POST /admin/exits`, `/admin/exits/remove`, `/admin/exits/enabled`, `/admin/exits/test`,

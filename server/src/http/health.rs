@@ -9,7 +9,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
-use super::guard::Internal;
+use super::internals_access::Internal;
 use crate::state::AppState;
 
 /// How long a readiness probe waits for the database.

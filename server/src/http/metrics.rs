@@ -6,7 +6,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 
-use super::guard::Internal;
+use super::internals_access::Internal;
 use crate::state::AppState;
 
 /// The `/metrics` route.

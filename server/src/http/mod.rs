@@ -8,8 +8,8 @@ mod auth;
 pub(crate) mod client_ip;
 mod csp;
 mod csrf;
-mod gate;
-mod guard;
+mod viewer;
+mod internals_access;
 mod health;
 pub(crate) mod live;
 mod metrics;
@@ -43,7 +43,7 @@ const MAX_BODY: usize = 10 * 1024 * 1024;
 /// How long one request may take before the client gets 408.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub(crate) use self::gate::SignedIn;
+pub(crate) use self::viewer::SignedIn;
 
 /// Builds the whole web application; `double` is the Paystack test double to mount, if any.
 pub fn router(
@@ -94,7 +94,7 @@ pub fn router(
         .merge(live::router())
         .merge(usage_export::router(&state))
         .merge(preferences::router())
-        .route_layer(axum::middleware::from_fn(gate::require_sign_in))
+        .route_layer(axum::middleware::from_fn(viewer::require_sign_in))
         .fallback(file_and_error_handler_with_context::<AppState, _>(
             context,
             fallback_shell,
@@ -106,7 +106,7 @@ pub fn router(
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            gate::identify,
+            viewer::identify,
         ))
         // Signed-in pages carry account data (Settings shows the proxy password): never cached.
         .layer(header_layer(header::CACHE_CONTROL, "no-store"))
