@@ -137,9 +137,9 @@ pub async fn run(
         started,
         gateway: gateway_status.clone(),
         shutdown: shutdown.clone(),
-        sign_in_limiter: auth::limiter::AttemptLimiter::default(),
-        register_limiter: auth::limiter::AttemptLimiter::default(),
-        reauth_limiter: auth::limiter::AttemptLimiter::default(),
+        sign_in_limiter: http::rate_limit::AttemptLimiter::default(),
+        register_limiter: http::rate_limit::AttemptLimiter::default(),
+        reauth_limiter: http::rate_limit::AttemptLimiter::default(),
         endpoint_limits: http::rate_limit::EndpointLimits::default(),
         password_work: auth::PasswordWork::new(config.web.password_hash_concurrency),
         live: http::live::LiveFeed::start(gateway_status.handle.clone(), shutdown.clone()),
@@ -228,10 +228,7 @@ async fn housekeeping(state: AppState, sessions: auth::DbSessionStore) {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
             tick.tick().await;
-            state.sign_in_limiter.forget_idle();
-            state.register_limiter.forget_idle();
-            state.reauth_limiter.forget_idle();
-            state.endpoint_limits.forget_idle();
+            http::rate_limit::forget_idle(&state);
         }
     };
     let billing = async {

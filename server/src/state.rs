@@ -10,7 +10,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use store::Db;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::limiter::AttemptLimiter;
+use crate::http::rate_limit::AttemptLimiter;
 use crate::config::Config;
 
 /// Shared, cheaply cloned state of the running service.

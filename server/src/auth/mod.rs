@@ -1,8 +1,8 @@
-//! Sign-in state: server-side sessions in our database, the signed-in identity, the
-//! brute-force limiter for sign-in attempts and the cap on password hashing at once.
+//! Sign-in state: server-side sessions in our database, the signed-in identity and the cap on
+//! password hashing at once. (The limits on sign-in attempts are with every other web limit in
+//! [`crate::http::rate_limit`].)
 
 pub mod identity;
-pub mod limiter;
 pub mod password_work;
 pub mod second_factor;
 pub mod session_store;
