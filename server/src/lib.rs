@@ -9,6 +9,7 @@ mod billing;
 pub mod cli;
 pub mod config;
 mod gateway;
+mod housekeeping;
 mod http;
 mod provision;
 mod quota_warnings;
@@ -32,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 /// The Paystack client and test double, for the contract test against Paystack's spec.
 pub use crate::billing::{double as paystack_double, paystack};
 pub use crate::config::{Config, Environment};
+pub use crate::housekeeping::{Housekeeper, Report as HousekeepingReport};
 use crate::state::AppState;
 
 /// The three sockets the service listens on.
@@ -68,6 +70,18 @@ pub async fn run(
     config: Config,
     listeners: Listeners,
     shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    run_with_housekeeper(config, listeners, shutdown, None).await
+}
+
+/// Like [`run`], and hands `housekeeper` a [`Housekeeper`] as soon as the service is built,
+/// before it serves: tests run housekeeping with it when they need it instead of waiting
+/// for its interval.
+pub async fn run_with_housekeeper(
+    config: Config,
+    listeners: Listeners,
+    shutdown: CancellationToken,
+    housekeeper: Option<tokio::sync::oneshot::Sender<Housekeeper>>,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
     let site = site::load(&config.site_root).map_err(anyhow::Error::msg)?;
@@ -145,7 +159,12 @@ pub async fn run(
         live: http::live::LiveFeed::start(gateway_status.handle.clone(), shutdown.clone()),
     };
     let sessions = auth::DbSessionStore::new(&db);
-    let housekeeping = tokio::spawn(housekeeping(state.clone(), sessions.clone()));
+    let periodic = Housekeeper::new(state.clone(), sessions.clone());
+    if let Some(sender) = housekeeper {
+        // The caller may have gone away; the service runs regardless.
+        let _ = sender.send(periodic.clone());
+    }
+    let housekeeping = tokio::spawn(periodic.run());
     let app = http::router(state, site.assets, sessions, double);
 
     tracing::info!(
@@ -218,36 +237,6 @@ fn site_url(public_url: &url::Url, bound: SocketAddr) -> url::Url {
     };
     url::Url::parse(&format!("http://{}/", SocketAddr::new(ip, bound.port())))
         .unwrap_or_else(|_| public_url.clone())
-}
-
-/// Periodic work: expired sessions, limiter keys whose budget refilled, and billing (webhook
-/// retries, automatic renewals, grace and expiry) and quota warnings every
-/// `ATLANTIC_BILLING_INTERVAL_SECS`.
-async fn housekeeping(state: AppState, sessions: auth::DbSessionStore) {
-    let forget = async {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
-        loop {
-            tick.tick().await;
-            http::rate_limit::forget_idle(&state);
-        }
-    };
-    let billing = async {
-        let mut tick = tokio::time::interval(state.config.billing_interval);
-        loop {
-            tick.tick().await;
-            billing::webhook::retry_unprocessed(&state).await;
-            // Renewals first: a period renewed in time never passes through grace.
-            billing::renewal::renew_due(&state).await;
-            billing::fulfil::retry_refunds(&state.db, &state.paystack).await;
-            billing::expire_due(&state).await;
-            quota_warnings::send_due(&state).await;
-        }
-    };
-    tokio::select! {
-        _ = auth::cleanup_expired(sessions, std::time::Duration::from_secs(600), state.shutdown.clone()) => {}
-        _ = forget => {}
-        _ = billing => {}
-    }
 }
 
 /// Runs `atlantic serve`: binds, then [`run`] until SIGINT or SIGTERM.

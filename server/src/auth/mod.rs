@@ -42,23 +42,3 @@ pub fn session_layer(store: DbSessionStore, secure: bool) -> SessionManagerLayer
             tower_sessions::cookie::time::Duration::seconds(IDLE_TIMEOUT.as_secs() as i64),
         ))
 }
-
-/// Deletes expired sessions every `every` until `shutdown`.
-pub async fn cleanup_expired(
-    store: DbSessionStore,
-    every: Duration,
-    shutdown: tokio_util::sync::CancellationToken,
-) {
-    use tower_sessions::ExpiredDeletion;
-    let mut tick = tokio::time::interval(every);
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tick.tick() => {
-                if let Err(error) = store.delete_expired().await {
-                    tracing::warn!(%error, "deleting expired sessions failed");
-                }
-            }
-        }
-    }
-}

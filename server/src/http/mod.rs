@@ -8,15 +8,15 @@ mod auth;
 pub(crate) mod client_ip;
 mod csp;
 mod csrf;
-mod viewer;
-mod internals_access;
 mod health;
+mod internals_access;
 pub(crate) mod live;
 mod metrics;
 mod observe;
 mod preferences;
 pub mod rate_limit;
 mod usage_export;
+mod viewer;
 
 use std::time::Duration;
 

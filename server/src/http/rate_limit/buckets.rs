@@ -4,10 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use governor::RateLimiter;
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::{StateInformationMiddleware, StateSnapshot};
 use governor::state::keyed::DefaultKeyedStateStore;
-use governor::RateLimiter;
 
 use super::per_minute;
 use crate::http::client_ip::SourceKey;

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header}
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::buckets::{COSTLY_PER_MINUTE, Outcome, SignInStep, Tier, check};
+use super::buckets::{Outcome, SignInStep, Tier, check};
 use crate::http::client_ip::{SourceKey, client_ip};
 use crate::state::AppState;
 
@@ -87,7 +87,7 @@ pub async fn limit(
 }
 
 /// A route layer for reads that cost real work (the CSV export, the Paystack callback, which
-/// asks Paystack): [`COSTLY_PER_MINUTE`] per source and per signed-in account. Put on the
+/// asks Paystack): [`COSTLY_PER_MINUTE`](super::buckets::COSTLY_PER_MINUTE) per source and per signed-in account. Put on the
 /// route itself (`route_layer`) with `from_fn_with_state`.
 pub async fn costly(
     State(state): State<AppState>,
@@ -225,5 +225,4 @@ mod tests {
         );
         assert!(class(&Method::HEAD, "/usage.csv").is_none());
     }
-
 }

@@ -7,7 +7,7 @@
 //! |------------------------------------------|-------------------------|------------|
 //! | `POST /login`, `/login/code`, `/register` | 5 a minute each        | source     |
 //! | server functions (`/api/…`)              | 100 a minute            | source     |
-//! | the same, signed in                      | by plan, see [`Tier`]   | account    |
+//! | the same, signed in                      | by plan, see [`Tier`](buckets::Tier) | account    |
 //! | Paystack webhooks (`/webhooks/…`)        | 10 a minute             | source     |
 //! | every other state-changing request (any method but `GET`, `HEAD`, `OPTIONS`, `TRACE`) | 60 a minute | source |
 //! | the same, signed in                      | 30 a minute             | account    |
@@ -42,7 +42,7 @@ use std::num::NonZeroU32;
 use governor::Quota;
 
 pub use self::attempts::AttemptLimiter;
-pub use self::buckets::{EndpointLimits, Tier};
+pub use self::buckets::EndpointLimits;
 pub use self::middleware::{costly, limit};
 use crate::state::AppState;
 
