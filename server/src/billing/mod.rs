@@ -19,9 +19,9 @@ use axum::routing::{get, post};
 
 use crate::state::AppState;
 
-/// `POST /billing/checkout`, `GET /billing/callback`, `POST /billing/auto-renew`,
-/// `POST /webhooks/paystack`. The callback asks Paystack for the transaction, so it is
-/// throttled as a costly read; the posts are throttled as writes by the router's limit.
+/// `POST /billing/checkout`, `GET /billing/callback`, `POST /billing/auto-renew`. The
+/// callback asks Paystack for the transaction, so it is throttled as a costly read; the posts
+/// are throttled as writes by the router's limit.
 pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/billing/checkout", post(checkout::start))
@@ -33,7 +33,12 @@ pub fn router(state: &AppState) -> Router<AppState> {
                 crate::http::rate_limit::costly,
             )),
         )
-        .route("/webhooks/paystack", post(webhook::receive))
+}
+
+/// `POST /webhooks/paystack`, for the public router (no session, no CSRF check: Paystack
+/// signs it).
+pub fn webhook_router() -> Router<AppState> {
+    Router::new().route("/webhooks/paystack", post(webhook::receive))
 }
 
 /// Moves ended periods into grace and ended graces to expired (see

@@ -68,7 +68,8 @@ impl Tier {
 /// The limiters, shared by all requests.
 #[derive(Clone)]
 pub struct EndpointLimits {
-    pub(super) sign_in: Arc<Keyed<(SignInStep, SourceKey)>>,
+    /// Keyed by the sign-in route and the source: each step its own budget.
+    pub(super) sign_in: Arc<Keyed<(Arc<str>, SourceKey)>>,
     pub(super) api: Arc<Keyed<SourceKey>>,
     pub(super) webhook: Arc<Keyed<SourceKey>>,
     pub(super) accounts: Arc<[Keyed<i64>; 4]>,
@@ -116,14 +117,6 @@ impl EndpointLimits {
             limiter.shrink_to_fit();
         }
     }
-}
-
-/// The sign-in endpoints, each with its own budget.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(super) enum SignInStep {
-    Password,
-    Code,
-    Register,
 }
 
 /// The outcome of one bucket: allowed with a snapshot, or refused with a wait.
@@ -212,10 +205,10 @@ mod tests {
         let key = |ip: &str| SourceKey::of(ip.parse::<IpAddr>().expect("ip"));
         for n in 0..SIGN_IN_PER_MINUTE {
             let ip = format!("2001:db8:5:5::{:x}", n + 1);
-            let outcome = check(&limits.sign_in, &(SignInStep::Password, key(&ip)));
+            let outcome = check(&limits.sign_in, &(Arc::from("/login"), key(&ip)));
             assert!(matches!(outcome, Outcome::Allowed { .. }), "attempt {n}");
         }
-        let same_64 = (SignInStep::Password, key("2001:db8:5:5:1:2:3:4"));
+        let same_64 = (Arc::from("/login"), key("2001:db8:5:5:1:2:3:4"));
         assert!(matches!(
             check(&limits.sign_in, &same_64),
             Outcome::Refused { .. }

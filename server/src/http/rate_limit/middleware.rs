@@ -1,30 +1,23 @@
-//! The middleware that applies the buckets to requests: which buckets a request takes, the
-//! `429` refusal and the `X-RateLimit-*` headers.
+//! The middleware that applies the buckets: one layer per kind of route ([`sign_in`], [`api`],
+//! [`webhook`], [`writes`], [`costly`]), put on its routes by the router, so no request is
+//! classified by its path. Each answers `429` when a bucket is empty and sets the
+//! `X-RateLimit-*` headers of the tightest one.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use app::api::session::ssr::Viewer;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::buckets::{Outcome, SignInStep, Tier, check};
+use super::buckets::{Outcome, Tier, check};
 use crate::http::client_ip::{SourceKey, client_ip};
 use crate::state::AppState;
 
-/// What applies to a request.
-#[derive(Debug, PartialEq, Eq)]
-enum Class {
-    SignIn(SignInStep),
-    Api,
-    Webhook,
-    /// Any other state-changing request: every write route, present and future.
-    Write,
-}
-
-/// Methods that change nothing (the same rule the CSRF check uses).
+/// Methods that change nothing (the same rule the CSRF check uses, and `TRACE`).
 fn is_safe(method: &Method) -> bool {
     matches!(
         *method,
@@ -32,56 +25,79 @@ fn is_safe(method: &Method) -> bool {
     )
 }
 
-fn class(method: &Method, path: &str) -> Option<Class> {
-    if path.starts_with("/webhooks/") {
-        return Some(Class::Webhook);
-    }
-    if path.starts_with("/api/") {
-        return Some(Class::Api);
-    }
-    if is_safe(method) {
-        return None;
-    }
-    match (method, path) {
-        (&Method::POST, "/login") => Some(Class::SignIn(SignInStep::Password)),
-        (&Method::POST, "/login/code") => Some(Class::SignIn(SignInStep::Code)),
-        (&Method::POST, "/register") => Some(Class::SignIn(SignInStep::Register)),
-        _ => Some(Class::Write),
-    }
+/// The request's source, as a bucket key.
+fn source(state: &AppState, peer: SocketAddr, request: &Request) -> SourceKey {
+    SourceKey::of(client_ip(
+        peer,
+        request.headers(),
+        &state.config.trusted_proxies,
+    ))
 }
 
-/// The middleware: checks the buckets that apply (after the viewer is known), answers 429
-/// when one is empty, and sets the headers of the tightest one.
-pub async fn limit(
+/// A route layer for the sign-in steps (`POST /login`, `/login/code`, `/register`): each route
+/// its own bucket per source.
+pub async fn sign_in(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(class) = class(request.method(), request.uri().path()) else {
-        return next.run(request).await;
+    // Route layers run after routing, so the matched route is always there.
+    let route: Arc<str> = match request.extensions().get::<MatchedPath>() {
+        Some(matched) => Arc::from(matched.as_str()),
+        None => Arc::from(request.uri().path()),
     };
+    let key = (route, source(&state, peer, &request));
+    let outcome = check(&state.endpoint_limits.sign_in, &key);
+    enforce(&[outcome], request, next).await
+}
+
+/// The layer on the server functions: per source, and per account by plan once signed in.
+pub async fn api(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
     let limits = &state.endpoint_limits;
-    let ip = SourceKey::of(client_ip(
-        peer,
-        request.headers(),
-        &state.config.trusted_proxies,
-    ));
-    let mut outcomes = vec![match class {
-        Class::SignIn(step) => check(&limits.sign_in, &(step, ip)),
-        Class::Api => check(&limits.api, &ip),
-        Class::Webhook => check(&limits.webhook, &ip),
-        Class::Write => check(&limits.writes, &ip),
-    }];
+    let mut outcomes = vec![check(&limits.api, &source(&state, peer, &request))];
     if let Some(viewer) = request.extensions().get::<Viewer>().copied() {
-        match class {
-            Class::Api => {
-                let tier = tier_of(&state, viewer.account_id).await;
-                outcomes.push(check(&limits.accounts[tier as usize], &viewer.account_id));
-            }
-            Class::Write => outcomes.push(check(&limits.account_writes, &viewer.account_id)),
-            Class::SignIn(_) | Class::Webhook => {}
-        }
+        let tier = tier_of(&state, viewer.account_id).await;
+        outcomes.push(check(&limits.accounts[tier as usize], &viewer.account_id));
+    }
+    enforce(&outcomes, request, next).await
+}
+
+/// The layer on Paystack's webhook: per source.
+pub async fn webhook(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let outcome = check(
+        &state.endpoint_limits.webhook,
+        &source(&state, peer, &request),
+    );
+    enforce(&[outcome], request, next).await
+}
+
+/// The layer on the browser's other routes: a state-changing request (any method but `GET`,
+/// `HEAD`, `OPTIONS`, `TRACE`) is a write, per source and per signed-in account; the rest
+/// pass untouched.
+pub async fn writes(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if is_safe(request.method()) {
+        return next.run(request).await;
+    }
+    let limits = &state.endpoint_limits;
+    let mut outcomes = vec![check(&limits.writes, &source(&state, peer, &request))];
+    if let Some(viewer) = request.extensions().get::<Viewer>().copied() {
+        outcomes.push(check(&limits.account_writes, &viewer.account_id));
     }
     enforce(&outcomes, request, next).await
 }
@@ -96,12 +112,7 @@ pub async fn costly(
     next: Next,
 ) -> Response {
     let limits = &state.endpoint_limits;
-    let ip = SourceKey::of(client_ip(
-        peer,
-        request.headers(),
-        &state.config.trusted_proxies,
-    ));
-    let mut outcomes = vec![check(&limits.costly, &ip)];
+    let mut outcomes = vec![check(&limits.costly, &source(&state, peer, &request))];
     if let Some(viewer) = request.extensions().get::<Viewer>().copied() {
         outcomes.push(check(&limits.account_costly, &viewer.account_id));
     }
@@ -182,47 +193,4 @@ fn too_many(limit: u32, wait: Duration) -> Response {
     set_headers(headers, limit, 0, Duration::from_secs(secs));
     headers.insert(header::RETRY_AFTER, header_value(secs));
     response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn requests_are_classified_by_path() {
-        assert_eq!(
-            class(&Method::POST, "/login"),
-            Some(Class::SignIn(SignInStep::Password))
-        );
-        assert_eq!(
-            class(&Method::POST, "/login/code"),
-            Some(Class::SignIn(SignInStep::Code))
-        );
-        assert_eq!(
-            class(&Method::POST, "/register"),
-            Some(Class::SignIn(SignInStep::Register))
-        );
-        assert!(class(&Method::GET, "/login").is_none(), "the page itself");
-        assert_eq!(class(&Method::POST, "/api/whoami"), Some(Class::Api));
-        assert_eq!(
-            class(&Method::POST, "/webhooks/paystack"),
-            Some(Class::Webhook)
-        );
-        assert!(class(&Method::GET, "/settings").is_none());
-        assert_eq!(
-            class(&Method::POST, "/settings/password"),
-            Some(Class::Write)
-        );
-        assert_eq!(
-            class(&Method::POST, "/billing/checkout"),
-            Some(Class::Write)
-        );
-        assert_eq!(class(&Method::DELETE, "/anything"), Some(Class::Write));
-        assert_eq!(
-            class(&Method::PUT, "/login"),
-            Some(Class::Write),
-            "only POST is the sign-in step"
-        );
-        assert!(class(&Method::HEAD, "/usage.csv").is_none());
-    }
 }

@@ -1,15 +1,15 @@
 //! Every limit on web requests, in one place (GCRA token buckets from `governor`).
 //!
-//! Two kinds of limit, both per minute. Request buckets, checked by the middleware before the
-//! handler runs ([`buckets`], [`middleware`]):
+//! Two kinds of limit, both per minute. Request buckets, checked before the handler runs by
+//! the layer the router puts on each kind of route ([`buckets`], [`middleware`]):
 //!
 //! | requests                                 | limit                   | key        |
 //! |------------------------------------------|-------------------------|------------|
-//! | `POST /login`, `/login/code`, `/register` | 5 a minute each        | source     |
-//! | server functions (`/api/…`)              | 100 a minute            | source     |
+//! | `POST /login`, `/login/code`, `/register` ([`sign_in`]) | 5 a minute each | source |
+//! | server functions (`/api/…`, [`api`])     | 100 a minute            | source     |
 //! | the same, signed in                      | by plan, see [`Tier`](buckets::Tier) | account    |
-//! | Paystack webhooks (`/webhooks/…`)        | 10 a minute             | source     |
-//! | every other state-changing request (any method but `GET`, `HEAD`, `OPTIONS`, `TRACE`) | 60 a minute | source |
+//! | Paystack's webhook ([`webhook`])         | 10 a minute             | source     |
+//! | every other state-changing request from a browser ([`writes`]: any method but `GET`, `HEAD`, `OPTIONS`, `TRACE`) | 60 a minute | source |
 //! | the same, signed in                      | 30 a minute             | account    |
 //! | costly reads ([`costly`]: CSV export, Paystack callback) | 10 a minute | source and account |
 //!
@@ -43,7 +43,7 @@ use governor::Quota;
 
 pub use self::attempts::AttemptLimiter;
 pub use self::buckets::EndpointLimits;
-pub use self::middleware::{costly, limit};
+pub use self::middleware::{api, costly, sign_in, webhook, writes};
 use crate::state::AppState;
 
 /// A quota of `n` a minute (at least one).
