@@ -10,6 +10,7 @@ mod billing;
 pub mod cli;
 pub mod config;
 mod gateway;
+mod housekeeping;
 mod http;
 mod provision;
 mod quota_warnings;
@@ -36,6 +37,7 @@ pub use crate::auth::{recovery_codes, totp};
 /// The Paystack client and test double, for the contract test against Paystack's spec.
 pub use crate::billing::{double as paystack_double, paystack};
 pub use crate::config::{Config, Environment};
+pub use crate::housekeeping::{Housekeeper, Report as HousekeepingReport};
 use crate::state::AppState;
 
 /// The three sockets the service listens on.
@@ -72,6 +74,18 @@ pub async fn run(
     config: Config,
     listeners: Listeners,
     shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    run_with_housekeeper(config, listeners, shutdown, None).await
+}
+
+/// Like [`run`], and hands `housekeeper` a [`Housekeeper`] as soon as the service is built,
+/// before it serves: tests run housekeeping with it when they need it instead of waiting
+/// for its interval.
+pub async fn run_with_housekeeper(
+    config: Config,
+    listeners: Listeners,
+    shutdown: CancellationToken,
+    housekeeper: Option<tokio::sync::oneshot::Sender<Housekeeper>>,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
     let site = site::load(&config.site_root).map_err(anyhow::Error::msg)?;
@@ -141,15 +155,20 @@ pub async fn run(
         started,
         gateway: gateway_status.clone(),
         shutdown: shutdown.clone(),
-        sign_in_limiter: auth::limiter::AttemptLimiter::default(),
-        register_limiter: auth::limiter::AttemptLimiter::default(),
-        reauth_limiter: auth::limiter::AttemptLimiter::default(),
+        sign_in_limiter: http::rate_limit::AttemptLimiter::default(),
+        register_limiter: http::rate_limit::AttemptLimiter::default(),
+        reauth_limiter: http::rate_limit::AttemptLimiter::default(),
         endpoint_limits: http::rate_limit::EndpointLimits::default(),
         password_work: auth::PasswordWork::new(config.web.password_hash_concurrency),
         live: http::live::LiveFeed::start(gateway_status.handle.clone(), shutdown.clone()),
     };
     let sessions = auth::DbSessionStore::new(&db);
-    let housekeeping = tokio::spawn(housekeeping(state.clone(), sessions.clone()));
+    let periodic = Housekeeper::new(state.clone(), sessions.clone());
+    if let Some(sender) = housekeeper {
+        // The caller may have gone away; the service runs regardless.
+        let _ = sender.send(periodic.clone());
+    }
+    let housekeeping = tokio::spawn(periodic.run());
     let app = http::router(state, site.assets, sessions, double);
 
     tracing::info!(
@@ -222,39 +241,6 @@ fn site_url(public_url: &url::Url, bound: SocketAddr) -> url::Url {
     };
     url::Url::parse(&format!("http://{}/", SocketAddr::new(ip, bound.port())))
         .unwrap_or_else(|_| public_url.clone())
-}
-
-/// Periodic work: expired sessions, limiter keys whose budget refilled, and billing (webhook
-/// retries, automatic renewals, grace and expiry) and quota warnings every
-/// `ATLANTIC_BILLING_INTERVAL_SECS`.
-async fn housekeeping(state: AppState, sessions: auth::DbSessionStore) {
-    let forget = async {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
-        loop {
-            tick.tick().await;
-            state.sign_in_limiter.forget_idle();
-            state.register_limiter.forget_idle();
-            state.reauth_limiter.forget_idle();
-            state.endpoint_limits.forget_idle();
-        }
-    };
-    let billing = async {
-        let mut tick = tokio::time::interval(state.config.billing_interval);
-        loop {
-            tick.tick().await;
-            billing::webhook::retry_unprocessed(&state).await;
-            // Renewals first: a period renewed in time never passes through grace.
-            billing::card_renewal::renew_due(&state).await;
-            billing::settle::retry_refunds(&state.db, &state.paystack).await;
-            billing::expire_due(&state).await;
-            quota_warnings::send_due(&state).await;
-        }
-    };
-    tokio::select! {
-        _ = auth::cleanup_expired(sessions, std::time::Duration::from_secs(600), state.shutdown.clone()) => {}
-        _ = forget => {}
-        _ = billing => {}
-    }
 }
 
 /// Runs `atlantic serve`: binds, then [`run`] until SIGINT or SIGTERM.

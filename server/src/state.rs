@@ -10,8 +10,8 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use store::Db;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::limiter::AttemptLimiter;
 use crate::config::Config;
+use crate::http::rate_limit::AttemptLimiter;
 
 /// Shared, cheaply cloned state of the running service.
 #[derive(Clone)]

@@ -60,9 +60,9 @@ pub struct ActivityPage {
 /// The signed-in account's events of family `filter` (a [`FILTERS`] key), page `page`.
 #[server(endpoint = "activity")]
 pub async fn load_activity(filter: String, page: u32) -> Result<ActivityPage, ServerFnError> {
-    use crate::api::{guard, zone};
-    let (db, account) = guard::signed_in()?;
-    let unavailable = guard::internal("your activity is");
+    use crate::api::{access, zone};
+    let (db, account) = access::signed_in()?;
+    let unavailable = access::internal("your activity is");
     let (key, _, kinds) = FILTERS
         .into_iter()
         .find(|(k, _, _)| *k == filter)

@@ -53,9 +53,9 @@ pub struct Administration {
 /// Everything the admin page shows; 403 for customers.
 #[server(endpoint = "admin/overview")]
 pub async fn admin_overview() -> Result<Administration, ServerFnError> {
-    use crate::api::guard;
-    let (db, _) = guard::admin()?;
-    let unavailable = guard::internal("the administration data is");
+    use crate::api::access;
+    let (db, _) = access::admin()?;
+    let unavailable = access::internal("the administration data is");
     let accounts = store::accounts::list(&db, store::Page::first(200))
         .await
         .map_err(&unavailable)?;

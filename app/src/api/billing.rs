@@ -53,9 +53,9 @@ pub struct Billing {
 /// The signed-in account's billing state.
 #[server(endpoint = "billing")]
 pub async fn billing_overview() -> Result<Billing, ServerFnError> {
-    use crate::api::guard;
-    let (db, account) = guard::signed_in()?;
-    let unavailable = guard::internal("your billing details are");
+    use crate::api::access;
+    let (db, account) = access::signed_in()?;
+    let unavailable = access::internal("your billing details are");
     let now = store::now_ms();
     let plans = store::plans::list(&db).await.map_err(&unavailable)?;
     let name_of = |id: store::PlanId| {

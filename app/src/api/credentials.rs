@@ -19,7 +19,7 @@ pub struct ProxyAccess {
 /// The signed-in account's proxy credentials.
 #[server(endpoint = "credentials")]
 pub async fn my_credentials() -> Result<ProxyAccess, ServerFnError> {
-    let (db, account) = crate::api::guard::signed_in()?;
+    let (db, account) = crate::api::access::signed_in()?;
     let creds = match store::credentials::by_account(&db, account).await {
         Ok(Some(creds)) => creds,
         // Accounts made before credentials existed get theirs on first view.
@@ -34,7 +34,7 @@ pub async fn my_credentials() -> Result<ProxyAccess, ServerFnError> {
 /// Replaces the proxy password; the gateway stops accepting the old one within a second.
 #[server(endpoint = "credentials/regenerate")]
 pub async fn regenerate_credentials() -> Result<ProxyAccess, ServerFnError> {
-    let (db, account) = crate::api::guard::signed_in()?;
+    let (db, account) = crate::api::access::signed_in()?;
     let creds = store::credentials::regenerate(&db, account, store::now_ms())
         .await
         .map_err(ssr::internal)?;

@@ -1,12 +1,12 @@
 //! Server functions by area, with the wire types they return. Their server halves read the
 //! `store::Db` that the server provides as context.
 
+#[cfg(feature = "ssr")]
+pub mod access;
 pub mod activity;
 pub mod admin;
 pub mod billing;
 pub mod credentials;
-#[cfg(feature = "ssr")]
-pub mod guard;
 pub mod hints;
 pub mod live;
 pub mod plans;

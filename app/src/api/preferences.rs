@@ -23,11 +23,11 @@ pub struct Preferences {
 /// The signed-in account's profile and preferences.
 #[server(endpoint = "preferences")]
 pub async fn my_preferences() -> Result<Preferences, ServerFnError> {
-    use crate::api::{guard, zone};
-    let (db, account) = guard::signed_in()?;
+    use crate::api::{access, zone};
+    let (db, account) = access::signed_in()?;
     let a = store::accounts::by_id(&db, account)
         .await
-        .map_err(guard::internal("your profile is"))?
+        .map_err(access::internal("your profile is"))?
         .ok_or_else(|| ServerFnError::new("your account no longer exists"))?;
     let tz = zone::parse(&a.time_zone);
     Ok(Preferences {
@@ -46,10 +46,10 @@ pub async fn my_preferences() -> Result<Preferences, ServerFnError> {
 /// The countries (lower-case ISO codes) with an enabled exit, for targeting.
 #[server(endpoint = "proxy-countries")]
 pub async fn proxy_countries() -> Result<Vec<String>, ServerFnError> {
-    let (db, _) = crate::api::guard::signed_in()?;
+    let (db, _) = crate::api::access::signed_in()?;
     let mut countries: Vec<String> = store::exits::list(&db)
         .await
-        .map_err(crate::api::guard::internal("the country list is"))?
+        .map_err(crate::api::access::internal("the country list is"))?
         .into_iter()
         .filter(|e| e.enabled)
         .map(|e| e.country)

@@ -55,9 +55,9 @@ pub struct Security {
 /// The signed-in account's security settings.
 #[server(endpoint = "security")]
 pub async fn security_overview() -> Result<Security, ServerFnError> {
-    use crate::api::guard;
-    let (db, account_id) = guard::signed_in()?;
-    let unavailable = guard::internal("your security settings are");
+    use crate::api::access;
+    let (db, account_id) = access::signed_in()?;
+    let unavailable = access::internal("your security settings are");
     let account = store::accounts::by_id(&db, account_id)
         .await
         .map_err(&unavailable)?

@@ -69,12 +69,12 @@ pub struct ServersView {
 pub async fn servers_overview() -> Result<ServersView, ServerFnError> {
     use std::collections::BTreeMap;
 
-    use crate::api::{guard, zone};
-    let (db, account) = guard::signed_in()?;
+    use crate::api::{access, zone};
+    let (db, account) = access::signed_in()?;
     let admin = crate::api::session::ssr::viewer().is_some_and(|v| v.admin);
     let exits = store::exits::list(&db)
         .await
-        .map_err(guard::internal("the server list is"))?;
+        .map_err(access::internal("the server list is"))?;
     let live = use_context::<ssr::ExitTelemetry>()
         .map(|t| (t.0)())
         .unwrap_or_default();

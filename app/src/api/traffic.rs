@@ -122,10 +122,10 @@ pub struct TrafficHistory {
 /// The signed-in account's traffic over `range` (a [`Range::key`]).
 #[server(endpoint = "traffic")]
 pub async fn load_traffic(range: String) -> Result<TrafficHistory, ServerFnError> {
-    use crate::api::guard;
+    use crate::api::access;
     use crate::charts;
-    let (db, account) = guard::signed_in()?;
-    let unavailable = guard::internal("your traffic history is");
+    let (db, account) = access::signed_in()?;
+    let unavailable = access::internal("your traffic history is");
     let range = Range::from_key(&range);
     let zone = crate::api::zone::of(&db, account).await;
     let now = store::now_ms();

@@ -86,9 +86,9 @@ pub const TOP_SESSIONS: i64 = 20;
 /// The signed-in account's usage over `range` (a [`Range::key`]), by day or by hour.
 #[server(endpoint = "usage")]
 pub async fn load_usage(range: String, by_day: bool) -> Result<UsageReport, ServerFnError> {
-    use crate::api::{guard, zone};
-    let (db, account) = guard::signed_in()?;
-    let unavailable = guard::internal("your usage is");
+    use crate::api::{access, zone};
+    let (db, account) = access::signed_in()?;
+    let unavailable = access::internal("your usage is");
     let range = Range::from_key(&range);
     let tz = zone::of(&db, account).await;
     let now = store::now_ms();

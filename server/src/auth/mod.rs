@@ -1,8 +1,8 @@
-//! Sign-in state: server-side sessions in our database, the signed-in identity, the
-//! brute-force limiter for sign-in attempts and the cap on password hashing at once.
+//! Sign-in state: server-side sessions in our database, the signed-in identity and the cap on
+//! password hashing at once. (The limits on sign-in attempts are with every other web limit in
+//! [`crate::http::rate_limit`].)
 
 pub mod identity;
-pub mod limiter;
 pub mod password_work;
 pub mod recovery_codes;
 pub mod second_factor;
@@ -43,24 +43,4 @@ pub fn session_layer(store: DbSessionStore, secure: bool) -> SessionManagerLayer
         .with_expiry(Expiry::OnInactivity(
             tower_sessions::cookie::time::Duration::seconds(IDLE_TIMEOUT.as_secs() as i64),
         ))
-}
-
-/// Deletes expired sessions every `every` until `shutdown`.
-pub async fn cleanup_expired(
-    store: DbSessionStore,
-    every: Duration,
-    shutdown: tokio_util::sync::CancellationToken,
-) {
-    use tower_sessions::ExpiredDeletion;
-    let mut tick = tokio::time::interval(every);
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tick.tick() => {
-                if let Err(error) = store.delete_expired().await {
-                    tracing::warn!(%error, "deleting expired sessions failed");
-                }
-            }
-        }
-    }
 }

@@ -13,9 +13,9 @@ use axum::routing::post;
 use axum::{Form, Router};
 use serde::Deserialize;
 use serde_json::json;
+use store::StoreError;
 use store::accounts::{self, Account};
 use store::allowlist::{self, AllowlistError, SourceRanges};
-use store::StoreError;
 use tower_sessions::Session;
 
 use super::auth::password_policy;

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 use store::{AllowlistEntryId, ExitId, StoreError, allowlist, exits};
 
-use super::gate::{Admin, SignedIn};
+use super::viewer::{Admin, SignedIn};
 use super::web_error::{WebError, back, back_to};
 use crate::activity;
 use crate::state::AppState;

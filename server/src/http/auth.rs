@@ -23,13 +23,17 @@ use crate::state::AppState;
 /// zxcvbn's score (0–4) a new password must reach: 3 is "safely unguessable".
 const MIN_PASSWORD_SCORE: zxcvbn::Score = zxcvbn::Score::Three;
 
-/// `POST /login`, `POST /login/code`, `POST /register`, `POST /logout`.
-pub fn router() -> Router<AppState> {
+/// The sign-in steps: `POST /login`, `POST /login/code`, `POST /register`.
+pub fn sign_in_router() -> Router<AppState> {
     Router::new()
         .route("/login", post(sign_in))
         .route("/login/code", post(second_factor))
         .route("/register", post(register))
-        .route("/logout", post(sign_out))
+}
+
+/// `POST /logout`.
+pub fn sign_out_router() -> Router<AppState> {
+    Router::new().route("/logout", post(sign_out))
 }
 
 #[derive(Deserialize)]

@@ -9,19 +9,22 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
-use super::guard::Internal;
 use crate::state::AppState;
 
 /// How long a readiness probe waits for the database.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// `/health`, `/live`, `/ready` and `/health/detailed`.
-pub fn router() -> Router<AppState> {
+/// `/health`, `/live` and `/ready`, for anyone (load balancers, orchestrators).
+pub fn probes() -> Router<AppState> {
     Router::new()
         .route("/health", get(health))
         .route("/live", get(live))
         .route("/ready", get(ready))
-        .route("/health/detailed", get(detailed))
+}
+
+/// `/health/detailed`, for the operator's router (loopback or the metrics token).
+pub fn report() -> Router<AppState> {
+    Router::new().route("/health/detailed", get(detailed))
 }
 
 /// Liveness as JSON: the process answers.
@@ -64,7 +67,7 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// Version, uptime, database engine and round trip, pool, and the proxy listeners.
-async fn detailed(_: Internal, State(state): State<AppState>) -> impl IntoResponse {
+async fn detailed(State(state): State<AppState>) -> impl IntoResponse {
     let ping = tokio::time::timeout(PROBE_TIMEOUT, state.db.ping()).await;
     let (db_ok, latency_ms, db_error) = match ping {
         Ok(Ok(rtt)) => (true, Some(rtt.as_secs_f64() * 1000.0), None),

@@ -6,15 +6,14 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 
-use super::guard::Internal;
 use crate::state::AppState;
 
-/// The `/metrics` route.
+/// The `/metrics` route, for the operator's router (loopback or the metrics token).
 pub fn router() -> Router<AppState> {
     Router::new().route("/metrics", get(render))
 }
 
-async fn render(_: Internal, State(state): State<AppState>) -> impl IntoResponse {
+async fn render(State(state): State<AppState>) -> impl IntoResponse {
     let pool = state.db.pool_stats();
     metrics::gauge!("db_pool_connections").set(f64::from(pool.size));
     metrics::gauge!("db_pool_idle_connections").set(f64::from(pool.idle));

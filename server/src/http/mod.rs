@@ -1,5 +1,21 @@
-//! The web router: plain routes (health, metrics, assets) and the Leptos dashboard, wrapped in
-//! the middleware every request passes through.
+//! The web router, built by audience so that every check applies by construction:
+//!
+//! - public, no session: the probes (`/health`, `/live`, `/ready`), `/pkg/*`, the Paystack
+//!   test double in development, and Paystack's webhook (`/webhooks/paystack`: its own limit,
+//!   no CSRF check: it is signed instead);
+//! - operator: `/metrics` and `/health/detailed`, for loopback clients or the metrics token
+//!   ([`internals_access`]);
+//! - the browser's: everything with the session cookie, where every state-changing request
+//!   must come from our own origin ([`csrf`]), nothing is cached, and the viewer is known
+//!   ([`viewer::identify`]). Within it, by what the requests are: the sign-in steps (their own
+//!   limit), the server functions (the API limit; each checks who is asking itself), the
+//!   signed-in pages and the CSV export (a signed-out visitor is sent to `/login`), and the
+//!   rest (the open pages, the form posts, whose handlers take [`SignedIn`] or an `Admin`,
+//!   the billing callback, `/ws/live` and the fallback), where any state-changing request
+//!   counts as a write.
+//!
+//! All of it is wrapped in the middleware every request passes through (request id, tracing,
+//! panics, timeout, body limit, compression, security headers, metrics).
 
 mod account;
 mod admin;
@@ -9,28 +25,24 @@ mod billing;
 pub(crate) mod client_ip;
 mod csp;
 mod csrf;
-mod gate;
-mod guard;
 mod health;
+mod internals_access;
 pub(crate) mod live;
 mod metrics;
 mod observe;
+mod pages;
 mod preferences;
 pub mod rate_limit;
 mod usage_export;
+mod viewer;
 mod web_error;
 
 use std::time::Duration;
 
 use app::Assets;
-use app::api::billing::ssr::PaystackHealth;
-use app::api::security::ssr::TotpEnrolment;
-use app::api::servers::ssr::{ExitLive, ExitTelemetry};
-use app::api::session::ssr::{GatewayRefresh, ProxyEndpoints};
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
-use leptos::prelude::provide_context;
-use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
+use axum::middleware::{from_fn, from_fn_with_state};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
@@ -46,7 +58,7 @@ const MAX_BODY: usize = 10 * 1024 * 1024;
 /// How long one request may take before the client gets 408.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub(crate) use self::gate::SignedIn;
+pub(crate) use self::viewer::SignedIn;
 
 /// Builds the whole web application; `double` is the Paystack test double to mount, if any.
 pub fn router(
@@ -55,85 +67,17 @@ pub fn router(
     sessions: crate::auth::DbSessionStore,
     double: Option<crate::billing::double::Double>,
 ) -> Router {
-    let routes = generate_route_list(app::App);
-    let db = state.db.clone();
-    let host = state
-        .config
-        .public_url
-        .host_str()
-        .unwrap_or("127.0.0.1")
-        .to_string();
-    let endpoints = ProxyEndpoints {
-        http: format!("{host}:{}", state.gateway.http_addr.port()),
-        socks: format!("{host}:{}", state.gateway.socks_addr.port()),
-    };
-    let handle = state.gateway.handle.clone();
-    let refresh = GatewayRefresh(std::sync::Arc::new(move || handle.refresh_now()));
-    let telemetry = exit_telemetry(&state.gateway.handle);
-    let paystack = state.paystack.clone();
-    let paystack_health = PaystackHealth(std::sync::Arc::new(move || paystack.is_unavailable()));
-    let totp_enrolment = TotpEnrolment(std::sync::Arc::new(|secret: &str, email: &str| {
-        crate::auth::totp::enrolment(secret, email).map_err(|e| e.to_string())
-    }));
-    let context = move || {
-        csp::nonce_context();
-        provide_context(db.clone());
-        provide_context(endpoints.clone());
-        provide_context(refresh.clone());
-        provide_context(paystack_health.clone());
-        provide_context(totp_enrolment.clone());
-        provide_context(telemetry.clone());
-    };
-    let page_assets = assets.clone();
-    let options = state.leptos_options.clone();
-    let pages = move || app::shell(options.clone(), page_assets.clone());
-    let fallback_shell = move |options| app::shell(options, assets.clone());
-
-    let secure_cookies = state.config.environment == crate::config::Environment::Production;
-    // Pages and server functions: signed-in only (but for sign-in and registration), with
-    // sessions; every state-changing request must come from our own origin.
-    let dashboard = Router::new()
-        .leptos_routes_with_context(&state, routes, context.clone(), pages)
-        .merge(auth::router())
-        .merge(account::router())
-        .merge(admin::router())
-        .merge(billing::router(&state))
-        .merge(billing::webhook_router())
-        .merge(live::router())
-        .merge(usage_export::router(&state))
-        .merge(preferences::router())
-        .route_layer(axum::middleware::from_fn(gate::require_sign_in))
-        .fallback(file_and_error_handler_with_context::<AppState, _>(
-            context,
-            fallback_shell,
-        ))
-        // Inside `identify`: signed-in API calls are also limited per account.
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            rate_limit::limit,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            gate::identify,
-        ))
-        // Signed-in pages carry account data (Settings shows the proxy password): never cached.
-        .layer(header_layer(header::CACHE_CONTROL, "no-store"))
-        .layer(crate::auth::session_layer(sessions, secure_cookies))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            csrf::same_origin,
-        ));
-
-    let mut outer = Router::new();
-    if let Some(double) = double {
-        outer = outer.nest_service(crate::billing::double::MOUNT, double.router());
-    }
-    outer
-        .merge(health::router())
-        .merge(metrics::router())
+    let mut public = Router::new()
+        .merge(health::probes())
         .nest("/pkg", assets::pkg_service(&state.config.site_root))
-        .merge(dashboard)
-        .layer(axum::middleware::from_fn(observe::record_metrics))
+        .merge(webhooks(&state));
+    if let Some(double) = double {
+        public = public.nest_service(crate::billing::double::MOUNT, double.router());
+    }
+    public
+        .merge(operator(&state))
+        .merge(browser(&state, assets, sessions))
+        .layer(from_fn(observe::record_metrics))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -162,34 +106,69 @@ pub fn router(
                     REQUEST_TIMEOUT,
                 )),
         )
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            strict_transport_security,
-        ))
-        .layer(axum::middleware::from_fn(csp::content_security_policy))
+        .layer(from_fn_with_state(state.clone(), strict_transport_security))
+        .layer(from_fn(csp::content_security_policy))
         .with_state(state)
 }
 
-/// The Servers page's live view of the exits, read from the running gateway.
-fn exit_telemetry(handle: &proxy::GatewayHandle) -> ExitTelemetry {
-    let handle = handle.clone();
-    ExitTelemetry(std::sync::Arc::new(move || {
-        handle
-            .stats()
-            .snapshot()
-            .exits
-            .into_iter()
-            .map(|e| ExitLive {
-                id: e.id,
-                checked: e.last_check_passed.is_some(),
-                healthy: e.healthy,
-                active_connections: e.active_connections,
-                latency_ms: e.latency_ms.map(|ms| ms.round() as i64),
-                successes: e.successes,
-                failures: e.failures,
-            })
-            .collect()
-    }))
+/// Paystack's webhook: no session and no CSRF check (Paystack signs it), its own limit.
+fn webhooks(state: &AppState) -> Router<AppState> {
+    billing::webhook_router()
+        .layer(from_fn_with_state(state.clone(), rate_limit::webhook))
+        .layer(header_layer(header::CACHE_CONTROL, "no-store"))
+}
+
+/// `/metrics` and `/health/detailed`: loopback clients or the metrics token only.
+fn operator(state: &AppState) -> Router<AppState> {
+    metrics::router()
+        .merge(health::report())
+        .route_layer(from_fn_with_state(state.clone(), internals_access::require))
+}
+
+/// Everything a browser reaches with the session cookie: the dashboard, its server functions
+/// and form posts.
+fn browser(
+    state: &AppState,
+    assets: Assets,
+    sessions: crate::auth::DbSessionStore,
+) -> Router<AppState> {
+    let dashboard = pages::Dashboard::new(state, assets);
+    // Each sign-in step with its own bucket per source.
+    let sign_in =
+        auth::sign_in_router().route_layer(from_fn_with_state(state.clone(), rate_limit::sign_in));
+    // Per source, and per account by plan once signed in.
+    let server_fns = dashboard
+        .server_fns
+        .layer(from_fn_with_state(state.clone(), rate_limit::api));
+    let signed_in = dashboard
+        .signed_in_pages
+        .merge(usage_export::router(state))
+        .route_layer(from_fn(viewer::require_sign_in));
+    let rest = dashboard
+        .open_pages
+        .merge(signed_in)
+        .merge(auth::sign_out_router())
+        .merge(account::router())
+        .merge(admin::router())
+        .merge(billing::router(state))
+        .merge(live::router())
+        .merge(preferences::router())
+        .merge(dashboard.fallback)
+        // Any state-changing request, on any route here or none: present and future write
+        // routes alike. A layer, not a route layer, so that the 405 of a path's other methods
+        // and the fallback count too.
+        .layer(from_fn_with_state(state.clone(), rate_limit::writes));
+    let secure_cookies = state.config.environment == crate::config::Environment::Production;
+    // `rest` merged last: where a path is in both (`/login`: the page here, the sign-in post
+    // above), the merged path answers other methods with rest's 405, which counts as a write.
+    sign_in
+        .merge(server_fns)
+        .merge(rest)
+        .layer(from_fn_with_state(state.clone(), viewer::identify))
+        // Signed-in pages carry account data (Settings shows the proxy password): never cached.
+        .layer(header_layer(header::CACHE_CONTROL, "no-store"))
+        .layer(crate::auth::session_layer(sessions, secure_cookies))
+        .layer(from_fn_with_state(state.clone(), csrf::same_origin))
 }
 
 /// `Strict-Transport-Security` in production, where the public URL must be https; never in

@@ -3,8 +3,6 @@
 //! saved card, on the same terms; a declined charge is recorded once, told to the customer,
 //! and the account goes into grace at the period's end, across a restart too.
 
-use std::time::Duration;
-
 use store::payments::PaymentStatus;
 use store::subscriptions::SubscriptionStatus;
 
@@ -13,9 +11,6 @@ use crate::support::{
     current, decline_next_charge, end_period_at, paying_customer, payments_of, wait_for,
     webhook_processed,
 };
-
-/// Housekeeping every second, so a renewal is attempted soon after a period becomes due.
-const FAST: [(&str, &str); 1] = [("ATLANTIC_BILLING_INTERVAL_SECS", "1")];
 
 /// The renewal payment of `email` once it is no longer pending.
 async fn settled_renewal(db: &store::Db, email: &str) -> store::payments::Payment {
@@ -40,7 +35,7 @@ async fn a_due_period_is_renewed_once_with_the_saved_card(engine: Engine) {
     let Some(db) = TestDb::new(engine).await else {
         return;
     };
-    let service = Service::start_with(db.url(), &FAST).await;
+    let service = Service::start(db.url()).await;
     let email = "rena@example.com";
     let browser = paying_customer(db.db(), &service, email).await;
     let paid = current(db.db(), email).await;
@@ -54,9 +49,10 @@ async fn a_due_period_is_renewed_once_with_the_saved_card(engine: Engine) {
     assert!(page.contains("data-auto-renew=\"on\""), "the page shows it");
 
     // A second service on the same database: two housekeepers race for the renewal.
-    let other = Service::start_with(db.url(), &FAST).await;
+    let other = Service::start(db.url()).await;
     let period_end = store::now_ms() + 3_600_000;
     end_period_at(db.db(), paid.id, period_end).await;
+    tokio::join!(service.housekeep(), other.housekeep());
 
     let renewal = settled_renewal(db.db(), email).await;
     assert_eq!(renewal.status, PaymentStatus::Success, "{renewal:?}");
@@ -86,7 +82,8 @@ async fn a_due_period_is_renewed_once_with_the_saved_card(engine: Engine) {
         ))
         .await;
     assert_eq!(location(&again), "/billing?notice=paid");
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::join!(service.housekeep(), other.housekeep());
+    service.housekeep().await;
     assert_eq!(
         renewals_of(db.db(), email).await,
         1,
@@ -126,7 +123,7 @@ async fn a_declined_renewal_is_tried_once_and_ends_in_grace(engine: Engine) {
     let Some(db) = TestDb::new(engine).await else {
         return;
     };
-    let service = Service::start_with(db.url(), &FAST).await;
+    let service = Service::start(db.url()).await;
     let email = "dex@example.com";
     paying_customer(db.db(), &service, email).await;
     let paid = current(db.db(), email).await;
@@ -134,12 +131,15 @@ async fn a_declined_renewal_is_tried_once_and_ends_in_grace(engine: Engine) {
     // Due now, and over in a few seconds: the declined period runs out into grace.
     let period_end = store::now_ms() + 4_000;
     end_period_at(db.db(), paid.id, period_end).await;
+    service.housekeep().await;
 
     let renewal = settled_renewal(db.db(), email).await;
     assert_eq!(renewal.status, PaymentStatus::Failed, "{renewal:?}");
     assert_eq!(renewal.failure_reason.as_deref(), Some("declined"));
     assert_eq!(renewal.subscription_id, None, "nothing credited");
+    // The period's own end is wall-clock time: housekeeping moves it into grace after that.
     let in_grace = wait_for("grace", 15, || async {
+        service.housekeep().await;
         let sub = current(db.db(), email).await;
         (sub.status == SubscriptionStatus::Grace).then_some(sub)
     })
@@ -158,10 +158,10 @@ async fn a_declined_renewal_is_tried_once_and_ends_in_grace(engine: Engine) {
 
     // Still in grace and on the same period: later runs, and a restart whose fresh double
     // would approve a charge, attempt nothing more.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    service.housekeep().await;
     service.stop().await.expect("clean stop");
-    let restarted = Service::start_with(db.url(), &FAST).await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let restarted = Service::start(db.url()).await;
+    restarted.housekeep().await;
     assert_eq!(
         renewals_of(db.db(), email).await,
         1,
@@ -179,7 +179,7 @@ async fn renewal_waits_for_the_customers_switch(engine: Engine) {
     let Some(db) = TestDb::new(engine).await else {
         return;
     };
-    let service = Service::start_with(db.url(), &FAST).await;
+    let service = Service::start(db.url()).await;
     let email = "sam@example.com";
     let browser = paying_customer(db.db(), &service, email).await;
     let paid = current(db.db(), email).await;
@@ -206,13 +206,14 @@ async fn renewal_waits_for_the_customers_switch(engine: Engine) {
     assert_eq!(location(&junk), "/billing?error=auto_renew");
 
     end_period_at(db.db(), paid.id, store::now_ms() + 3_600_000).await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    service.housekeep().await;
     assert_eq!(renewals_of(db.db(), email).await, 0, "off: never charged");
 
     let on = browser
         .post("/billing/auto-renew", &[("enabled", "on")])
         .await;
     assert_eq!(location(&on), "/billing?notice=auto_renew_on");
+    service.housekeep().await;
     let renewal = settled_renewal(db.db(), email).await;
     assert_eq!(renewal.status, PaymentStatus::Success);
     let kinds = common::activity_kinds(db.db(), email).await;

@@ -4,8 +4,6 @@
 //! told. A checkout waits while a renewal is being charged; a renewal waits while a fresh
 //! checkout is pending. A checkout paid after a declined card still activates.
 
-use std::time::Duration;
-
 use serde_json::json;
 use store::payments::{NewPayment, PaymentStatus};
 
@@ -14,9 +12,6 @@ use crate::support::{
     DOUBLE_KEY, current, end_period_at, finish, paying_customer, payment_status, payments_of,
     plan_id, start_checkout, wait_for,
 };
-
-/// Housekeeping every second, so a renewal is attempted soon after a period becomes due.
-const FAST: [(&str, &str); 1] = [("ATLANTIC_BILLING_INTERVAL_SECS", "1")];
 
 /// Waits until the payment `reference` reaches `want`.
 async fn reaches(db: &store::Db, reference: &str, want: PaymentStatus) {
@@ -83,7 +78,7 @@ async fn a_renewal_credited_before_the_switch_is_refunded(engine: Engine) {
     let Some(db) = TestDb::new(engine).await else {
         return;
     };
-    let service = Service::start_with(db.url(), &FAST).await;
+    let service = Service::start(db.url()).await;
     let email = "swen@example.com";
     let browser = paying_customer(db.db(), &service, email).await;
     let starter = current(db.db(), email).await;
@@ -91,7 +86,7 @@ async fn a_renewal_credited_before_the_switch_is_refunded(engine: Engine) {
     // The customer starts paying for Team; meanwhile the Starter period becomes due.
     let (checkout, switch) = start_checkout(&browser, db.db(), "Team").await;
     end_period_at(db.db(), starter.id, store::now_ms() + 3_600_000).await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    service.housekeep().await;
     assert!(
         payments_of(db.db(), email)
             .await
@@ -107,6 +102,7 @@ async fn a_renewal_credited_before_the_switch_is_refunded(engine: Engine) {
         .await
         .unwrap();
     let renewal = wait_for("the renewal", 15, || async {
+        service.housekeep().await;
         payments_of(db.db(), email)
             .await
             .into_iter()
@@ -142,7 +138,7 @@ async fn a_renewal_settling_after_the_switch_is_refunded(engine: Engine) {
     let Some(db) = TestDb::new(engine).await else {
         return;
     };
-    let service = Service::start_with(db.url(), &FAST).await;
+    let service = Service::start(db.url()).await;
     let email = "swan@example.com";
     let browser = paying_customer(db.db(), &service, email).await;
     let starter = current(db.db(), email).await;
@@ -247,6 +243,7 @@ async fn a_renewal_settling_after_the_switch_is_refunded(engine: Engine) {
     .await
     .unwrap();
     wait_for("the refused refund recorded", 15, || async {
+        service.housekeep().await;
         store::payments::by_reference(db.db(), &reference)
             .await
             .unwrap()

@@ -1,6 +1,7 @@
 //! Who is asking, and whether they may see a page. [`identify`] turns a signed-in session into
 //! an [`app::api::session::ssr::Viewer`] in the request's extensions, which pages and server
-//! functions read; [`require_sign_in`] sends anyone else from a dashboard page to `/login`.
+//! functions read; [`require_sign_in`], a route layer on the signed-in pages, sends anyone else
+//! to `/login`.
 
 use app::api::security::ssr::FreshRecoveryCodes;
 use app::api::session::ssr::Viewer;
@@ -12,10 +13,6 @@ use tower_sessions::Session;
 
 use crate::auth::Identity;
 use crate::state::AppState;
-
-/// Pages anyone may open.
-/// `/billing/callback` settles by reference with Paystack, signed in or not.
-const PUBLIC: [&str; 4] = ["/login", "/login/code", "/register", "/billing/callback"];
 
 /// Adds the [`Viewer`] (and the loaded [`store::accounts::Account`]) for a signed-in session: within its absolute lifetime, of an account
 /// that still exists, and signed in under the account's current session epoch (a password
@@ -64,15 +61,11 @@ async fn hand_over_fresh_codes(session: &Session, request: &mut Request) {
     }
 }
 
-/// Redirects page requests without a viewer to `/login` (303). Server functions (`/api/…`)
-/// and WebSockets (`/ws/…`) pass: each decides what an anonymous caller may see.
+/// Redirects a request without a viewer to `/login` (303). Put only on the signed-in pages
+/// (and the CSV export): server functions and `/ws/live` decide themselves what an anonymous
+/// caller gets, and the sign-in pages are for anonymous callers.
 pub async fn require_sign_in(request: Request, next: Next) -> Response {
-    let path = request.uri().path();
-    let is_page = matches!(*request.method(), Method::GET | Method::HEAD)
-        && !path.starts_with("/api/")
-        && !path.starts_with("/ws/")
-        && !PUBLIC.contains(&path);
-    if is_page && request.extensions().get::<Viewer>().is_none() {
+    if request.extensions().get::<Viewer>().is_none() {
         return Redirect::to("/login").into_response();
     }
     next.run(request).await

@@ -1,16 +1,16 @@
-//! Brute-force protection for sign-in and registration: at most 5 attempts a minute per source
-//! (an IPv4 address or an IPv6 /64, see [`SourceKey`]) and per account email, each endpoint
-//! with its own budget. Keys are forgotten once their budget has refilled, so memory stays
-//! bounded.
+//! Attempt budgets against guessing: at most 5 attempts a minute per source (an IPv4 address
+//! or an IPv6 /64, see [`SourceKey`]) and per account email (or account), each endpoint with
+//! its own [`AttemptLimiter`]. Keys are forgotten once their budget has refilled, so memory
+//! stays bounded.
 
 use std::net::IpAddr;
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{DefaultKeyedRateLimiter, RateLimiter};
 
+use super::per_minute;
 use crate::http::client_ip::SourceKey;
 
 /// Attempts allowed per minute, per IP and per account.
@@ -25,8 +25,7 @@ pub struct AttemptLimiter {
 
 impl Default for AttemptLimiter {
     fn default() -> Self {
-        let per_minute = NonZeroU32::new(ATTEMPTS_PER_MINUTE).unwrap_or(NonZeroU32::MIN);
-        let quota = Quota::per_minute(per_minute);
+        let quota = per_minute(ATTEMPTS_PER_MINUTE);
         AttemptLimiter {
             by_ip: Arc::new(RateLimiter::keyed(quota)),
             by_email: Arc::new(RateLimiter::keyed(quota)),

@@ -3,49 +3,38 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::request::Parts;
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
 use crate::state::AppState;
 
-/// Present in a handler's arguments: the request is allowed to see internals.
-#[derive(Debug)]
-pub struct Internal;
-
-impl FromRequestParts<AppState> for Internal {
-    type Rejection = Response;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0);
-        let token = state
-            .config
-            .metrics_token
-            .as_ref()
-            .map(|t| t.expose().as_bytes());
-        if allowed(peer, &parts.headers, token) {
-            Ok(Internal)
-        } else {
-            let mut response = (
-                StatusCode::UNAUTHORIZED,
-                "internal endpoint: present the metrics token\n",
-            )
-                .into_response();
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"atlantic\""),
-            );
-            Err(response)
-        }
+/// The route layer on the operator's routes: 401 with `WWW-Authenticate` for anyone else.
+pub async fn require(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let token = state
+        .config
+        .metrics_token
+        .as_ref()
+        .map(|t| t.expose().as_bytes());
+    if allowed(peer, request.headers(), token) {
+        return next.run(request).await;
     }
+    let mut response = (
+        StatusCode::UNAUTHORIZED,
+        "internal endpoint: present the metrics token\n",
+    )
+        .into_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"atlantic\""),
+    );
+    response
 }
 
 /// The rule itself, separate from axum for testing.
