@@ -58,8 +58,8 @@ impl Dashboard {
         let listed = generate_route_list_with_exclusions(app::App, Some(server_fn_paths.clone()));
         let (open, signed_in): (Vec<AxumRouteListing>, Vec<AxumRouteListing>) = listed
             .iter()
-            .cloned()
             .filter(|r| !server_fn_paths.iter().any(|p| p == r.path()))
+            .cloned()
             .partition(|r| OPEN_PAGES.contains(&r.path()));
         let exclusions: Vec<AxumRouteListing> = listed
             .into_iter()
