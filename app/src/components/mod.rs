@@ -9,5 +9,6 @@ pub mod load_error;
 pub mod outcome;
 pub mod page_header;
 pub mod range_picker;
+pub mod remove_button;
 pub mod table;
 pub mod theme_toggle;

@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use crate::api::admin::{Administration, AllowlistRow, admin_overview};
 use crate::components::outcome::OutcomeNotice;
 use crate::components::page_header::PageHeader;
+use crate::components::remove_button::RemoveButton;
 use crate::components::table::DataTable;
 use crate::format::count;
 use crate::outcome::Page;
@@ -89,12 +90,7 @@ fn AllowlistEntry(entry: AllowlistRow) -> impl IntoView {
             <td>{format!("{} (#{})", entry.email, entry.account_id)}</td>
             <td>{entry.note}</td>
             <td class="table-actions">
-                <form method="post" action="/admin/allowlist/remove" class="inline-form">
-                    <input type="hidden" name="id" value=entry.id.to_string() />
-                    <button class="button button-quiet button-small" type="submit" aria-label=label>
-                        "Remove"
-                    </button>
-                </form>
+                <RemoveButton action="/admin/allowlist/remove" id=entry.id label=label />
             </td>
         </tr>
     }

@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 
 use crate::api::security::AllowedNetwork;
+use crate::components::remove_button::RemoveButton;
 use crate::components::table::DataTable;
 
 /// The allowlist section: the entries with a remove button each, and the add form, which asks
@@ -67,13 +68,11 @@ fn Entry(entry: AllowedNetwork) -> impl IntoView {
             <td><code>{entry.cidr.clone()}</code></td>
             <td>{entry.note}</td>
             <td class="table-actions">
-                <form method="post" action="/settings/allowlist/remove" class="inline-form">
-                    <input type="hidden" name="id" value=entry.id.to_string() />
-                    <button class="button button-quiet button-small" type="submit"
-                        aria-label=format!("Remove {}", entry.cidr)>
-                        "Remove"
-                    </button>
-                </form>
+                <RemoveButton
+                    action="/settings/allowlist/remove"
+                    id=entry.id
+                    label=format!("Remove {}", entry.cidr)
+                />
             </td>
         </tr>
     }

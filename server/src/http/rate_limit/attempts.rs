@@ -7,41 +7,52 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, RateLimiter};
+use governor::RateLimiter;
+use governor::clock::Clock;
+use governor::state::keyed::DefaultKeyedStateStore;
 
+use super::clock::LimitClock;
 use super::per_minute;
 use crate::http::client_ip::SourceKey;
 
 /// Attempts allowed per minute, per IP and per account.
 pub const ATTEMPTS_PER_MINUTE: u32 = 5;
 
+type Keyed<K> = RateLimiter<K, DefaultKeyedStateStore<K>, LimitClock>;
+
+fn keyed<K: std::hash::Hash + Eq + Clone>(clock: &LimitClock) -> Keyed<K> {
+    RateLimiter::new(
+        per_minute(ATTEMPTS_PER_MINUTE),
+        DefaultKeyedStateStore::default(),
+        clock.clone(),
+    )
+}
+
 /// Two keyed limiters: by source IP and by (lower-cased) email.
 #[derive(Clone)]
 pub struct AttemptLimiter {
-    by_ip: Arc<DefaultKeyedRateLimiter<SourceKey>>,
-    by_email: Arc<DefaultKeyedRateLimiter<String>>,
-}
-
-impl Default for AttemptLimiter {
-    fn default() -> Self {
-        let quota = per_minute(ATTEMPTS_PER_MINUTE);
-        AttemptLimiter {
-            by_ip: Arc::new(RateLimiter::keyed(quota)),
-            by_email: Arc::new(RateLimiter::keyed(quota)),
-        }
-    }
+    by_ip: Arc<Keyed<SourceKey>>,
+    by_email: Arc<Keyed<String>>,
 }
 
 impl AttemptLimiter {
+    /// Full budgets on `clock`.
+    pub fn new(clock: &LimitClock) -> AttemptLimiter {
+        AttemptLimiter {
+            by_ip: Arc::new(keyed(clock)),
+            by_email: Arc::new(keyed(clock)),
+        }
+    }
+
     /// Takes one attempt for `ip` and `email`; `Err(wait)` when either is over its budget.
     pub fn check(&self, ip: IpAddr, email: &str) -> Result<(), Duration> {
-        let clock = DefaultClock::default();
         let ip_check = self.by_ip.check_key(&SourceKey::of(ip));
         let email_check = self.by_email.check_key(&email.trim().to_lowercase());
         match (ip_check, email_check) {
             (Ok(()), Ok(())) => Ok(()),
-            (Err(denied), _) | (_, Err(denied)) => Err(denied.wait_time_from(clock.now())),
+            (Err(denied), _) | (_, Err(denied)) => {
+                Err(denied.wait_time_from(self.by_ip.clock().now()))
+            }
         }
     }
 
@@ -60,7 +71,7 @@ mod tests {
 
     #[test]
     fn the_sixth_attempt_in_a_minute_is_refused_per_ip_and_per_email() {
-        let limiter = AttemptLimiter::default();
+        let limiter = AttemptLimiter::new(&LimitClock::default());
         let ip: IpAddr = "203.0.113.7".parse().expect("ip");
         for n in 0..ATTEMPTS_PER_MINUTE {
             assert!(limiter.check(ip, &format!("user{n}@example.com")).is_ok());
@@ -87,7 +98,7 @@ mod tests {
 
     #[test]
     fn addresses_in_one_ipv6_64_share_a_budget() {
-        let limiter = AttemptLimiter::default();
+        let limiter = AttemptLimiter::new(&LimitClock::default());
         for n in 0..ATTEMPTS_PER_MINUTE {
             let ip: IpAddr = format!("2001:db8:7:7::{:x}", n + 1).parse().expect("ip");
             assert!(limiter.check(ip, &format!("user{n}@example.com")).is_ok());

@@ -2,17 +2,19 @@
 //! for signed-in API calls), and what one check of a bucket says.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use governor::RateLimiter;
-use governor::clock::{Clock, DefaultClock};
-use governor::middleware::{StateInformationMiddleware, StateSnapshot};
+use governor::clock::Clock;
+use governor::middleware::{NoOpMiddleware, StateInformationMiddleware, StateSnapshot};
 use governor::state::keyed::DefaultKeyedStateStore;
 
+use super::clock::LimitClock;
 use super::per_minute;
 use crate::http::client_ip::SourceKey;
 
-type Keyed<K> = RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock, StateInformationMiddleware>;
+pub(super) type Keyed<K> =
+    RateLimiter<K, DefaultKeyedStateStore<K>, LimitClock, StateInformationMiddleware>;
 
 /// Sign-in and registration attempts per minute per IP.
 pub const SIGN_IN_PER_MINUTE: u32 = 5;
@@ -79,26 +81,30 @@ pub struct EndpointLimits {
     pub(super) account_costly: Arc<Keyed<i64>>,
 }
 
-pub(super) fn keyed<K: std::hash::Hash + Eq + Clone>(n: u32) -> Keyed<K> {
-    RateLimiter::keyed(per_minute(n)).with_middleware::<StateInformationMiddleware>()
-}
-
-impl Default for EndpointLimits {
-    fn default() -> Self {
-        EndpointLimits {
-            sign_in: Arc::new(keyed(SIGN_IN_PER_MINUTE)),
-            api: Arc::new(keyed(API_PER_MINUTE)),
-            webhook: Arc::new(keyed(WEBHOOK_PER_MINUTE)),
-            accounts: Arc::new(Tier::ALL.map(|t| keyed(t.per_minute()))),
-            writes: Arc::new(keyed(WRITES_PER_MINUTE)),
-            account_writes: Arc::new(keyed(ACCOUNT_WRITES_PER_MINUTE)),
-            costly: Arc::new(keyed(COSTLY_PER_MINUTE)),
-            account_costly: Arc::new(keyed(COSTLY_PER_MINUTE)),
-        }
-    }
+pub(super) fn keyed<K: std::hash::Hash + Eq + Clone>(n: u32, clock: &LimitClock) -> Keyed<K> {
+    RateLimiter::<K, _, _, NoOpMiddleware<Instant>>::new(
+        per_minute(n),
+        DefaultKeyedStateStore::default(),
+        clock.clone(),
+    )
+    .with_middleware::<StateInformationMiddleware>()
 }
 
 impl EndpointLimits {
+    /// Every bucket, full, on `clock`.
+    pub fn new(clock: &LimitClock) -> EndpointLimits {
+        EndpointLimits {
+            sign_in: Arc::new(keyed(SIGN_IN_PER_MINUTE, clock)),
+            api: Arc::new(keyed(API_PER_MINUTE, clock)),
+            webhook: Arc::new(keyed(WEBHOOK_PER_MINUTE, clock)),
+            accounts: Arc::new(Tier::ALL.map(|t| keyed(t.per_minute(), clock))),
+            writes: Arc::new(keyed(WRITES_PER_MINUTE, clock)),
+            account_writes: Arc::new(keyed(ACCOUNT_WRITES_PER_MINUTE, clock)),
+            costly: Arc::new(keyed(COSTLY_PER_MINUTE, clock)),
+            account_costly: Arc::new(keyed(COSTLY_PER_MINUTE, clock)),
+        }
+    }
+
     /// Forgets keys whose buckets are full again, so memory stays bounded (called
     /// periodically).
     pub fn forget_idle(&self) {
@@ -133,12 +139,11 @@ pub(super) enum Outcome {
 }
 
 pub(super) fn check<K: std::hash::Hash + Eq + Clone>(limiter: &Keyed<K>, key: &K) -> Outcome {
-    let clock = DefaultClock::default();
     match limiter.check_key(key) {
         Ok(snapshot) => allowed(&snapshot),
         Err(denied) => Outcome::Refused {
             limit: denied.quota().burst_size().get(),
-            wait: denied.wait_time_from(clock.now()),
+            wait: denied.wait_time_from(limiter.clock().now()),
         },
     }
 }
@@ -171,7 +176,7 @@ mod tests {
 
     #[test]
     fn a_bucket_counts_down_then_refuses_with_the_wait() {
-        let limiter: Keyed<IpAddr> = keyed(3);
+        let limiter: Keyed<IpAddr> = keyed(3, &LimitClock::default());
         let ip: IpAddr = "192.0.2.1".parse().expect("ip");
         let remaining: Vec<u32> = (0..3)
             .map(|_| match check(&limiter, &ip) {
@@ -201,7 +206,7 @@ mod tests {
 
     #[test]
     fn an_ipv6_64_is_one_bucket() {
-        let limits = EndpointLimits::default();
+        let limits = EndpointLimits::new(&LimitClock::default());
         let key = |ip: &str| SourceKey::of(ip.parse::<IpAddr>().expect("ip"));
         for n in 0..SIGN_IN_PER_MINUTE {
             let ip = format!("2001:db8:5:5::{:x}", n + 1);

@@ -3,18 +3,17 @@
 //! classified by its path. Each answers `429` when a bucket is empty and sets the
 //! `X-RateLimit-*` headers of the tightest one.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use app::api::session::ssr::Viewer;
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::buckets::{Outcome, Tier, check};
-use crate::http::client_ip::{SourceKey, client_ip};
+use super::buckets::{Keyed, Outcome, Tier, check};
+use crate::http::client_ip::{ClientIp, SourceKey};
 use crate::state::AppState;
 
 /// Methods that change nothing (the same rule the CSRF check uses, and `TRACE`).
@@ -25,20 +24,19 @@ fn is_safe(method: &Method) -> bool {
     )
 }
 
-/// The request's source, as a bucket key.
-fn source(state: &AppState, peer: SocketAddr, request: &Request) -> SourceKey {
-    SourceKey::of(client_ip(
-        peer,
-        request.headers(),
-        &state.config.trusted_proxies,
-    ))
+/// The signed-in account, when the session layer found one.
+fn account(request: &Request) -> Option<i64> {
+    request
+        .extensions()
+        .get::<Viewer>()
+        .map(|viewer| viewer.account_id)
 }
 
 /// A route layer for the sign-in steps (`POST /login`, `/login/code`, `/register`): each route
 /// its own bucket per source.
 pub async fn sign_in(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     request: Request,
     next: Next,
 ) -> Response {
@@ -47,23 +45,22 @@ pub async fn sign_in(
         Some(matched) => Arc::from(matched.as_str()),
         None => Arc::from(request.uri().path()),
     };
-    let key = (route, source(&state, peer, &request));
-    let outcome = check(&state.endpoint_limits.sign_in, &key);
+    let outcome = check(&state.endpoint_limits.sign_in, &(route, SourceKey::of(ip)));
     enforce(&[outcome], request, next).await
 }
 
 /// The layer on the server functions: per source, and per account by plan once signed in.
 pub async fn api(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     request: Request,
     next: Next,
 ) -> Response {
     let limits = &state.endpoint_limits;
-    let mut outcomes = vec![check(&limits.api, &source(&state, peer, &request))];
-    if let Some(viewer) = request.extensions().get::<Viewer>().copied() {
-        let tier = tier_of(&state, viewer.account_id).await;
-        outcomes.push(check(&limits.accounts[tier as usize], &viewer.account_id));
+    let mut outcomes = vec![check(&limits.api, &SourceKey::of(ip))];
+    if let Some(account) = account(&request) {
+        let tier = tier_of(&state, account).await;
+        outcomes.push(check(&limits.accounts[tier as usize], &account));
     }
     enforce(&outcomes, request, next).await
 }
@@ -71,14 +68,11 @@ pub async fn api(
 /// The layer on Paystack's webhook: per source.
 pub async fn webhook(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     request: Request,
     next: Next,
 ) -> Response {
-    let outcome = check(
-        &state.endpoint_limits.webhook,
-        &source(&state, peer, &request),
-    );
+    let outcome = check(&state.endpoint_limits.webhook, &SourceKey::of(ip));
     enforce(&[outcome], request, next).await
 }
 
@@ -87,7 +81,7 @@ pub async fn webhook(
 /// pass untouched.
 pub async fn writes(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     request: Request,
     next: Next,
 ) -> Response {
@@ -95,26 +89,33 @@ pub async fn writes(
         return next.run(request).await;
     }
     let limits = &state.endpoint_limits;
-    let mut outcomes = vec![check(&limits.writes, &source(&state, peer, &request))];
-    if let Some(viewer) = request.extensions().get::<Viewer>().copied() {
-        outcomes.push(check(&limits.account_writes, &viewer.account_id));
-    }
-    enforce(&outcomes, request, next).await
+    per_source_and_account(&limits.writes, &limits.account_writes, ip, request, next).await
 }
 
 /// A route layer for reads that cost real work (the CSV export, the Paystack callback, which
-/// asks Paystack): [`COSTLY_PER_MINUTE`](super::buckets::COSTLY_PER_MINUTE) per source and per signed-in account. Put on the
-/// route itself (`route_layer`) with `from_fn_with_state`.
+/// asks Paystack): [`COSTLY_PER_MINUTE`](super::buckets::COSTLY_PER_MINUTE) per source and
+/// per signed-in account. Put on the route itself (`route_layer`) with `from_fn_with_state`.
 pub async fn costly(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     request: Request,
     next: Next,
 ) -> Response {
     let limits = &state.endpoint_limits;
-    let mut outcomes = vec![check(&limits.costly, &source(&state, peer, &request))];
-    if let Some(viewer) = request.extensions().get::<Viewer>().copied() {
-        outcomes.push(check(&limits.account_costly, &viewer.account_id));
+    per_source_and_account(&limits.costly, &limits.account_costly, ip, request, next).await
+}
+
+/// Takes one from the source's bucket and, when signed in, one from the account's.
+async fn per_source_and_account(
+    by_source: &Keyed<SourceKey>,
+    by_account: &Keyed<i64>,
+    ip: std::net::IpAddr,
+    request: Request,
+    next: Next,
+) -> Response {
+    let mut outcomes = vec![check(by_source, &SourceKey::of(ip))];
+    if let Some(account) = account(&request) {
+        outcomes.push(check(by_account, &account));
     }
     enforce(&outcomes, request, next).await
 }

@@ -28,13 +28,15 @@
 //! `429` with `Retry-After` from the handler. The source is the client IP (trusted reverse
 //! proxies honoured) as a [`SourceKey`](crate::http::client_ip::SourceKey): an IPv6 client
 //! counts by its /64. Keys whose budget has refilled are forgotten by housekeeping
-//! ([`forget_idle`]), so memory stays bounded.
+//! ([`forget_idle`]), so memory stays bounded. Every limiter of a service runs on one
+//! [`LimitClock`], which tests move forward instead of waiting for a bucket to refill.
 //!
 //! `tower_governor` was not used: its key extractors do not know our trusted-proxy rule, and
 //! it sends `X-RateLimit-After` rather than the `X-RateLimit-Reset` clients expect.
 
 pub mod attempts;
 pub mod buckets;
+pub mod clock;
 pub mod middleware;
 
 use std::num::NonZeroU32;
@@ -43,6 +45,7 @@ use governor::Quota;
 
 pub use self::attempts::AttemptLimiter;
 pub use self::buckets::EndpointLimits;
+pub use self::clock::LimitClock;
 pub use self::middleware::{api, costly, sign_in, webhook, writes};
 use crate::state::AppState;
 

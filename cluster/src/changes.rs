@@ -1,0 +1,105 @@
+//! Change notices over Redis pub/sub: the dashboard publishes one when a credential, an
+//! allowlist, a plan or an exit changes, and every gateway reloads its directory at once
+//! instead of at its next periodic refresh (which stays the fallback: a notice sent while a
+//! gateway was disconnected is lost, and the refresh covers it).
+
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use crate::{ClusterState, Error};
+
+/// What changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Change {
+    /// Accounts, credentials, allowlists, plans or exits: reload the directory.
+    Directory,
+}
+
+impl Change {
+    fn as_str(self) -> &'static str {
+        match self {
+            Change::Directory => "directory",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Change> {
+        match s {
+            "directory" => Some(Change::Directory),
+            _ => None,
+        }
+    }
+}
+
+/// The receiving side: [`Changes::listen`] calls back on every notice.
+#[derive(Debug)]
+pub struct Changes;
+
+impl ClusterState {
+    /// Tells every node that `change` happened.
+    pub async fn publish(&self, change: Change) -> Result<(), Error> {
+        let mut connection = self.connection();
+        redis::cmd("PUBLISH")
+            .arg(self.keys.changes())
+            .arg(change.as_str())
+            .query_async::<i64>(&mut connection)
+            .await
+            .map(drop)
+    }
+}
+
+impl Changes {
+    /// Calls `on_change` for every notice until `stop`, subscribing again (after a pause)
+    /// whenever the subscription drops; `on_change` is also called after each resubscription,
+    /// since notices sent meanwhile are lost.
+    pub async fn listen(
+        cluster: &ClusterState,
+        stop: CancellationToken,
+        on_change: impl Fn(Change) + Send,
+    ) {
+        let channel = cluster.keys.changes();
+        let mut first = true;
+        loop {
+            let subscribed = async {
+                let mut pubsub = cluster.client.get_async_pubsub().await?;
+                pubsub.subscribe(&channel).await?;
+                Ok::<_, Error>(pubsub)
+            };
+            let pubsub = tokio::select! {
+                result = subscribed => result,
+                () = stop.cancelled() => return,
+            };
+            match pubsub {
+                Ok(mut pubsub) => {
+                    if !first {
+                        on_change(Change::Directory);
+                    }
+                    first = false;
+                    let mut messages = pubsub.on_message();
+                    loop {
+                        let message = tokio::select! {
+                            message = messages.next() => message,
+                            () = stop.cancelled() => return,
+                        };
+                        let Some(message) = message else {
+                            tracing::warn!("change notices: subscription lost; resubscribing");
+                            break;
+                        };
+                        let payload: String = message.get_payload().unwrap_or_default();
+                        if let Some(change) = Change::parse(&payload) {
+                            on_change(change);
+                        }
+                    }
+                }
+                Err(error) => {
+                    first = false;
+                    tracing::warn!(%error, "change notices: cannot subscribe; retrying");
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+                () = stop.cancelled() => return,
+            }
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! AtlanticProxy's cluster state, in Redis: what several gateway nodes and dashboard nodes on
+//! one PostgreSQL must share to act as one service. PostgreSQL stays the source of truth (and
+//! the billing record); Redis holds the fast, short-lived shared state:
+//!
+//! - the gateways' shared limits ([`proxy::SharedState`]): requests-per-second buckets,
+//!   connection-slot leases, period byte totals, sticky sessions ([`shared_limits`]);
+//! - the node registry, with each node's latest report and statistics ([`nodes`]);
+//! - change notices, so a credential, allowlist or exit change reaches every gateway within a
+//!   second ([`changes`]).
+//!
+//! The atomic parts are Lua scripts (`src/scripts/`), each touching one key. Keys carry
+//! per-account hash tags ([`keys`]).
+
+mod changes;
+mod keys;
+mod nodes;
+mod scripts;
+mod shared_limits;
+#[cfg(feature = "test-support")]
+pub mod test_support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+pub use crate::changes::{Change, Changes};
+pub use crate::nodes::{NodeReport, NodeRole, NodeStatus};
+use crate::keys::Keys;
+use crate::scripts::Scripts;
+
+/// What went wrong talking to Redis.
+pub type Error = redis::RedisError;
+
+/// How long a connection slot lease lives unless its node renews it (it renews every second).
+pub const LEASE_TIME: Duration = Duration::from_secs(30);
+
+/// One node's connection to the cluster's Redis. Cheap to clone: clones share the connection,
+/// which reconnects by itself after Redis went away.
+#[derive(Clone)]
+pub struct ClusterState {
+    connection: ConnectionManager,
+    client: redis::Client,
+    keys: Arc<Keys>,
+    scripts: Arc<Scripts>,
+    node: Arc<str>,
+    lease_time: Duration,
+}
+
+impl std::fmt::Debug for ClusterState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterState")
+            .field("node", &self.node)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClusterState {
+    /// Connects to Redis at `url` as node `node` of the cluster called `name` (the prefix of
+    /// every key, so several clusters can share one Redis).
+    pub async fn connect(url: &str, name: &str, node: &str) -> Result<ClusterState, Error> {
+        let client = redis::Client::open(url)?;
+        // Each call is bounded by its caller (the gateway waits 50 ms); the manager only has
+        // to notice a dead connection and reconnect in the background.
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
+        let connection = client.get_connection_manager_with_config(config).await?;
+        let state = ClusterState {
+            connection,
+            client,
+            keys: Arc::new(Keys::new(name)),
+            scripts: Arc::new(Scripts::default()),
+            node: Arc::from(node),
+            lease_time: LEASE_TIME,
+        };
+        state.ping().await?;
+        Ok(state)
+    }
+
+    /// The same connection with connection-slot leases that lapse after `lease_time` instead of
+    /// [`LEASE_TIME`] (tests wait out a dead node's lease with it).
+    pub fn with_lease_time(mut self, lease_time: Duration) -> ClusterState {
+        self.lease_time = lease_time;
+        self
+    }
+
+    /// The same Redis connection, as another node of the cluster (tests run several nodes in
+    /// one process).
+    pub fn as_node(&self, node: &str) -> ClusterState {
+        ClusterState {
+            node: Arc::from(node),
+            ..self.clone()
+        }
+    }
+
+    /// This node's id.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// Whether Redis answers.
+    pub async fn ping(&self) -> Result<(), Error> {
+        let mut connection = self.connection.clone();
+        redis::cmd("PING")
+            .query_async::<String>(&mut connection)
+            .await
+            .map(drop)
+    }
+
+    fn connection(&self) -> ConnectionManager {
+        self.connection.clone()
+    }
+}
