@@ -53,6 +53,11 @@ impl Keys {
         format!("{}:nodes", self.name)
     }
 
+    /// One node's latest statistics snapshot (lapses unless rewritten).
+    pub(crate) fn node_stats(&self, node: &str) -> String {
+        format!("{}:stats:{node}", self.name)
+    }
+
     /// The channel change notices go out on.
     pub(crate) fn changes(&self) -> String {
         format!("{}:changes", self.name)
@@ -68,7 +73,10 @@ mod tests {
         let keys = Keys::new("atlantic");
         assert_eq!(keys.requests(42), "atlantic:{a:42}:requests");
         assert_eq!(keys.connections(42), "atlantic:{a:42}:connections");
-        assert_eq!(keys.bytes(42, 1_700_000_000_000), "atlantic:{a:42}:bytes:1700000000000");
+        assert_eq!(
+            keys.bytes(42, 1_700_000_000_000),
+            "atlantic:{a:42}:bytes:1700000000000"
+        );
         assert_eq!(keys.session(42, "abc"), "atlantic:{a:42}:session:abc");
     }
 }

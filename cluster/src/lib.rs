@@ -4,7 +4,8 @@
 //!
 //! - the gateways' shared limits ([`proxy::SharedState`]): requests-per-second buckets,
 //!   connection-slot leases, period byte totals, sticky sessions ([`shared_limits`]);
-//! - the node registry, with each node's latest report and statistics ([`nodes`]);
+//! - the node registry, with each node's latest report ([`nodes`]), and each gateway's live
+//!   statistics, added up for the dashboard ([`live`]);
 //! - change notices, so a credential, allowlist or exit change reaches every gateway within a
 //!   second ([`changes`]).
 //!
@@ -13,6 +14,7 @@
 
 mod changes;
 mod keys;
+mod live;
 mod nodes;
 mod scripts;
 mod shared_limits;
@@ -25,8 +27,9 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 pub use crate::changes::{Change, Changes};
-pub use crate::nodes::{NodeReport, NodeRole, NodeStatus};
 use crate::keys::Keys;
+pub use crate::live::{STATS_KEPT, merge as merge_stats};
+pub use crate::nodes::{NodeReport, NodeRole, NodeStatus};
 use crate::scripts::Scripts;
 
 /// What went wrong talking to Redis.
@@ -55,29 +58,51 @@ impl std::fmt::Debug for ClusterState {
     }
 }
 
+/// Each call is bounded by its caller (the gateway waits 50 ms); the manager only has to
+/// notice a dead connection and reconnect in the background.
+fn manager_config() -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(Duration::from_secs(2)))
+        .set_number_of_retries(1)
+        .set_max_delay(Duration::from_millis(500))
+}
+
 impl ClusterState {
     /// Connects to Redis at `url` as node `node` of the cluster called `name` (the prefix of
     /// every key, so several clusters can share one Redis).
     pub async fn connect(url: &str, name: &str, node: &str) -> Result<ClusterState, Error> {
         let client = redis::Client::open(url)?;
-        // Each call is bounded by its caller (the gateway waits 50 ms); the manager only has
-        // to notice a dead connection and reconnect in the background.
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(500));
-        let connection = client.get_connection_manager_with_config(config).await?;
-        let state = ClusterState {
+        let connection = client
+            .get_connection_manager_with_config(manager_config())
+            .await?;
+        let state = ClusterState::over(client, connection, name, node);
+        state.ping().await?;
+        Ok(state)
+    }
+
+    /// Like [`ClusterState::connect`], without waiting for Redis: the connection is made on
+    /// first use (and again whenever it is lost), so a node can start while Redis is down.
+    pub fn connect_lazily(url: &str, name: &str, node: &str) -> Result<ClusterState, Error> {
+        let client = redis::Client::open(url)?;
+        let connection = ConnectionManager::new_lazy_with_config(client.clone(), manager_config())?;
+        Ok(ClusterState::over(client, connection, name, node))
+    }
+
+    fn over(
+        client: redis::Client,
+        connection: ConnectionManager,
+        name: &str,
+        node: &str,
+    ) -> ClusterState {
+        ClusterState {
             connection,
             client,
             keys: Arc::new(Keys::new(name)),
             scripts: Arc::new(Scripts::default()),
             node: Arc::from(node),
             lease_time: LEASE_TIME,
-        };
-        state.ping().await?;
-        Ok(state)
+        }
     }
 
     /// The same connection with connection-slot leases that lapse after `lease_time` instead of

@@ -1,7 +1,7 @@
 //! The node registry: every node writes a [`NodeReport`] into one Redis hash each second, and
 //! the dashboard lists them with their health. A node that stops reporting for
 //! [`DOWN_AFTER`] is shown down; after [`FORGET_AFTER`] it is dropped from the list. A node
-//! that stops on purpose (drain) takes itself out at once.
+//! that stops on purpose takes itself out at once, before it drains.
 
 use std::time::Duration;
 
@@ -27,6 +27,17 @@ pub enum NodeRole {
     Gateway,
 }
 
+impl NodeRole {
+    /// The role's name, as `--role` takes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeRole::All => "all",
+            NodeRole::Web => "web",
+            NodeRole::Gateway => "gateway",
+        }
+    }
+}
+
 /// One node's latest report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NodeReport {
@@ -45,8 +56,6 @@ pub struct NodeReport {
     pub load: f64,
     /// Whether it works on the cluster's shared state (`false`: degraded, local limits).
     pub shared_state: bool,
-    /// Whether it is draining (stopping; it takes no new connections).
-    pub draining: bool,
     /// When it started, epoch milliseconds.
     pub started_at_ms: i64,
     /// When it wrote this report, epoch milliseconds (its clock).
@@ -65,11 +74,7 @@ impl ClusterState {
     /// Writes this node's report.
     pub async fn report(&self, report: &NodeReport) -> Result<(), Error> {
         let json = serde_json::to_string(report).map_err(|e| {
-            redis::RedisError::from((
-                redis::ErrorKind::Client,
-                "node report",
-                e.to_string(),
-            ))
+            redis::RedisError::from((redis::ErrorKind::Client, "node report", e.to_string()))
         })?;
         let mut connection = self.connection();
         redis::cmd("HSET")

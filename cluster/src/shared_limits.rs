@@ -83,7 +83,10 @@ impl SharedState for ClusterState {
         for d in &deltas {
             let key = self.keys.bytes(d.account_id, d.period_start_ms);
             pipe.cmd("INCRBY").arg(&key).arg(d.bytes);
-            pipe.cmd("PEXPIRE").arg(&key).arg(millis(BYTES_KEPT)).ignore();
+            pipe.cmd("PEXPIRE")
+                .arg(&key)
+                .arg(millis(BYTES_KEPT))
+                .ignore();
         }
         let totals: Vec<u64> = pipe.query_async(&mut self.connection()).await?;
         Ok(totals)

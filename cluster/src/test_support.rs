@@ -37,7 +37,10 @@ impl TestRedis {
             ClusterState::connect(&url, &name, "probe"),
         )
         .await;
-        if let Err(why) = probe.map_err(|_| "timed out".to_owned()).and_then(|r| r.map_err(|e| e.to_string())) {
+        if let Err(why) = probe
+            .map_err(|_| "timed out".to_owned())
+            .and_then(|r| r.map_err(|e| e.to_string()))
+        {
             let message = format!("Redis at {url} is unreachable ({why}); set {REDIS_URL_ENV}");
             if std::env::var("CI").is_ok_and(|v| v == "true") {
                 panic!("{message} (CI=true, so this test fails instead of skipping)");

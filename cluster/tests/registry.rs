@@ -16,7 +16,6 @@ fn report(node: &str, reported_at_ms: i64) -> NodeReport {
         open_connections: 3,
         load: 0.5,
         shared_state: true,
-        draining: false,
         started_at_ms: reported_at_ms - 1_000,
         reported_at_ms,
     }
@@ -30,7 +29,9 @@ async fn nodes_are_listed_up_then_down_then_forgotten() {
     let (a, b) = (redis.node("gw-a").await, redis.node("gw-b").await);
     let now = 10_000_000_i64;
     a.report(&report("gw-a", now)).await.expect("report");
-    b.report(&report("gw-b", now - 6_000)).await.expect("report");
+    b.report(&report("gw-b", now - 6_000))
+        .await
+        .expect("report");
     let nodes = a.nodes(now).await.expect("list");
     let seen: Vec<(&str, bool)> = nodes
         .iter()

@@ -15,7 +15,10 @@ async fn the_request_bucket_gives_a_second_worth_then_says_when() {
     let first = a.take_requests(7, 10, 6).await.expect("take");
     assert_eq!(first.granted, 6);
     let second = b.take_requests(7, 10, 6).await.expect("take");
-    assert_eq!(second.granted, 4, "the other node gets what is left of the burst");
+    assert_eq!(
+        second.granted, 4,
+        "the other node gets what is left of the burst"
+    );
     let empty = a.take_requests(7, 10, 1).await.expect("take");
     assert_eq!(empty.granted, 0);
     assert!(
@@ -39,10 +42,19 @@ async fn connection_leases_hold_across_nodes_and_lapse_when_a_node_stops_renewin
     let a = redis.node("a").await.with_lease_time(lease);
     let b = redis.node("b").await.with_lease_time(lease);
     for n in 0..50 {
-        assert!(a.lease_connections(1, 50, 1).await.expect("lease"), "slot {n}");
+        assert!(
+            a.lease_connections(1, 50, 1).await.expect("lease"),
+            "slot {n}"
+        );
     }
-    assert!(!b.lease_connections(1, 50, 1).await.expect("lease"), "the 51st");
-    assert!(!a.lease_connections(1, 50, 1).await.expect("lease"), "on either node");
+    assert!(
+        !b.lease_connections(1, 50, 1).await.expect("lease"),
+        "the 51st"
+    );
+    assert!(
+        !a.lease_connections(1, 50, 1).await.expect("lease"),
+        "on either node"
+    );
     // a gives back ten
     a.renew_connections(vec![(1, 40)]).await.expect("renew");
     for _ in 0..10 {
@@ -55,7 +67,10 @@ async fn connection_leases_hold_across_nodes_and_lapse_when_a_node_stops_renewin
     tokio::time::sleep(lease / 2 + Duration::from_millis(300)).await;
     b.renew_connections(vec![(1, 10)]).await.expect("renew");
     for n in 0..40 {
-        assert!(b.lease_connections(1, 50, 1).await.expect("lease"), "slot {n} freed");
+        assert!(
+            b.lease_connections(1, 50, 1).await.expect("lease"),
+            "slot {n} freed"
+        );
     }
     assert!(!b.lease_connections(1, 50, 1).await.expect("lease"));
     // giving a lease back entirely

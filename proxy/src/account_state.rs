@@ -3,11 +3,16 @@
 //! bytes already in the database plus what this process metered and has not seen reflected
 //! there —, the sticky sessions it keeps pinned, its live traffic totals, and the token that
 //! cuts its running connections. [`AccountStates`] is the registry, one state per account id.
+//!
+//! In a cluster it also holds this node's share of the shared limits: requests taken from the
+//! cluster's bucket and not used yet, the connection slots leased, and the cluster's byte total
+//! for the period as last seen (see `cluster.rs`).
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -33,6 +38,16 @@ pub(crate) struct AccountState {
     cut: Mutex<CancellationToken>,
     /// Totals for live statistics.
     pub(crate) traffic: Traffic,
+    /// Requests taken from the cluster's bucket and not used yet, usable until they expire.
+    requests_leased: Mutex<(u32, Option<Instant>)>,
+    /// Connection slots this node leases from the cluster.
+    pub(crate) slots_leased: AtomicU32,
+    /// Of `metered`, the bytes added to the cluster's total.
+    pub(crate) reported: AtomicU64,
+    /// The cluster's byte total for the period starting at `cluster_period` (epoch ms), as
+    /// last seen.
+    cluster_bytes: AtomicU64,
+    cluster_period: AtomicI64,
 }
 
 impl AccountState {
@@ -46,7 +61,36 @@ impl AccountState {
             flushed: AtomicU64::new(0),
             cut: Mutex::new(CancellationToken::new()),
             traffic: Traffic::default(),
+            requests_leased: Mutex::new((0, None)),
+            slots_leased: AtomicU32::new(0),
+            reported: AtomicU64::new(0),
+            cluster_bytes: AtomicU64::new(0),
+            cluster_period: AtomicI64::new(i64::MIN),
         }
+    }
+
+    /// Uses one request of those taken from the cluster's bucket, if one is left and fresh.
+    pub(crate) fn use_leased_request(&self, now: Instant) -> bool {
+        let mut leased = lock(&self.requests_leased);
+        match *leased {
+            (n, Some(expires)) if n > 0 && now < expires => {
+                leased.0 = n - 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Keeps `n` requests taken from the cluster's bucket for use until `expires`.
+    pub(crate) fn lease_requests(&self, n: u32, expires: Instant) {
+        *lock(&self.requests_leased) = (n, Some(expires));
+    }
+
+    /// Records the cluster's byte total for the period starting at `period_start_ms`.
+    pub(crate) fn set_cluster_bytes(&self, period_start_ms: i64, total: u64) {
+        self.cluster_bytes.store(total, Ordering::Relaxed);
+        self.cluster_period
+            .store(period_start_ms, Ordering::Relaxed);
     }
 
     /// Sets the requests-per-second budget (keeps the bucket when unchanged).
@@ -103,6 +147,16 @@ impl AccountState {
                 }
                 Err(seen) => current = seen,
             }
+        }
+    }
+
+    /// Opens one connection slot within this node's lease of the cluster's slots and `cap`.
+    pub(crate) fn open_leased_connection(self: &Arc<Self>, cap: u32) -> Leased {
+        let leased = self.slots_leased.load(Ordering::Acquire);
+        match self.open_connection(cap.min(leased)) {
+            Ok(permit) => Leased::Opened(permit),
+            Err(_) if leased < cap => Leased::NeedMore,
+            Err(error) => Leased::Full(error),
         }
     }
 
@@ -172,13 +226,33 @@ impl AccountState {
 
     /// Bytes used this period as best known: the database's figure plus what was metered here
     /// since the snapshot was taken (`baseline` = `flushed` just before the load).
+    /// In a cluster, the cluster's total for the period (plus what this node metered since
+    /// it last reported) when that is higher: it includes the other nodes' unflushed bytes.
     pub(crate) fn used_bytes(&self, plan: &PlanLimits, baseline: u64) -> u64 {
-        let local = self
-            .metered
+        let metered = self.metered.load(Ordering::Relaxed);
+        let local = plan
+            .bytes_used
+            .saturating_add(metered.saturating_sub(baseline));
+        if self.cluster_period.load(Ordering::Relaxed) != plan.period_start_ms {
+            return local;
+        }
+        let unreported = metered.saturating_sub(self.reported.load(Ordering::Relaxed));
+        let cluster = self
+            .cluster_bytes
             .load(Ordering::Relaxed)
-            .saturating_sub(baseline);
-        plan.bytes_used.saturating_add(local)
+            .saturating_add(unreported);
+        local.max(cluster)
     }
+}
+
+/// What opening a connection within the node's lease came to.
+#[derive(Debug)]
+pub(crate) enum Leased {
+    Opened(ConnectionPermit),
+    /// The lease is used up, and the cap allows more: lease more from the cluster.
+    NeedMore,
+    /// The cap itself is reached.
+    Full(ProxyError),
 }
 
 /// One open connection of an account; the slot is released on drop.
@@ -302,24 +376,54 @@ mod tests {
     }
 
     #[test]
-    fn cut_replaces_the_token() {
+    fn the_cluster_total_counts_when_it_is_higher_and_of_the_same_period() {
         let s = AccountState::new(1);
-        let t = s.cut_token();
-        s.cut_all();
-        assert!(t.is_cancelled());
-        assert!(!s.cut_token().is_cancelled());
+        let p = plan(Some(1000), 100);
+        s.add_bytes(50);
+        assert_eq!(s.used_bytes(&p, 0), 150, "no cluster figure yet");
+        // the other nodes metered 800 more; this node reported its 50
+        s.reported.store(50, Ordering::Relaxed);
+        s.set_cluster_bytes(0, 950);
+        assert_eq!(s.used_bytes(&p, 0), 950);
+        s.add_bytes(60);
+        assert_eq!(s.used_bytes(&p, 0), 1010, "plus what is not reported yet");
+        assert!(s.check_quota(Some(&p), 0).is_err());
+        // a figure of another period does not count
+        s.set_cluster_bytes(-1, 5_000);
+        assert_eq!(s.used_bytes(&p, 0), 210);
     }
 
     #[test]
-    fn states_outlive_their_account_while_in_use() {
-        let states = AccountStates::default();
-        let first = states.for_snapshot(&[1, 2]);
-        first[1].session_pinned();
-        let again = states.for_snapshot(&[1]);
-        assert!(Arc::ptr_eq(&first[0], &again[0]), "kept across snapshots");
-        assert_eq!(states.all().len(), 2, "a pinned session keeps account 2");
-        first[1].session_unpinned();
-        states.for_snapshot(&[1]);
-        assert_eq!(states.all().len(), 1);
+    fn leased_requests_are_used_once_and_expire() {
+        let s = AccountState::new(1);
+        let now = Instant::now();
+        assert!(!s.use_leased_request(now));
+        s.lease_requests(2, now + std::time::Duration::from_millis(100));
+        assert!(s.use_leased_request(now));
+        assert!(s.use_leased_request(now));
+        assert!(!s.use_leased_request(now));
+        s.lease_requests(5, now + std::time::Duration::from_millis(100));
+        assert!(!s.use_leased_request(now + std::time::Duration::from_millis(100)));
+    }
+
+    #[test]
+    fn leased_connections_stay_within_the_lease() {
+        let s = Arc::new(AccountState::new(1));
+        assert!(matches!(s.open_leased_connection(5), Leased::NeedMore));
+        s.slots_leased.store(1, Ordering::Release);
+        let Leased::Opened(first) = s.open_leased_connection(5) else {
+            panic!("the leased slot opens");
+        };
+        assert!(matches!(s.open_leased_connection(5), Leased::NeedMore));
+        drop(first);
+        assert!(matches!(s.open_leased_connection(5), Leased::Opened(_)));
+        s.slots_leased.store(5, Ordering::Release);
+        let _held: Vec<ConnectionPermit> = (0..5)
+            .map(|_| match s.open_leased_connection(5) {
+                Leased::Opened(p) => p,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert!(matches!(s.open_leased_connection(5), Leased::Full(_)));
     }
 }

@@ -37,7 +37,7 @@ impl Refused {
 
 /// Lets in (or not) a request whose authentication came out as `found`. `held` is the slot the
 /// client connection holds from an earlier request, if any.
-pub(crate) fn admit(
+pub(crate) async fn admit(
     engine: &Engine,
     found: Result<Authenticated, ProxyError>,
     held: Option<&ConnectionPermit>,
@@ -52,17 +52,30 @@ pub(crate) fn admit(
     };
     // quota (and that there is a plan) first, then the rate; the connection cap last, once
     // per client connection
-    if let Err(e) = account
-        .check_quota()
-        .and_then(|()| account.state.check_rate())
-    {
+    let cluster = engine.cluster.get();
+    if let Err(e) = account.check_quota() {
+        return Err(Refused::of(account, e));
+    }
+    let rate = match (cluster, account.plan.as_ref()) {
+        (Some(cluster), Some(plan)) => {
+            cluster
+                .check_rate(&account.state, plan.requests_per_second)
+                .await
+        }
+        _ => account.state.check_rate(),
+    };
+    if let Err(e) = rate {
         return Err(Refused::of(account, e));
     }
     let permit = if held.map(ConnectionPermit::account_id) == Some(account.id) {
         None
     } else {
         let cap = account.connection_cap(engine.config.max_connections_per_account);
-        match account.state.open_connection(cap) {
+        let opened = match cluster {
+            Some(cluster) => cluster.open_connection(&account.state, cap).await,
+            None => account.state.open_connection(cap),
+        };
+        match opened {
             Ok(p) => Some(p),
             Err(e) => return Err(Refused::of(account, e)),
         }

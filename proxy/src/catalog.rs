@@ -77,6 +77,14 @@ pub(crate) struct Accounts {
 }
 
 impl Accounts {
+    /// The start of each account's current billing period (accounts with a plan), by id.
+    pub(crate) fn periods(&self) -> HashMap<i64, i64> {
+        self.by_name
+            .values()
+            .filter_map(|a| a.plan.as_ref().map(|p| (a.id, p.period_start_ms)))
+            .collect()
+    }
+
     /// Checks credentials (`None` when the client sent none) or the source address.
     pub(crate) fn authenticate(
         &self,

@@ -37,7 +37,6 @@ pub(crate) const DEADLINE: Duration = Duration::from_millis(50);
 /// How long requests taken from the cluster's bucket stay usable.
 pub(crate) const LEASE_FRESH: Duration = Duration::from_millis(100);
 
-
 /// The engine's handle on the shared state.
 pub(crate) struct Cluster {
     shared: Arc<dyn DynShared>,

@@ -49,7 +49,7 @@ pub struct PlanLimits {
 }
 
 /// Protocol an upstream exit speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExitKind {
     /// An HTTP proxy reached with `CONNECT`.

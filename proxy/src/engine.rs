@@ -5,13 +5,14 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::account_state::AccountStates;
 use crate::catalog::Catalog;
+use crate::cluster::Cluster;
 use crate::config::GatewayConfig;
 use crate::exits::Exits;
 use crate::meter::{Meter, Traffic};
@@ -27,6 +28,9 @@ pub(crate) struct Engine {
     pub(crate) catalog: Catalog,
     /// Every account's run-time state (limits, quota, sessions, connections), by account id.
     pub(crate) accounts: AccountStates,
+    /// State shared with the cluster's other nodes, when the gateway is one of several (set
+    /// once, before it serves).
+    pub(crate) cluster: OnceLock<Cluster>,
     pub(crate) exits: Exits,
     pub(crate) meter: Meter,
     pub(crate) traffic: Arc<Traffic>,
@@ -65,6 +69,7 @@ impl Engine {
             },
             catalog: Catalog::default(),
             accounts: AccountStates::default(),
+            cluster: OnceLock::new(),
             exits: Exits::new(&config),
             meter: Meter::default(),
             traffic: Arc::new(Traffic::default()),

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::clock;
+use crate::cluster::Cluster;
 use crate::config::GatewayConfig;
 use crate::connection::Protocol;
 use crate::directory::{Directory, DynDirectory};
@@ -21,6 +22,7 @@ use crate::exits::Round;
 use crate::listener;
 use crate::live::LiveStats;
 use crate::meter::{DynSink, UsageSink};
+use crate::shared::SharedState;
 
 /// The gateway engine. Build it with [`Gateway::bind`] or [`Gateway::from_listeners`], keep a
 /// [`GatewayHandle`] if needed, then drive it with [`Gateway::run`].
@@ -64,6 +66,16 @@ impl GatewayHandle {
     /// Live statistics.
     pub fn stats(&self) -> LiveStats {
         LiveStats::new(self.engine.clone())
+    }
+
+    /// `None` for a gateway on its own; in a cluster, whether it works on the cluster's
+    /// state now (`false`: degraded, serving on local limits) and how many calls to it failed
+    /// or were too slow since start.
+    pub fn cluster_status(&self) -> Option<(bool, u64)> {
+        self.engine
+            .cluster
+            .get()
+            .map(|c| (c.is_up(), c.fallbacks()))
     }
 
     /// Probes one exit now, as the periodic health check does, and returns when it is done
@@ -128,6 +140,15 @@ impl Gateway {
             directory: Arc::new(directory),
             usage: Arc::new(usage),
         }
+    }
+
+    /// Makes the gateway one node of a cluster: its requests-per-second buckets, connection
+    /// caps, quota totals and sticky sessions become the cluster's, kept in `shared` (see
+    /// [`SharedState`]). Without it the gateway keeps them in its own memory.
+    pub fn with_shared_state<S: SharedState>(self, shared: S) -> Gateway {
+        // `Gateway` is only built here with an empty cell, and this consumes it
+        let _ = self.engine.cluster.set(Cluster::new(Arc::new(shared)));
+        self
     }
 
     /// Address of the HTTP listener.
@@ -316,7 +337,8 @@ async fn final_flush(engine: &Engine, usage: &dyn DynSink) {
     );
 }
 
-/// Once a second: statistics sample, quota enforcement on running connections, session purge.
+/// Once a second: statistics sample, cluster sync (leases, byte totals), quota enforcement on
+/// running connections, session purge.
 async fn tick_loop(engine: Arc<Engine>, stop: CancellationToken) {
     let stats = LiveStats::new(engine.clone());
     let mut every = tokio::time::interval(Duration::from_secs(1));
@@ -328,6 +350,9 @@ async fn tick_loop(engine: Arc<Engine>, stop: CancellationToken) {
         }
         stats.sample();
         stats.publish_metrics();
+        if let Some(cluster) = engine.cluster.get() {
+            cluster.sync(&engine.accounts.all(), &engine.catalog).await;
+        }
         engine.catalog.enforce_quotas(&engine.accounts);
         engine.exits.purge(clock::now());
         engine.origins.purge(std::time::Instant::now());

@@ -7,6 +7,12 @@
 //! `server` crate implements [`Directory`] and [`UsageSink`] over the store and drives
 //! [`Gateway::run`].
 //!
+//! One gateway keeps its limits in its own memory. Several gateways in front of one database
+//! share them through a [`SharedState`] ([`Gateway::with_shared_state`]; the `cluster` crate
+//! implements it over Redis): the requests-per-second buckets, connection caps, quota totals
+//! and sticky sessions then hold across the cluster, and a gateway whose shared state fails or
+//! is slow serves on its local limits until it is back.
+//!
 //! Until the first directory snapshot has loaded, the gateway cannot tell a customer from a
 //! stranger: HTTP clients get `503 Service Unavailable` (`Proxy-Status: …
 //! error=proxy_internal_error; details="gateway starting: credentials not loaded yet"`) and
@@ -18,6 +24,7 @@ mod admission;
 mod buffered;
 mod catalog;
 mod clock;
+mod cluster;
 mod config;
 mod connection;
 mod destination;
@@ -39,6 +46,7 @@ mod origins;
 mod policy;
 mod relay;
 mod resolver;
+mod shared;
 mod socks5;
 mod sources;
 mod stats;
@@ -55,5 +63,6 @@ pub use gateway::{Gateway, GatewayHandle};
 pub use live::LiveStats;
 pub use meter::{UsageRecord, UsageSink};
 pub use resolver::{Lookup, Resolve, Resolver, SystemResolver};
+pub use shared::{BytesDelta, Grant, SessionBinding, SharedState};
 pub use stats::{AccountStats, ExitStats, StatsSnapshot, TrafficStats};
 pub use username::{ProxyUsername, Targeting, UsernameError};

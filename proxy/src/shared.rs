@@ -103,8 +103,12 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Object-safe form of [`SharedState`], so the engine is not generic.
 pub(crate) trait DynShared: Send + Sync + 'static {
-    fn take_requests(&self, account_id: i64, per_second: u32, want: u32)
-    -> BoxFuture<'_, Result<Grant, BoxError>>;
+    fn take_requests(
+        &self,
+        account_id: i64,
+        per_second: u32,
+        want: u32,
+    ) -> BoxFuture<'_, Result<Grant, BoxError>>;
     fn lease_connections(
         &self,
         account_id: i64,
@@ -135,7 +139,9 @@ impl<S: SharedState> DynShared for S {
         per_second: u32,
         want: u32,
     ) -> BoxFuture<'_, Result<Grant, BoxError>> {
-        Box::pin(SharedState::take_requests(self, account_id, per_second, want))
+        Box::pin(SharedState::take_requests(
+            self, account_id, per_second, want,
+        ))
     }
 
     fn lease_connections(
@@ -170,7 +176,9 @@ impl<S: SharedState> DynShared for S {
         exit_id: i64,
         ttl: Duration,
     ) -> BoxFuture<'a, Result<(), BoxError>> {
-        Box::pin(SharedState::bind_session(self, account_id, session, exit_id, ttl))
+        Box::pin(SharedState::bind_session(
+            self, account_id, session, exit_id, ttl,
+        ))
     }
 
     fn ping(&self) -> BoxFuture<'_, Result<(), BoxError>> {

@@ -71,7 +71,7 @@ impl Sampled {
 }
 
 /// Traffic figures of one scope.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct TrafficStats {
     /// Client connections open now.
     pub active_connections: u64,
@@ -94,7 +94,7 @@ pub struct TrafficStats {
 }
 
 /// One account's traffic.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct AccountStats {
     /// The account.
     pub account_id: i64,
@@ -104,7 +104,7 @@ pub struct AccountStats {
 }
 
 /// One exit's health.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ExitStats {
     /// Exit id.
     pub id: i64,
@@ -123,7 +123,7 @@ pub struct ExitStats {
     /// Enabled and breaker closed.
     pub healthy: bool,
     /// `closed`, `open` or `half_open`.
-    pub breaker: &'static str,
+    pub breaker: String,
     /// Failures since the last success.
     pub consecutive_failures: u32,
     /// Connections relayed through it now.
@@ -142,7 +142,7 @@ pub struct ExitStats {
 }
 
 /// Everything the dashboard shows live.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct StatsSnapshot {
     /// When it was taken (epoch ms).
     pub taken_at_ms: i64,

@@ -214,7 +214,7 @@ impl ClientConn<'_> {
             account,
             targeting,
             permit,
-        } = match admit(engine, found, self.permit.as_ref()) {
+        } = match admit(engine, found, self.permit.as_ref()).await {
             Ok(admitted) => admitted,
             Err(Refused { error, account }) => {
                 return self.reject(client, error, account.as_deref()).await;

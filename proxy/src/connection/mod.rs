@@ -142,6 +142,21 @@ pub(crate) async fn open(
 ) -> Result<Opened, ProxyError> {
     engine.policy.check(dest)?;
     let share = account.session_share(engine.config.max_connections_per_account);
+    // in a cluster, a session is bound wherever it was first served
+    let cluster = engine.cluster.get();
+    let binding = match (cluster, &targeting.session) {
+        (Some(cluster), Some(session)) => {
+            let binding = cluster.session(account.id, session).await;
+            if cluster.is_up() {
+                let seen = binding.map(|b| (b.exit_id, b.ttl));
+                engine
+                    .exits
+                    .adopt_session(&account.state, session, seen, share, clock::now());
+            }
+            binding
+        }
+        _ => None,
+    };
     let mut attempts = engine
         .exits
         .attempts(targeting, &account.state, share, clock::now())?;
@@ -181,7 +196,17 @@ pub(crate) async fn open(
         let budget = (remaining / left).max(remaining.min(Duration::from_secs(1)));
         let addrs = resolved.as_deref().unwrap_or_default();
         match attempt.dial(target, addrs, budget).await {
-            Ok(connected) => return Ok(opened(engine, account, targeting, connected)),
+            Ok(connected) => {
+                if let (Some(cluster), Some(session)) = (cluster, &targeting.session)
+                    && binding.map(|b| b.exit_id) != Some(connected.exit_id)
+                {
+                    let ttl = engine.exits.session_ttl(targeting);
+                    cluster
+                        .bind_session(account.id, session, connected.exit_id, ttl)
+                        .await;
+                }
+                return Ok(opened(engine, account, targeting, connected));
+            }
             Err(DialError::Timeout { .. }) => {
                 if last
                     .as_ref()

@@ -55,7 +55,7 @@ pub(super) async fn serve(
             return;
         }
     };
-    let admitted = admit(engine, Ok(found), None);
+    let admitted = admit(engine, Ok(found), None).await;
     let result = match admitted {
         Ok(Admitted {
             account,

@@ -399,13 +399,29 @@ impl Exits {
         now: Instant,
     ) {
         if let Some(session) = &t.session {
-            let ttl = t
-                .ttl_minutes
-                .map_or(self.session_ttl, |m| Duration::from_secs(u64::from(m) * 60));
+            let ttl = self.session_ttl(t);
             let id = route.id();
             self.sticky
                 .bind(account, session, id, ttl, session_share, now);
         }
+    }
+
+    /// How long a session of targeting `t` lives: its `ttl` parameter, or the default.
+    pub(crate) fn session_ttl(&self, t: &Targeting) -> Duration {
+        t.ttl_minutes
+            .map_or(self.session_ttl, |m| Duration::from_secs(u64::from(m) * 60))
+    }
+
+    /// Takes the cluster's view of a session (its binding, or none) as this node's.
+    pub(crate) fn adopt_session(
+        &self,
+        account: &Arc<AccountState>,
+        session: &str,
+        binding: Option<(i64, Duration)>,
+        share: usize,
+        now: Instant,
+    ) {
+        self.sticky.adopt(account, session, binding, share, now);
     }
 
     /// Housekeeping: drops expired sessions.
@@ -430,7 +446,7 @@ impl Exits {
                     pool: e.entry.pool.clone(),
                     enabled: e.entry.enabled,
                     healthy: e.entry.enabled && breaker == "closed",
-                    breaker,
+                    breaker: breaker.to_owned(),
                     consecutive_failures,
                     active_connections: e.active(),
                     latency_ms: (latency > 0).then(|| latency as f64 / 1000.0),

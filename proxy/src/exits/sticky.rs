@@ -32,6 +32,30 @@ struct Table {
 }
 
 impl Table {
+    /// Pins a new session of `account` until `expires`, unless the table or the account's
+    /// `share` is full (the session is then served unpinned).
+    fn pin(
+        &mut self,
+        key: (i64, String),
+        account: &Arc<AccountState>,
+        exit_id: i64,
+        expires: Instant,
+        share: usize,
+    ) {
+        if self.map.len() >= MAX_SESSIONS || account.sessions() >= share {
+            return;
+        }
+        account.session_pinned();
+        self.map.insert(
+            key,
+            Entry {
+                exit_id,
+                expires,
+                owner: account.clone(),
+            },
+        );
+    }
+
     fn remove(&mut self, key: &(i64, String)) {
         if let Some(entry) = self.map.remove(key) {
             entry.owner.session_unpinned();
@@ -108,20 +132,32 @@ impl StickyTable {
                 entry.exit_id = exit_id;
                 entry.expires = now + ttl;
             }
-            None => {
-                if table.map.len() >= MAX_SESSIONS || account.sessions() >= share {
-                    return;
-                }
-                account.session_pinned();
-                table.map.insert(
-                    key,
-                    Entry {
-                        exit_id,
-                        expires: now + ttl,
-                        owner: account.clone(),
-                    },
-                );
+            None => table.pin(key, account, exit_id, now + ttl, share),
+        }
+    }
+
+    /// Makes the session what the cluster says: bound to an exit for `ttl` from now (within
+    /// the account's `share`), or not bound at all.
+    pub(crate) fn adopt(
+        &self,
+        account: &Arc<AccountState>,
+        session: &str,
+        binding: Option<(i64, Duration)>,
+        share: usize,
+        now: Instant,
+    ) {
+        let mut table = self.lock();
+        let key = (account.id, session.to_owned());
+        let Some((exit_id, ttl)) = binding else {
+            table.remove(&key);
+            return;
+        };
+        match table.map.get_mut(&key) {
+            Some(entry) => {
+                entry.exit_id = exit_id;
+                entry.expires = now + ttl;
             }
+            None => table.pin(key, account, exit_id, now + ttl, share),
         }
     }
 
@@ -175,6 +211,24 @@ mod tests {
         assert_eq!(t.get(1, "s", t0 + Duration::from_secs(120)), Some(9));
         t.purge(t0 + Duration::from_secs(121));
         assert_eq!(t.len(), 0);
+    }
+
+    #[test]
+    fn the_cluster_binding_replaces_the_node_own() {
+        let t = StickyTable::default();
+        let one = account(1);
+        let t0 = Instant::now();
+        let ttl = Duration::from_secs(60);
+        t.adopt(&one, "s", Some((4, Duration::from_secs(10))), SHARE, t0);
+        assert_eq!(t.get(1, "s", t0), Some(4));
+        assert_eq!(t.get(1, "s", t0 + Duration::from_secs(10)), None, "its TTL");
+        t.bind(&one, "s", 7, ttl, SHARE, t0);
+        t.adopt(&one, "s", Some((5, ttl)), SHARE, t0);
+        assert_eq!(t.get(1, "s", t0), Some(5));
+        assert_eq!(one.sessions(), 1);
+        t.adopt(&one, "s", None, SHARE, t0);
+        assert_eq!(t.get(1, "s", t0), None, "gone from the cluster, gone here");
+        assert_eq!(one.sessions(), 0);
     }
 
     #[test]

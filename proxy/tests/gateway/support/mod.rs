@@ -184,8 +184,26 @@ impl TestGateway {
         http: TcpListener,
         socks: TcpListener,
     ) -> TestGateway {
+        Self::start_with(config, dir, http, socks, |gw| gw).await
+    }
+
+    /// Like [`TestGateway::start_on`], with `build` finishing the gateway before it runs
+    /// (cluster tests give it shared state).
+    pub async fn start_with(
+        config: GatewayConfig,
+        dir: MemDirectory,
+        http: TcpListener,
+        socks: TcpListener,
+        build: impl FnOnce(Gateway) -> Gateway,
+    ) -> TestGateway {
         let sink = RecordingSink::default();
-        let gw = Gateway::from_listeners(config, http, socks, dir.clone(), sink.clone());
+        let gw = build(Gateway::from_listeners(
+            config,
+            http,
+            socks,
+            dir.clone(),
+            sink.clone(),
+        ));
         let (http, socks, handle) = (gw.http_addr(), gw.socks_addr(), gw.handle());
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(gw.run(shutdown.clone()));
