@@ -13,6 +13,7 @@ use store::Keyring;
 use store::sealing::DEVELOPMENT_SECRET;
 use url::Url;
 
+pub use self::cluster::{ClusterSettings, Role};
 pub use self::edge::EdgeSettings;
 pub use self::production::PRIVATE_DESTINATIONS_ACK;
 use self::production::private_destinations;
@@ -20,6 +21,7 @@ pub use self::secrets::keyring;
 use self::secrets::sealing_keys;
 pub use self::web::WebSettings;
 
+mod cluster;
 mod edge;
 mod production;
 mod secrets;
@@ -51,6 +53,10 @@ pub struct ServeArgs {
     /// Where the dashboard's built assets are (default: `site/` next to the binary).
     #[arg(long = "site-root", env = "ATLANTIC_SITE_ROOT", value_name = "DIR")]
     pub site_root: Option<PathBuf>,
+    /// What this process runs: `all` (default), `web` (dashboard, API, billing, jobs) or
+    /// `gateway` (the proxy ports; `/live`, `/ready`, `/metrics` on the listen address).
+    #[arg(long, env = "ATLANTIC_ROLE", value_name = "ROLE")]
+    pub role: Option<String>,
 }
 
 /// Settings shared by every subcommand.
@@ -150,6 +156,9 @@ pub struct Config {
     /// The web listener's deadlines and caps (`ATLANTIC_WEB_HEADER_TIMEOUT_SECS` and the
     /// others in [`WebSettings`]).
     pub web: WebSettings,
+    /// The process's role and, in a cluster, the shared Redis (`ATLANTIC_ROLE`,
+    /// `ATLANTIC_REDIS_URL` and the others in [`ClusterSettings`]).
+    pub cluster: ClusterSettings,
 }
 
 /// A configuration error: which variable, and what is wrong with it.
@@ -305,6 +314,14 @@ impl Config {
             .unwrap_or(Duration::from_secs(30));
         let edge = EdgeSettings::from_env(env)?;
         let web = WebSettings::from_env(env)?;
+        let role = serve.role.clone().or_else(|| env("ATLANTIC_ROLE"));
+        let cluster = ClusterSettings::from_env(
+            env,
+            role.as_deref(),
+            &database_url,
+            listen.port(),
+            shutdown_grace,
+        )?;
 
         Ok(Config {
             environment,
@@ -328,6 +345,7 @@ impl Config {
             billing_interval,
             edge,
             web,
+            cluster,
         })
     }
 }

@@ -39,7 +39,7 @@ impl StartedGateway {
 }
 
 /// The engine's configuration: the service's addresses (the web listener is never a
-/// destination) and drain deadline, the edge settings from the environment, the engine's
+/// destination) and drain deadline (`ATLANTIC_DRAIN_SECS`), the edge settings from the environment, the engine's
 /// defaults for the rest.
 fn gateway_config(config: &Config, web: SocketAddr) -> GatewayConfig {
     config.edge.apply(GatewayConfig {
@@ -47,20 +47,22 @@ fn gateway_config(config: &Config, web: SocketAddr) -> GatewayConfig {
         socks_listen: config.socks_proxy,
         protected_addresses: vec![web],
         allow_private_destinations: config.allow_private_destinations,
-        drain_timeout: config.shutdown_grace,
+        drain_timeout: config.cluster.drain,
         ..GatewayConfig::default()
     })
 }
 
-/// Builds the gateway on the bound proxy listeners.
+/// Builds the gateway on the bound proxy listeners; in a cluster its limits, quotas and
+/// sticky sessions are the cluster's (kept in `cluster`).
 pub fn start(
     config: &Config,
     db: &Db,
     web: SocketAddr,
     http: TcpListener,
     socks: TcpListener,
+    cluster: Option<cluster::ClusterState>,
 ) -> StartedGateway {
-    let gateway = proxy::Gateway::from_listeners(
+    let mut gateway = proxy::Gateway::from_listeners(
         gateway_config(config, web),
         http,
         socks,
@@ -70,6 +72,9 @@ pub fn start(
             errors_logged: std::sync::Mutex::default(),
         },
     );
+    if let Some(cluster) = cluster {
+        gateway = gateway.with_shared_state(cluster);
+    }
     let status = GatewayStatus {
         http_addr: gateway.http_addr(),
         socks_addr: gateway.socks_addr(),

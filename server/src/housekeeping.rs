@@ -2,9 +2,13 @@
 //! retries, automatic renewals, refunds, grace and expiry) and quota warnings. [`run_once`]
 //! does all of it once; the service's loop ([`run`]) does each part at its own interval, and
 //! tests call [`Housekeeper::run_once`] instead of waiting for an interval.
+//!
+//! Several dashboard nodes may run on one database: the billing pass runs on one of them at a
+//! time, whichever holds its job lock ([`store::job_lock`]); the others skip that round.
 
 use std::time::{Duration, Instant};
 
+use store::job_lock::{self, Job};
 use tower_sessions::ExpiredDeletion;
 
 use crate::auth::DbSessionStore;
@@ -13,6 +17,8 @@ use crate::{billing, http, quota_warnings};
 
 /// How often expired sessions are deleted.
 const SWEEP_SESSIONS_EVERY: Duration = Duration::from_secs(600);
+/// How long [`run_once`] waits for a billing pass running on another node to end.
+const RUN_NOW_WAIT: Duration = Duration::from_secs(15);
 /// How often limiter keys whose budget refilled are forgotten.
 const FORGET_LIMITER_KEYS_EVERY: Duration = Duration::from_secs(60);
 
@@ -21,12 +27,15 @@ const FORGET_LIMITER_KEYS_EVERY: Duration = Duration::from_secs(60);
 pub struct Report {
     /// Whether expired sessions were deleted (false: the database refused, see the log).
     pub sessions_swept: bool,
+    /// Whether this node ran the billing pass (false: another node held its lock throughout,
+    /// or the lock could not be taken, see the log).
+    pub billing_ran: bool,
     /// How long the run took.
     pub took: Duration,
 }
 
 /// Everything housekeeping needs, for running it on demand (tests get one from
-/// [`crate::run_with_housekeeper`]).
+/// [`crate::run_with_handles`]).
 #[derive(Clone)]
 pub struct Housekeeper {
     state: AppState,
@@ -59,9 +68,11 @@ pub async fn run_once(state: &AppState, sessions: &DbSessionStore) -> Report {
     let started = Instant::now();
     http::rate_limit::forget_idle(state);
     let sessions_swept = sweep_sessions(sessions).await;
-    billing_once(state).await;
+    // asked for now: wait for a pass running elsewhere to end, then run it here
+    let billing_ran = billing_once(state, RUN_NOW_WAIT).await;
     Report {
         sessions_swept,
+        billing_ran,
         took: started.elapsed(),
     }
 }
@@ -87,7 +98,7 @@ async fn run(state: &AppState, sessions: &DbSessionStore) {
         let mut tick = tokio::time::interval(state.config.billing_interval);
         loop {
             tick.tick().await;
-            billing_once(state).await;
+            billing_once(state, Duration::ZERO).await;
         }
     };
     tokio::join!(sweep, forget, billing);
@@ -104,12 +115,34 @@ async fn sweep_sessions(sessions: &DbSessionStore) -> bool {
     }
 }
 
-/// One billing pass (`ATLANTIC_BILLING_INTERVAL_SECS`) and the quota warnings.
-async fn billing_once(state: &AppState) {
+/// One billing pass (`ATLANTIC_BILLING_INTERVAL_SECS`) and the quota warnings, unless another
+/// node is running them and does not finish within `wait`; says whether it ran.
+async fn billing_once(state: &AppState, wait: Duration) -> bool {
+    let deadline = Instant::now() + wait;
+    let lock = loop {
+        match job_lock::try_lock(&state.db, Job::Billing).await {
+            Ok(Some(lock)) => break lock,
+            Ok(None) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Ok(None) => {
+                tracing::debug!("billing pass: another node is running it");
+                return false;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "billing pass: cannot take its lock; skipping this round");
+                return false;
+            }
+        }
+    };
     billing::webhook::retry_unprocessed(state).await;
     // Renewals first: a period renewed in time never passes through grace.
     billing::card_renewal::renew_due(state).await;
     billing::settle::retry_refunds(&state.db, &state.paystack).await;
     billing::expire_due(state).await;
     quota_warnings::send_due(state).await;
+    if let Err(error) = lock.release().await {
+        tracing::warn!(%error, "billing pass: releasing its lock failed (it goes with its connection)");
+    }
+    true
 }

@@ -10,8 +10,10 @@ mod billing;
 pub mod cli;
 pub mod config;
 mod gateway;
+mod gateways;
 mod housekeeping;
 mod http;
+mod node;
 mod provision;
 mod quota_warnings;
 mod seed;
@@ -36,33 +38,41 @@ use tokio_util::sync::CancellationToken;
 pub use crate::auth::{recovery_codes, totp};
 /// The Paystack client and test double, for the contract test against Paystack's spec.
 pub use crate::billing::{double as paystack_double, paystack};
-pub use crate::config::{Config, Environment};
+pub use crate::config::{Config, Environment, Role};
 pub use crate::housekeeping::{Housekeeper, Report as HousekeepingReport};
+pub use crate::http::rate_limit::LimitClock;
 use crate::state::AppState;
 
-/// The three sockets the service listens on.
+/// The sockets the service listens on.
 #[derive(Debug)]
 pub struct Listeners {
-    /// Dashboard, API, WebSocket, health and metrics.
+    /// Dashboard, API, WebSocket, health and metrics (a gateway node: probes and metrics).
     pub web: TcpListener,
-    /// HTTP proxy (forward and CONNECT).
-    pub http_proxy: TcpListener,
-    /// SOCKS5 proxy.
-    pub socks_proxy: TcpListener,
+    /// The HTTP proxy (forward and CONNECT) and the SOCKS5 proxy; `None` for a node that runs
+    /// no gateway (`--role web`).
+    pub proxies: Option<(TcpListener, TcpListener)>,
 }
 
 impl Listeners {
-    /// Binds the configured addresses; the error names the variable whose address failed.
+    /// Binds the configured addresses (the proxy ports only if the role runs a gateway); the
+    /// error names the variable whose address failed.
     pub async fn bind(config: &Config) -> anyhow::Result<Listeners> {
         async fn bind(var: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
             TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("{var}: cannot listen on {addr}"))
         }
+        let proxies = if config.cluster.role.runs_gateway() {
+            Some((
+                bind("ATLANTIC_HTTP_PROXY", config.http_proxy).await?,
+                bind("ATLANTIC_SOCKS_PROXY", config.socks_proxy).await?,
+            ))
+        } else {
+            None
+        };
         Ok(Listeners {
             web: bind("ATLANTIC_LISTEN", config.listen).await?,
-            http_proxy: bind("ATLANTIC_HTTP_PROXY", config.http_proxy).await?,
-            socks_proxy: bind("ATLANTIC_SOCKS_PROXY", config.socks_proxy).await?,
+            proxies,
         })
     }
 }
@@ -75,20 +85,35 @@ pub async fn run(
     listeners: Listeners,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    run_with_housekeeper(config, listeners, shutdown, None).await
+    run_with_handles(config, listeners, shutdown, None).await
 }
 
-/// Like [`run`], and hands `housekeeper` a [`Housekeeper`] as soon as the service is built,
-/// before it serves: tests run housekeeping with it when they need it instead of waiting
-/// for its interval.
-pub async fn run_with_housekeeper(
+/// What a test drives a running service with, instead of waiting on real time.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct Handles {
+    /// Runs housekeeping now instead of at its interval.
+    pub housekeeper: Housekeeper,
+    /// The web limiters' clock: moving it forward refills their buckets.
+    pub limit_clock: LimitClock,
+}
+
+/// Like [`run`], and hands `handles` the service's [`Handles`] as soon as it is built,
+/// before it serves.
+pub async fn run_with_handles(
     config: Config,
     listeners: Listeners,
     shutdown: CancellationToken,
-    housekeeper: Option<tokio::sync::oneshot::Sender<Housekeeper>>,
+    handles: Option<tokio::sync::oneshot::Sender<Handles>>,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
-    let site = site::load(&config.site_root).map_err(anyhow::Error::msg)?;
+    let role = config.cluster.role;
+    // a gateway node serves no dashboard, so it needs no built site
+    let site = if role.runs_web() {
+        Some(site::load(&config.site_root).map_err(anyhow::Error::msg)?)
+    } else {
+        None
+    };
     let db = Db::connect(&config.database_url)
         .await
         .map_err(|e| anyhow::anyhow!("DATABASE_URL: {e}"))?
@@ -99,25 +124,40 @@ pub async fn run_with_housekeeper(
         );
     }
     db.migrate().await.context("running database migrations")?;
-    if config.environment == Environment::Development {
+    if config.environment == Environment::Development && role.runs_web() {
         seed::demo_if_empty(&db)
             .await
             .context("seeding demo data")?;
     }
+    let cluster = node::connect(&config).await?;
 
     let web_addr = listeners.web.local_addr()?;
-    let gateway = gateway::start(
-        &config,
-        &db,
-        web_addr,
-        listeners.http_proxy,
-        listeners.socks_proxy,
+    let gateway = match (role.runs_gateway(), listeners.proxies) {
+        (true, Some((http, socks))) => Some(gateway::start(
+            &config,
+            &db,
+            web_addr,
+            http,
+            socks,
+            cluster.clone(),
+        )),
+        (true, None) => anyhow::bail!("the gateway's listeners were not bound"),
+        (false, _) => None,
+    };
+    let gateway_status = gateway.as_ref().map(|g| g.status.clone());
+    let gateway_task = gateway.map(|g| tokio::spawn(g.run(shutdown.clone())));
+    // a gateway node shows no dashboard: it needs no view of the other gateways
+    let gateways = gateways::Gateways::new(
+        gateway_status.clone(),
+        cluster.clone().filter(|_| role.runs_web()),
+        (config.http_proxy, config.socks_proxy),
     );
-    let gateway_status = gateway.status.clone();
-    let gateway_task = tokio::spawn(gateway.run(shutdown.clone()));
 
     let leptos_options = LeptosOptions::builder()
-        .output_name(site.output_name.clone())
+        .output_name(
+            site.as_ref()
+                .map_or_else(|| "atlantic".to_owned(), |s| s.output_name.clone()),
+        )
         .site_root(config.site_root.to_string_lossy().into_owned())
         .site_pkg_dir("pkg")
         .site_addr(web_addr)
@@ -145,6 +185,7 @@ pub async fn run_with_housekeeper(
         )),
     };
     let config = Arc::new(config);
+    let limit_clock = LimitClock::default();
     let state = AppState {
         site_url,
         paystack,
@@ -153,29 +194,58 @@ pub async fn run_with_housekeeper(
         config: config.clone(),
         metrics: telemetry::metrics(),
         started,
-        gateway: gateway_status.clone(),
+        gateways: gateways.clone(),
         shutdown: shutdown.clone(),
-        sign_in_limiter: http::rate_limit::AttemptLimiter::default(),
-        register_limiter: http::rate_limit::AttemptLimiter::default(),
-        reauth_limiter: http::rate_limit::AttemptLimiter::default(),
-        endpoint_limits: http::rate_limit::EndpointLimits::default(),
+        sign_in_limiter: http::rate_limit::AttemptLimiter::new(&limit_clock),
+        register_limiter: http::rate_limit::AttemptLimiter::new(&limit_clock),
+        reauth_limiter: http::rate_limit::AttemptLimiter::new(&limit_clock),
+        endpoint_limits: http::rate_limit::EndpointLimits::new(&limit_clock),
         password_work: auth::PasswordWork::new(config.web.password_hash_concurrency),
-        live: http::live::LiveFeed::start(gateway_status.handle.clone(), shutdown.clone()),
+        live: http::live::LiveFeed::start(gateways, shutdown.clone()),
     };
     let sessions = auth::DbSessionStore::new(&db);
     let periodic = Housekeeper::new(state.clone(), sessions.clone());
-    if let Some(sender) = housekeeper {
+    if let Some(sender) = handles {
         // The caller may have gone away; the service runs regardless.
-        let _ = sender.send(periodic.clone());
+        let _ = sender.send(Handles {
+            housekeeper: periodic.clone(),
+            limit_clock,
+        });
     }
-    let housekeeping = tokio::spawn(periodic.run());
-    let app = http::router(state, site.assets, sessions, double);
+    // the jobs run on dashboard nodes (one at a time, see `housekeeping`)
+    let housekeeping = role.runs_web().then(|| tokio::spawn(periodic.run()));
+    let app = match site {
+        Some(site) => http::router(state, site.assets, sessions, double),
+        None => http::gateway_router(state),
+    };
+
+    let mut node_tasks = Vec::new();
+    if let Some(cluster) = &cluster {
+        let mut addresses = vec![web_addr.to_string()];
+        if let Some(g) = &gateway_status {
+            addresses.extend([g.http_addr.to_string(), g.socks_addr.to_string()]);
+            node_tasks.push(tokio::spawn(node::follow_changes(
+                cluster.clone(),
+                g.handle.clone(),
+                shutdown.clone(),
+            )));
+        }
+        node_tasks.push(tokio::spawn(node::report(
+            cluster.clone(),
+            config.clone(),
+            gateway_status.clone(),
+            addresses,
+            shutdown.clone(),
+        )));
+    }
 
     tracing::info!(
-        dashboard = %format!("http://{web_addr}"),
-        http_proxy = %gateway_status.http_addr,
-        socks5_proxy = %gateway_status.socks_addr,
+        role = role.as_str(),
+        listen = %format!("http://{web_addr}"),
+        http_proxy = %gateway_status.as_ref().map_or("-".to_owned(), |g| g.http_addr.to_string()),
+        socks5_proxy = %gateway_status.as_ref().map_or("-".to_owned(), |g| g.socks_addr.to_string()),
         database = %db.backend(),
+        cluster = %config.cluster.redis_url.as_ref().map_or("-", |_| config.cluster.name.as_str()),
         "AtlanticProxy is running"
     );
 
@@ -194,7 +264,9 @@ pub async fn run_with_housekeeper(
         _ = shutdown.cancelled() => {}
         result = &mut web_task => {
             shutdown.cancel();
-            let _ = gateway_task.await;
+            if let Some(task) = gateway_task {
+                let _ = task.await;
+            }
             db.close().await;
             return match result {
                 Ok(()) => Err(anyhow::anyhow!("the web server stopped unexpectedly")),
@@ -214,11 +286,18 @@ pub async fn run_with_housekeeper(
         tracing::warn!("drain deadline passed: closing the remaining web connections");
         web_task.abort();
     }
-    match gateway_task.await {
-        Ok(()) => tracing::info!("gateway stopped; buffered usage flushed"),
-        Err(error) => tracing::error!(%error, "gateway task failed"),
+    if let Some(task) = gateway_task {
+        match task.await {
+            Ok(()) => tracing::info!("gateway stopped; buffered usage flushed"),
+            Err(error) => tracing::error!(%error, "gateway task failed"),
+        }
     }
-    let _ = housekeeping.await;
+    if let Some(task) = housekeeping {
+        let _ = task.await;
+    }
+    for task in node_tasks {
+        let _ = task.await;
+    }
     db.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -30,8 +30,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// When the service started (for uptime).
     pub started: Instant,
-    /// The gateway's listeners and live statistics.
-    pub gateway: GatewayStatus,
+    /// The gateways: this process's, the cluster's, or both.
+    pub gateways: crate::gateways::Gateways,
     /// Cancelled when the service begins shutting down (then `/ready` answers 503).
     pub shutdown: CancellationToken,
     /// Brute-force limits on sign-in.

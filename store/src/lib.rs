@@ -18,6 +18,7 @@ pub mod activity;
 pub mod allowlist;
 pub mod credentials;
 pub mod exits;
+pub mod job_lock;
 pub mod payments;
 pub mod plans;
 pub mod quota;

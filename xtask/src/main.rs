@@ -8,6 +8,7 @@ mod cmd;
 mod e2e;
 mod fuzz;
 mod paths;
+mod redis;
 mod site;
 mod test;
 mod tools;
@@ -31,7 +32,9 @@ environment:
   CARGO_TARGET_DIR            where builds go (CI puts it under ~/.cache so runs are incremental)
   ATLANTIC_TOOLS_DIR          where wasm-bindgen and wasm-opt are installed (default ~/.cache/atlantic/tools)
   ATLANTIC_TEST_POSTGRES_URL  PostgreSQL admin URL for tests (default postgres://root@127.0.0.1:5432/test)
-  CI=true                     a missing PostgreSQL or Chromium fails instead of being skipped";
+  ATLANTIC_TEST_REDIS_URL     Redis for the cluster tests (default redis://127.0.0.1:6379; when it does
+                              not answer, a redis-server is started on a free port for the run)
+  CI=true                     a missing PostgreSQL, Redis or Chromium fails instead of being skipped";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -3,13 +3,13 @@
 use std::time::Instant;
 
 use crate::cmd::{cargo, command, output, run, step};
-use crate::{e2e, fuzz, paths, site, tools};
+use crate::{e2e, fuzz, paths, redis, site, tools};
 
 /// The PostgreSQL the database tests use unless `ATLANTIC_TEST_POSTGRES_URL` says otherwise.
 const DEFAULT_TEST_POSTGRES: &str = "postgres://root@127.0.0.1:5432/test";
 
-/// Runs fmt, clippy (server and browser builds), the tests on SQLite and PostgreSQL, the fuzz
-/// targets briefly, the release build, and the Playwright suite against it.
+/// Runs fmt, clippy (server and browser builds), the tests on SQLite, PostgreSQL and Redis,
+/// the fuzz targets briefly, the release build, and the Playwright suite against it.
 pub fn all() -> Result<(), String> {
     let started = Instant::now();
     let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
@@ -54,10 +54,25 @@ pub fn all() -> Result<(), String> {
         }
     }
 
-    step("unit and integration tests (SQLite and PostgreSQL)");
-    run(cargo(&root)
+    let redis = match redis::ensure() {
+        Ok(redis) => Some(redis),
+        Err(e) if ci => return Err(format!("{e} (CI=true)")),
+        Err(e) => {
+            println!("    WARNING: {e}; the cluster tests will be skipped");
+            None
+        }
+    };
+
+    step("unit and integration tests (SQLite, PostgreSQL and Redis)");
+    let mut tests = cargo(&root);
+    tests
         .args(["test", "--all-targets"])
-        .env("ATLANTIC_TEST_POSTGRES_URL", &pg_url))?;
+        .env("ATLANTIC_TEST_POSTGRES_URL", &pg_url);
+    if let Some(redis) = &redis {
+        tests.env("ATLANTIC_TEST_REDIS_URL", &redis.url);
+    }
+    run(&mut tests)?;
+    drop(redis);
 
     fuzz::run_all(fuzz::TEST_SECS)?;
 

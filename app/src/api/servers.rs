@@ -51,11 +51,35 @@ pub struct PoolGroup {
     pub countries: Vec<CountryGroup>,
 }
 
+/// One node of the cluster as the page shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeRow {
+    /// The node's id.
+    pub node: String,
+    /// `all`, `web` or `gateway`.
+    pub role: String,
+    /// Where it runs.
+    pub region: String,
+    /// `up`, `degraded` (serving on local limits: the shared state is unreachable) or `down`
+    /// (no report for a while).
+    pub health: String,
+    /// Client connections open on it.
+    pub open_connections: u64,
+    /// Its machine's load per core (administrators only).
+    pub load: Option<f64>,
+    /// Its addresses and version (administrators only).
+    pub detail: Option<String>,
+    /// How long ago it last reported, in seconds.
+    pub seen_secs_ago: i64,
+}
+
 /// Everything the Servers page shows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServersView {
     /// The viewer may manage exits.
     pub admin: bool,
+    /// The cluster's nodes, when the service runs as several (`None`: one process).
+    pub nodes: Option<Vec<NodeRow>>,
     /// By pool, alphabetically.
     pub pools: Vec<PoolGroup>,
     /// Healthy enabled exits.
@@ -79,6 +103,13 @@ pub async fn servers_overview() -> Result<ServersView, ServerFnError> {
         .map(|t| (t.0)())
         .unwrap_or_default();
     let tz = zone::of(&db, account).await;
+    let nodes = match use_context::<ssr::ClusterNodes>() {
+        Some(nodes) => (nodes.0)().await.map(|nodes| {
+            let now = store::now_ms();
+            nodes.into_iter().map(|n| node_row(n, admin, now)).collect()
+        }),
+        None => None,
+    };
     let mut pools: BTreeMap<String, BTreeMap<String, Vec<ServerRow>>> = BTreeMap::new();
     let (mut healthy, mut enabled) = (0, 0);
     for e in exits.into_iter().filter(|e| admin || e.enabled) {
@@ -124,6 +155,7 @@ pub async fn servers_overview() -> Result<ServersView, ServerFnError> {
     }
     Ok(ServersView {
         admin,
+        nodes,
         pools: pools
             .into_iter()
             .map(|(pool, countries)| PoolGroup {
@@ -139,9 +171,63 @@ pub async fn servers_overview() -> Result<ServersView, ServerFnError> {
     })
 }
 
-/// Server side: how the server hands the page the gateway's live view of its exits.
+/// A node as the viewer may see it.
+#[cfg(feature = "ssr")]
+fn node_row(n: ssr::NodeLive, admin: bool, now_ms: i64) -> NodeRow {
+    let health = if !n.up {
+        "down"
+    } else if !n.shared_state {
+        "degraded"
+    } else {
+        "up"
+    };
+    NodeRow {
+        node: n.node,
+        role: n.role,
+        region: n.region,
+        health: health.to_owned(),
+        open_connections: n.open_connections,
+        load: admin.then_some(n.load),
+        detail: admin.then(|| format!("{} · v{}", n.addresses.join(", "), n.version)),
+        seen_secs_ago: (now_ms - n.reported_at_ms).max(0) / 1000,
+    }
+}
+
+/// Server side: how the server hands the page the gateways' live view of the exits and the
+/// cluster's nodes.
 #[cfg(feature = "ssr")]
 pub mod ssr {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::Arc;
+
+    /// One node of the cluster, from the node registry.
+    #[derive(Clone, Debug, Default)]
+    pub struct NodeLive {
+        pub node: String,
+        pub role: String,
+        pub region: String,
+        pub version: String,
+        pub addresses: Vec<String>,
+        pub open_connections: u64,
+        pub load: f64,
+        /// It reported recently.
+        pub up: bool,
+        /// It works on the cluster's shared state.
+        pub shared_state: bool,
+        /// Epoch ms of its last report.
+        pub reported_at_ms: i64,
+    }
+
+    /// Lists the cluster's nodes now (`None`: not a cluster, or the registry is unreachable).
+    #[derive(Clone)]
+    #[allow(clippy::type_complexity)]
+    pub struct ClusterNodes(
+        pub  Arc<
+            dyn Fn() -> Pin<Box<dyn Future<Output = Option<Vec<NodeLive>>> + Send>> + Send + Sync,
+        >,
+    );
+
     /// One exit as the running gateway sees it.
     #[derive(Clone, Debug, Default)]
     pub struct ExitLive {

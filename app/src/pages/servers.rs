@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::api::servers::{ServerRow, ServersView, servers_overview};
+use crate::api::servers::{NodeRow, ServerRow, ServersView, servers_overview};
 use crate::components::empty_state::EmptyState;
 use crate::components::load_error::{LoadError, Skeleton};
 use crate::components::outcome::OutcomeNotice;
@@ -67,10 +67,72 @@ fn Servers(view: ServersView) -> impl IntoView {
             .into_any()
     };
     view! {
+        {view.nodes.map(|nodes| view! { <Nodes nodes admin /> })}
         <p class="muted" id="servers-summary">{summary}</p>
         {body}
         {admin.then(|| view! { <AddExit /> })}
     }
+}
+
+/// The cluster's nodes with their health (shown when the service runs as several).
+#[component]
+fn Nodes(nodes: Vec<NodeRow>, admin: bool) -> impl IntoView {
+    let up = nodes.iter().filter(|n| n.health != "down").count();
+    let summary = format!("{up} of {} nodes up", nodes.len());
+    view! {
+        <section class="card pool" id="nodes" aria-labelledby="nodes-heading">
+            <h2 id="nodes-heading">"Gateway nodes"</h2>
+            <p class="muted" id="nodes-summary">{summary}</p>
+            <div class="table-scroll">
+                <table class="table servers-table">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Node"</th>
+                            <th scope="col">"Region"</th>
+                            <th scope="col">"Health"</th>
+                            <th scope="col">"Open"</th>
+                            {admin.then(|| view! { <th scope="col">"Load"</th> })}
+                            <th scope="col">"Last report"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {nodes
+                            .into_iter()
+                            .map(|n| view! { <NodeLine node=n admin /> }.into_any())
+                            .collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
+    }
+}
+
+#[component]
+fn NodeLine(node: NodeRow, admin: bool) -> impl IntoView {
+    let health_class = format!(
+        "health health-{}",
+        match node.health.as_str() {
+            "up" => "healthy",
+            "down" => "unhealthy",
+            _ => "unknown",
+        }
+    );
+    view! {
+        <tr id=format!("node-{}", node.node) data-health=node.health.clone()>
+            <td>
+                <strong>{node.node.clone()}</strong>
+                " "
+                <span class="muted small">{node.role.clone()}</span>
+                {node.detail.map(|d| view! { <br /> <code class="small">{d}</code> })}
+            </td>
+            <td>{node.region.clone()}</td>
+            <td><span class=health_class>{node.health.clone()}</span></td>
+            <td>{node.open_connections}</td>
+            {admin.then(|| view! { <td>{node.load.map_or_else(|| "—".to_owned(), |l| format!("{l:.2}"))}</td> })}
+            <td class="nowrap">{format!("{} s ago", node.seen_secs_ago)}</td>
+        </tr>
+    }
+    .into_any()
 }
 
 #[component]

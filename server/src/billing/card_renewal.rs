@@ -169,7 +169,7 @@ async fn settle(state: &AppState, reference: &str) {
     match settle::settle_reference(&state.db, &state.paystack, reference).await {
         Ok(Settled::Paid) => {
             count("paid");
-            state.gateway.handle.refresh_now();
+            state.gateways.refresh_now();
         }
         Ok(Settled::Declined) => count("declined"),
         Ok(Settled::StillPending) => {
@@ -203,7 +203,7 @@ async fn recheck_pending(state: &AppState) {
             }
             Ok(Settled::Paid) => {
                 count("paid");
-                state.gateway.handle.refresh_now();
+                state.gateways.refresh_now();
             }
             Ok(Settled::Declined) => count("declined"),
             Ok(Settled::Superseded) => count("superseded"),

@@ -40,6 +40,6 @@ pub async fn expire_due(state: &AppState) {
             count = changed.len(),
             "subscriptions moved to grace or expired"
         );
-        state.gateway.handle.refresh_now();
+        state.gateways.refresh_now();
     }
 }

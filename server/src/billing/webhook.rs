@@ -130,7 +130,7 @@ async fn handle(state: &AppState, name: &str, data: &Value) -> Result<(), String
             // Paystack's own record decides, not the webhook body.
             match settle::settle_reference(&state.db, &state.paystack, reference).await {
                 Ok(Settled::Paid) => {
-                    state.gateway.handle.refresh_now();
+                    state.gateways.refresh_now();
                     Ok(())
                 }
                 Ok(Settled::StillPending) => Err("Paystack still processes it".to_owned()),

@@ -329,7 +329,7 @@ async fn add_allowed_ip(
     allowlist::add(&state.db, account.id, &cidr, note, ranges, store::now_ms())
         .await
         .map_err(|e| refused(&e))?;
-    state.gateway.handle.refresh_now();
+    state.gateways.refresh_now();
     log(&state, &caller, "allowlist.added", json!({ "cidr": cidr })).await;
     Ok(back_to(Outcome::AllowlistAdded, "allowlist"))
 }
@@ -371,7 +371,7 @@ async fn remove_allowed_ip(
         Err(StoreError::NotFound) => return Err(WebError::NotFound(NO_SUCH_ENTRY)),
         Err(error) => return Err(failed(&error)),
     }
-    state.gateway.handle.refresh_now();
+    state.gateways.refresh_now();
     let detail = json!({ "cidr": entry.cidr });
     log(&state, &caller, "allowlist.removed", detail).await;
     Ok(back_to(Outcome::AllowlistRemoved, "allowlist"))

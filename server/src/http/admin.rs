@@ -71,7 +71,7 @@ async fn add_exit(
     };
     match exits::add(&state.db, &new, store::now_ms()).await {
         Ok(exit) => {
-            state.gateway.handle.refresh_now();
+            state.gateways.refresh_now();
             log(
                 &state,
                 viewer,
@@ -101,7 +101,7 @@ async fn remove_exit(
 ) -> Result<Redirect, WebError> {
     match exits::remove(&state.db, ExitId(form.id)).await {
         Ok(()) => {
-            state.gateway.handle.refresh_now();
+            state.gateways.refresh_now();
             log(&state, viewer, "exit.removed", json!({ "exit": form.id })).await;
             Ok(back(Outcome::ExitRemoved))
         }
@@ -119,7 +119,7 @@ async fn set_enabled(
     let enabled = matches!(form.enabled.as_deref(), Some("1" | "on" | "true"));
     match exits::set_enabled(&state.db, ExitId(form.id), enabled, store::now_ms()).await {
         Ok(()) => {
-            state.gateway.handle.refresh_now();
+            state.gateways.refresh_now();
             let (kind, outcome) = if enabled {
                 ("exit.enabled", Outcome::ExitEnabled)
             } else {
@@ -141,7 +141,7 @@ async fn test_exit(
 ) -> Result<Redirect, WebError> {
     match exits::by_id(&state.db, ExitId(form.id)).await {
         Ok(Some(_)) => {
-            state.gateway.handle.probe_exit(form.id).await;
+            state.gateways.probe_exit(form.id).await;
             Ok(back(Outcome::ExitTested))
         }
         Ok(None) => Err(NO_SUCH_EXIT),
@@ -168,7 +168,7 @@ async fn remove_allowlist_entry(
         }
         Err(error) => return Err(failed(&error)),
     };
-    state.gateway.handle.refresh_now();
+    state.gateways.refresh_now();
     let cidr = entry.cidr.to_string();
     let detail = json!({ "cidr": cidr, "by": "administrator" });
     let owner = Some(entry.account_id);

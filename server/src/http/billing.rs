@@ -102,7 +102,7 @@ async fn callback(
     };
     let result = settle::settle_reference(&state.db, &state.paystack, &reference).await;
     if matches!(result, Ok(Settled::Paid)) {
-        state.gateway.handle.refresh_now();
+        state.gateways.refresh_now();
     }
     let outcome = match result {
         Ok(Settled::Paid | Settled::Earlier(PaymentStatus::Success)) => Outcome::Paid,

@@ -44,7 +44,7 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     if state.shutdown.is_cancelled() {
         reasons.push("shutting down".to_string());
     }
-    if state.gateway.stopped.is_cancelled() {
+    if state.gateways.proxy_stopped() {
         reasons.push("proxy listeners stopped".to_string());
     }
     match tokio::time::timeout(PROBE_TIMEOUT, state.db.pending_migrations()).await {
@@ -66,7 +66,8 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-/// Version, uptime, database engine and round trip, pool, and the proxy listeners.
+/// Version, uptime, database engine and round trip, pool, the proxy listeners, and the node's
+/// place in a cluster.
 async fn detailed(State(state): State<AppState>) -> impl IntoResponse {
     let ping = tokio::time::timeout(PROBE_TIMEOUT, state.db.ping()).await;
     let (db_ok, latency_ms, db_error) = match ping {
@@ -75,8 +76,17 @@ async fn detailed(State(state): State<AppState>) -> impl IntoResponse {
         Err(_) => (false, None, Some("timed out".to_string())),
     };
     let pool = state.db.pool_stats();
-    let listening = !state.gateway.stopped.is_cancelled();
-    let status = if db_ok && listening { "ok" } else { "degraded" };
+    // `None`: this process runs no gateway (a web node)
+    let listening = state.gateways.local().map(|g| !g.stopped.is_cancelled());
+    let shared_state = state
+        .gateways
+        .local()
+        .and_then(|g| g.handle.cluster_status());
+    let status = if db_ok && listening != Some(false) {
+        "ok"
+    } else {
+        "degraded"
+    };
     let code = if status == "ok" {
         StatusCode::OK
     } else {
@@ -97,8 +107,17 @@ async fn detailed(State(state): State<AppState>) -> impl IntoResponse {
                 "pool": { "size": pool.size, "idle": pool.idle, "max": pool.max },
             },
             "proxy": {
-                "http": { "addr": state.gateway.http_addr.to_string(), "listening": listening },
-                "socks5": { "addr": state.gateway.socks_addr.to_string(), "listening": listening },
+                "http": { "addr": state.gateways.http_addr.to_string(), "listening": listening },
+                "socks5": { "addr": state.gateways.socks_addr.to_string(), "listening": listening },
+            },
+            "cluster": {
+                "role": state.config.cluster.role.as_str(),
+                "node": state.config.cluster.node_id,
+                "region": state.config.cluster.region,
+                "redis": state.config.cluster.redis_url.is_some(),
+                // the gateway works on the cluster's shared state (false: degraded, local limits)
+                "shared_state": shared_state.map(|(up, _)| up),
+                "fallbacks": shared_state.map(|(_, n)| n),
             },
         })),
     )

@@ -50,9 +50,11 @@ pub struct LiveFeed {
 }
 
 impl LiveFeed {
-    /// Starts the task taking a snapshot every [`TICK`] until `shutdown`.
-    pub fn start(gateway: proxy::GatewayHandle, shutdown: CancellationToken) -> LiveFeed {
-        let (sender, _) = watch::channel(Arc::new(gateway.stats().snapshot()));
+    /// Starts the task taking a snapshot every [`TICK`] until `shutdown` (in a cluster, every
+    /// gateway's added up).
+    pub fn start(gateways: crate::gateways::Gateways, shutdown: CancellationToken) -> LiveFeed {
+        let empty = cluster::merge_stats(Vec::new(), store::now_ms());
+        let (sender, _) = watch::channel(Arc::new(empty));
         let snapshots = Arc::new(sender);
         let feeder = snapshots.clone();
         tokio::spawn(async move {
@@ -63,13 +65,22 @@ impl LiveFeed {
                     () = shutdown.cancelled() => return,
                     _ = tick.tick() => {}
                 }
-                feeder.send_replace(Arc::new(gateway.stats().snapshot()));
+                let snapshot = tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    snapshot = gateways.snapshot() => snapshot,
+                };
+                feeder.send_replace(Arc::new(snapshot));
             }
         });
         LiveFeed {
             snapshots,
             sockets: Arc::default(),
         }
+    }
+
+    /// The latest snapshot.
+    pub fn latest(&self) -> Arc<proxy::StatsSnapshot> {
+        self.snapshots.borrow().clone()
     }
 
     /// A place for one more socket of `account`, or `None` at the cap.

@@ -74,9 +74,24 @@ pub fn router(
     if let Some(double) = double {
         public = public.nest_service(crate::billing::double::MOUNT, double.router());
     }
-    public
+    let routes = public
         .merge(operator(&state))
-        .merge(browser(&state, assets, sessions))
+        .merge(browser(&state, assets, sessions));
+    with_common_layers(routes, state)
+}
+
+/// A gateway node's own small router (`--role gateway`): the probes, and `/metrics` and
+/// `/health/detailed` for the operator; no dashboard.
+pub fn gateway_router(state: AppState) -> Router {
+    let routes = Router::new()
+        .merge(health::probes())
+        .merge(operator(&state));
+    with_common_layers(routes, state)
+}
+
+/// Request ids, tracing, metrics, panics, body and time limits, security headers.
+fn with_common_layers(routes: Router<AppState>, state: AppState) -> Router {
+    routes
         .layer(from_fn(observe::record_metrics))
         .layer(
             ServiceBuilder::new()

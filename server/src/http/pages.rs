@@ -12,7 +12,7 @@ use std::sync::Arc;
 use app::Assets;
 use app::api::billing::ssr::PaystackHealth;
 use app::api::security::ssr::TotpEnrolment;
-use app::api::servers::ssr::{ExitLive, ExitTelemetry};
+use app::api::servers::ssr::{ClusterNodes, ExitLive, ExitTelemetry, NodeLive};
 use app::api::session::ssr::{GatewayRefresh, ProxyEndpoints};
 use axum::Router;
 use leptos::prelude::provide_context;
@@ -110,12 +110,13 @@ fn render_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static
         .unwrap_or("127.0.0.1")
         .to_string();
     let endpoints = ProxyEndpoints {
-        http: format!("{host}:{}", state.gateway.http_addr.port()),
-        socks: format!("{host}:{}", state.gateway.socks_addr.port()),
+        http: format!("{host}:{}", state.gateways.http_addr.port()),
+        socks: format!("{host}:{}", state.gateways.socks_addr.port()),
     };
-    let handle = state.gateway.handle.clone();
-    let refresh = GatewayRefresh(Arc::new(move || handle.refresh_now()));
-    let telemetry = exit_telemetry(&state.gateway.handle);
+    let gateways = state.gateways.clone();
+    let refresh = GatewayRefresh(Arc::new(move || gateways.refresh_now()));
+    let telemetry = exit_telemetry(&state.live);
+    let nodes = cluster_nodes(&state.gateways);
     let paystack = state.paystack.clone();
     let paystack_health = PaystackHealth(Arc::new(move || paystack.is_unavailable()));
     let totp_enrolment = TotpEnrolment(Arc::new(|secret: &str, email: &str| {
@@ -129,18 +130,46 @@ fn render_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static
         provide_context(paystack_health.clone());
         provide_context(totp_enrolment.clone());
         provide_context(telemetry.clone());
+        provide_context(nodes.clone());
     }
 }
 
-/// The Servers page's live view of the exits, read from the running gateway.
-fn exit_telemetry(handle: &proxy::GatewayHandle) -> ExitTelemetry {
-    let handle = handle.clone();
+/// The Servers page's list of the cluster's nodes (none for a process on its own).
+fn cluster_nodes(gateways: &crate::gateways::Gateways) -> ClusterNodes {
+    let gateways = gateways.clone();
+    ClusterNodes(Arc::new(move || {
+        let gateways = gateways.clone();
+        Box::pin(async move {
+            let nodes = gateways.nodes().await?;
+            Some(
+                nodes
+                    .into_iter()
+                    .map(|n| NodeLive {
+                        node: n.report.node,
+                        role: n.report.role.as_str().to_owned(),
+                        region: n.report.region,
+                        version: n.report.version,
+                        addresses: n.report.addresses,
+                        open_connections: n.report.open_connections,
+                        load: n.report.load,
+                        up: n.up,
+                        shared_state: n.report.shared_state,
+                        reported_at_ms: n.report.reported_at_ms,
+                    })
+                    .collect(),
+            )
+        })
+    }))
+}
+
+/// The Servers page's live view of the exits: the latest live snapshot (every gateway's, in a
+/// cluster).
+fn exit_telemetry(live: &crate::http::live::LiveFeed) -> ExitTelemetry {
+    let live = live.clone();
     ExitTelemetry(Arc::new(move || {
-        handle
-            .stats()
-            .snapshot()
+        live.latest()
             .exits
-            .into_iter()
+            .iter()
             .map(|e| ExitLive {
                 id: e.id,
                 checked: e.last_check_passed.is_some(),

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use server::config::{CommonArgs, Config, ServeArgs};
-use server::{Housekeeper, Listeners, run_with_housekeeper};
+use server::{Handles, Listeners, run_with_handles};
 pub use store::test_support::{Engine, TestDb};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -37,7 +37,7 @@ pub struct Service {
     pub http_proxy: SocketAddr,
     pub socks_proxy: SocketAddr,
     pub database_url: String,
-    housekeeper: Housekeeper,
+    handles: Handles,
     shutdown: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
     site: PathBuf,
@@ -69,35 +69,37 @@ impl Service {
             http_proxy: Some("127.0.0.1:0".into()),
             socks_proxy: Some("127.0.0.1:0".into()),
             site_root: Some(site.clone()),
+            role: None,
         };
         let common = CommonArgs {
             database_url: Some(database_url.to_string()),
         };
         let config = Config::resolve(&serve, &common, &env).expect("test configuration is valid");
+        let (http, socks) = (bind().await, bind().await);
+        let web_listener = bind().await;
+        let web = web_listener.local_addr().expect("bound");
+        let http_proxy = http.local_addr().expect("bound");
+        let socks_proxy = socks.local_addr().expect("bound");
         let listeners = Listeners {
-            web: bind().await,
-            http_proxy: bind().await,
-            socks_proxy: bind().await,
+            web: web_listener,
+            proxies: Some((http, socks)),
         };
-        let web = listeners.web.local_addr().expect("bound");
-        let http_proxy = listeners.http_proxy.local_addr().expect("bound");
-        let socks_proxy = listeners.socks_proxy.local_addr().expect("bound");
         let shutdown = CancellationToken::new();
-        let (housekeeper, handed) = tokio::sync::oneshot::channel();
-        let task = tokio::spawn(run_with_housekeeper(
+        let (handles, handed) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(run_with_handles(
             config,
             listeners,
             shutdown.clone(),
-            Some(housekeeper),
+            Some(handles),
         ));
-        let housekeeper = handed.await.expect("the service is built before it serves");
+        let handles = handed.await.expect("the service is built before it serves");
         let service = Service {
             base: format!("http://{web}"),
             web,
             http_proxy,
             socks_proxy,
             database_url: database_url.to_string(),
-            housekeeper,
+            handles,
             shutdown,
             task,
             site,
@@ -128,7 +130,13 @@ impl Service {
     /// Runs housekeeping (expired sessions, limiter keys, billing, quota warnings) once, now,
     /// instead of waiting for its interval.
     pub async fn housekeep(&self) -> server::HousekeepingReport {
-        self.housekeeper.run_once().await
+        self.handles.housekeeper.run_once().await
+    }
+
+    /// Moves the web limiters' clock forward by `by`, as if that much time had passed for
+    /// their buckets (nothing else is affected).
+    pub fn advance_limits(&self, by: Duration) {
+        self.handles.limit_clock.advance(by);
     }
 
     /// Sends the shutdown signal and returns what `run` returned.
@@ -167,7 +175,8 @@ async fn bind() -> TcpListener {
 }
 
 /// A site directory as `cargo xtask build` writes it, with tiny placeholder assets.
-fn fake_site() -> PathBuf {
+/// A minimal built site in a fresh temporary folder.
+pub fn fake_site() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("atlantic-site-{}", uuid_like()));
     std::fs::create_dir_all(dir.join("pkg")).expect("site dir");
     std::fs::write(
@@ -271,6 +280,11 @@ pub struct Browser {
 
 impl Browser {
     pub fn new(service: &Service) -> Browser {
+        Browser::at(&service.base)
+    }
+
+    /// A browser for the dashboard at `base` (`http://host:port`).
+    pub fn at(base: &str) -> Browser {
         Browser {
             client: reqwest::Client::builder()
                 .no_proxy()
@@ -282,7 +296,7 @@ impl Browser {
                 .timeout(Duration::from_secs(30))
                 .build()
                 .expect("client"),
-            base: service.base.clone(),
+            base: base.to_owned(),
         }
     }
 

@@ -43,6 +43,7 @@ mod allowlist;
 mod billing;
 mod credentials;
 mod exits;
+mod job_lock;
 mod migrations;
 mod payments;
 mod periods;
