@@ -81,10 +81,23 @@ creds() {
   echo "$(sed -n 's/^ *proxy_username=//p' "$WORK/user.txt"):$(sed -n 's/^ *proxy_password=//p' "$WORK/user.txt")"
 }
 
-# one forward_get measurement: label, concurrency, proxy ports...; prints requests a second
+# CPU seconds (user + system) used so far by each node, and by redis-server: "name=secs ..."
+cpu_now() {
+  local hz; hz="$(getconf CLK_TCK)"
+  for pid in "${PIDS[@]:1}" $(pgrep -x redis-server || true); do
+    [[ -r /proc/$pid/stat ]] || continue
+    local name; name="$(tr '\0' ' ' </proc/"$pid"/environ 2>/dev/null | grep -o 'ATLANTIC_NODE_ID=[^ ]*' | cut -d= -f2)"
+    [[ -n "$name" ]] || name="redis"
+    awk -v n="$name" -v hz="$hz" '{printf "%s=%.2f ", n, ($14 + $15) / hz}' /proc/"$pid"/stat
+  done
+}
+
+# one forward_get measurement: label, concurrency, proxy ports...; prints requests a second,
+# and each process's CPU per request into $OUT/cpu.txt
 measure() {
   local label="$1" conc="$2"; shift 2
-  local files=() runs=()
+  local files=() runs=() before after
+  before="$(cpu_now)"
   for port in "$@"; do
     local f="$WORK/m-$label-$port.json"
     "$PB" bench --proxy "http://$(creds)@127.0.0.1:$port" --origin "127.0.0.1:$ORIGIN_PORT" \
@@ -94,6 +107,9 @@ measure() {
     files+=("$f")
   done
   for pid in "${runs[@]}"; do wait "$pid"; done
+  after="$(cpu_now)"
+  echo "$label before: $before" >>"$OUT/cpu.txt"
+  echo "$label after: $after" >>"$OUT/cpu.txt"
   python3 - "${files[@]}" <<'PY'
 import json, sys
 total = 0.0
@@ -145,5 +161,29 @@ print("|---|---|---|---|")
 for k in ("alone", "redis", "three"):
     if k in med:
         print(f"| {k} | {med[k]:.0f} | {runs[k]} | {med[k] / med['alone']:.2f}x |")
+PY
+python3 - "$OUT/cpu.txt" "$OUT/results.txt" "$DURATION" <<'PY'
+import re, statistics, sys
+cpu, res, duration = sys.argv[1], sys.argv[2], float(sys.argv[3])
+rps = {}
+for line in open(res):
+    m = re.match(r"(\w+) rep=(\d+) rps=(\d+)", line)
+    if m:
+        rps.setdefault(m.group(1), []).append(int(m.group(3)))
+lines = [l.split(": ", 1) for l in open(cpu).read().splitlines()]
+per = {}
+for i in range(0, len(lines) - 1, 2):
+    label = lines[i][0].split()[0]
+    b = dict(kv.split("=") for kv in lines[i][1].split())
+    a = dict(kv.split("=") for kv in lines[i + 1][1].split())
+    for name in a:
+        used = float(a[name]) - float(b.get(name, a[name]))
+        per.setdefault(label, {}).setdefault(name, []).append(used)
+print("\n| configuration | process | CPU per request (µs, median of runs) |")
+print("|---|---|---|")
+for label, procs in per.items():
+    requests = statistics.median(rps[label]) * duration
+    for name, used in sorted(procs.items()):
+        print(f"| {label} | {name} | {statistics.median(used) / requests * 1e6:.1f} |")
 PY
 echo "[$(date -u +%T)] done; results in $OUT" >&2

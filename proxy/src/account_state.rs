@@ -40,6 +40,11 @@ pub(crate) struct AccountState {
     pub(crate) traffic: Traffic,
     /// Requests taken from the cluster's bucket and not used yet, usable until they expire.
     requests_leased: Mutex<(u32, Option<Instant>)>,
+    /// Held while a batch is being taken from the cluster's bucket, so the requests that find
+    /// the batch used up wait for that one call instead of each making their own.
+    pub(crate) refilling: tokio::sync::Mutex<()>,
+    /// The same for leasing connection slots.
+    pub(crate) leasing: tokio::sync::Mutex<()>,
     /// Connection slots this node leases from the cluster.
     pub(crate) slots_leased: AtomicU32,
     /// Of `metered`, the bytes added to the cluster's total.
@@ -62,6 +67,8 @@ impl AccountState {
             cut: Mutex::new(CancellationToken::new()),
             traffic: Traffic::default(),
             requests_leased: Mutex::new((0, None)),
+            refilling: tokio::sync::Mutex::new(()),
+            leasing: tokio::sync::Mutex::new(()),
             slots_leased: AtomicU32::new(0),
             reported: AtomicU64::new(0),
             cluster_bytes: AtomicU64::new(0),

@@ -105,6 +105,12 @@ impl Cluster {
         state: &AccountState,
         per_second: u32,
     ) -> Result<(), ProxyError> {
+        if state.use_leased_request(Instant::now()) {
+            return Ok(());
+        }
+        // one batch call at a time per account: under load, every request arriving while a
+        // call is out would otherwise make its own
+        let _refilling = state.refilling.lock().await;
         let now = Instant::now();
         if state.use_leased_request(now) {
             return Ok(());
@@ -136,7 +142,14 @@ impl Cluster {
         state: &Arc<AccountState>,
         cap: u32,
     ) -> Result<ConnectionPermit, ProxyError> {
-        // a second round covers a slot taken by a concurrent open after our lease
+        match state.open_leased_connection(cap) {
+            Leased::Opened(permit) => return Ok(permit),
+            Leased::Full(error) => return Err(error),
+            Leased::NeedMore => {}
+        }
+        // one lease call at a time per account; a second round covers a slot taken by a
+        // concurrent open after our lease
+        let _leasing = state.leasing.lock().await;
         for _ in 0..2 {
             match state.open_leased_connection(cap) {
                 Leased::Opened(permit) => return Ok(permit),
@@ -268,5 +281,88 @@ mod tests {
         assert_eq!(batch(50), 1);
         assert_eq!(batch(1_000), 10);
         assert_eq!(batch(1_000_000), 10_000);
+    }
+}
+
+#[cfg(test)]
+mod batching {
+    use std::sync::atomic::AtomicU32;
+
+    use super::*;
+    use crate::shared::{Grant, SharedState};
+
+    /// A bucket that always has room and takes 2 ms to answer, counting the calls.
+    #[derive(Default)]
+    struct Counting {
+        calls: AtomicU32,
+    }
+
+    impl SharedState for Arc<Counting> {
+        async fn take_requests(&self, _: i64, _: u32, want: u32) -> Result<Grant, BoxError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            Ok(Grant {
+                granted: want,
+                retry_after: Duration::ZERO,
+            })
+        }
+        async fn lease_connections(&self, _: i64, _: u32, _: u32) -> Result<bool, BoxError> {
+            Ok(true)
+        }
+        async fn renew_connections(&self, _: Vec<(i64, u32)>) -> Result<(), BoxError> {
+            Ok(())
+        }
+        async fn add_bytes(&self, d: Vec<BytesDelta>) -> Result<Vec<u64>, BoxError> {
+            Ok(vec![0; d.len()])
+        }
+        async fn session(&self, _: i64, _: &str) -> Result<Option<SessionBinding>, BoxError> {
+            Ok(None)
+        }
+        async fn bind_session(&self, _: i64, _: &str, _: i64, _: Duration) -> Result<(), BoxError> {
+            Ok(())
+        }
+        async fn ping(&self) -> Result<(), BoxError> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_requests_share_one_batch_call() {
+        let counting = Arc::new(Counting::default());
+        let cluster = Arc::new(Cluster::new(Arc::new(counting.clone())));
+        let state = Arc::new(AccountState::new(1));
+        let tasks: Vec<_> = (0..64)
+            .map(|_| {
+                let (cluster, state) = (cluster.clone(), state.clone());
+                tokio::spawn(async move {
+                    for _ in 0..50 {
+                        cluster.check_rate(&state, 1_000_000).await.expect("room");
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.expect("task");
+        }
+        assert_eq!(
+            counting.calls.load(Ordering::SeqCst),
+            1,
+            "3,200 requests, one batch"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_batch_serves_many_requests() {
+        let counting = Arc::new(Counting::default());
+        let cluster = Cluster::new(Arc::new(counting.clone()));
+        let state = AccountState::new(1);
+        for _ in 0..5_000 {
+            cluster.check_rate(&state, 1_000_000).await.expect("room");
+        }
+        assert_eq!(
+            counting.calls.load(Ordering::SeqCst),
+            1,
+            "one batch of 10,000"
+        );
     }
 }

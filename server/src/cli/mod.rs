@@ -94,6 +94,13 @@ async fn run_command(command: Command, url: &str, keyring: Keyring) -> anyhow::R
         .await
         .map_err(|e| anyhow::anyhow!("DATABASE_URL: {e}"))?
         .with_keyring(keyring);
+    // commands that change what the gateways load
+    let changes_directory = matches!(
+        command,
+        Command::User(_)
+            | Command::Upstream(upstream::UpstreamCommand::Add { .. })
+            | Command::Upstream(upstream::UpstreamCommand::Remove { .. })
+    );
     let result = match command {
         Command::Migrate { revert } => migrate::run(&db, revert).await,
         Command::User(cmd) => {
@@ -115,7 +122,35 @@ async fn run_command(command: Command, url: &str, keyring: Keyring) -> anyhow::R
         Command::Serve(_) => unreachable!("serve is handled before a database is opened"),
     };
     db.close().await;
+    if result.is_ok() && changes_directory {
+        announce_change().await;
+    }
     result
+}
+
+/// In a cluster (`ATLANTIC_REDIS_URL` set), tells the running gateways that accounts or exits
+/// changed, so they reload now rather than at their next periodic refresh. Best effort: the
+/// refresh covers a notice that does not get through.
+async fn announce_change() {
+    let Some(url) = config::process_env("ATLANTIC_REDIS_URL") else {
+        return;
+    };
+    let name = config::process_env("ATLANTIC_CLUSTER_NAME").unwrap_or_else(|| "atlantic".into());
+    let published = async {
+        let cluster = cluster::ClusterState::connect(&url, &name, "cli").await?;
+        cluster.publish(cluster::Change::Directory).await
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(3), published).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => eprintln!(
+            "atlantic: the change is saved; telling the gateways failed ({error}): they pick it \
+             up at their next refresh"
+        ),
+        Err(_) => eprintln!(
+            "atlantic: the change is saved; Redis did not answer: the gateways pick it up at \
+             their next refresh"
+        ),
+    }
 }
 
 fn report(result: anyhow::Result<()>) -> ExitCode {

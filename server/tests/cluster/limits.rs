@@ -175,3 +175,59 @@ async fn new_credentials_reach_every_gateway_within_a_second() {
         node.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_customer_added_on_the_command_line_reaches_every_gateway_within_a_second() {
+    let Some(cluster) = Cluster::new().await else {
+        return;
+    };
+    let origin = origin::start().await;
+    let (web, a, b) = cluster.web_and_two_gateways(&[]).await;
+    let added = tokio::process::Command::new(env!("CARGO_BIN_EXE_atlantic"))
+        .args([
+            "user",
+            "add",
+            "--email",
+            "cli@example.com",
+            "--plan",
+            "Starter",
+        ])
+        .args(["--password", crate::common::CUSTOMER_PASSWORD])
+        .env("DATABASE_URL", cluster.db.url())
+        .env("ATLANTIC_REDIS_URL", cluster.redis.url())
+        .env("ATLANTIC_CLUSTER_NAME", cluster.redis.name())
+        .output()
+        .await
+        .unwrap();
+    assert!(added.status.success(), "{added:?}");
+    let changed = tokio::time::Instant::now();
+    let out = String::from_utf8(added.stdout).unwrap();
+    let field = |name: &str| {
+        out.lines()
+            .find_map(|l| l.trim().strip_prefix(name))
+            .unwrap()
+            .to_owned()
+    };
+    let (user, pass) = (field("proxy_username="), field("proxy_password="));
+    let url = format!("http://{origin}/bytes/10");
+    for gateway in [a.http(), b.http()] {
+        loop {
+            let r = through(gateway, &user, &pass)
+                .get(&url)
+                .send()
+                .await
+                .unwrap();
+            if r.status() == 200 {
+                break;
+            }
+            assert!(
+                changed.elapsed() < Duration::from_secs(1),
+                "the new customer is still unknown to {gateway} after a second"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    for node in [a, b, web] {
+        node.stop().await;
+    }
+}
