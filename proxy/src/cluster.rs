@@ -2,9 +2,10 @@
 //! it slow down or stop the hot path.
 //!
 //! - **Requests per second.** A node takes requests from the account's cluster-wide bucket a
-//!   small batch at a time (1 % of the plan's rate, at least one) and uses them within
-//!   [`LEASE_FRESH`]; the bucket itself never gives out more than the plan, so the cluster
-//!   overshoots it by at most the batches held at one instant (one node's batch per node).
+//!   batch at a time and uses them within [`LEASE_FRESH`]. The bucket itself never gives out
+//!   more than the plan, so the cluster can be ahead of it only by the batches held at one
+//!   instant, one per node: a batch is a tenth of the plan's rate divided by the number of
+//!   gateways (at least one request), which bounds that to 10 % of the plan.
 //! - **Concurrent connections.** A node leases slots from the cluster's count (1 % of the cap
 //!   at a time, at least one), gives back what it no longer uses each second, and
 //!   renews what it holds; a node that dies stops renewing, and its slots lapse.
@@ -21,7 +22,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::account_state::{AccountState, ConnectionPermit, Leased};
@@ -43,11 +44,19 @@ pub(crate) struct Cluster {
     up: AtomicBool,
     /// Calls that failed or were too slow, since start.
     fallbacks: AtomicU64,
+    /// Gateways in the cluster, as the node registry last said (at least one).
+    gateways: AtomicU32,
 }
 
-/// The batch a node takes or leases at a time: 1 % of `limit`, at least one.
+/// The connection slots a node leases at a time: 1 % of the cap, at least one.
 fn batch(limit: u32) -> u32 {
     (limit / 100).max(1)
+}
+
+/// The requests a node takes from the bucket at a time: a tenth of the plan's rate shared
+/// among `gateways`, at least one.
+fn request_batch(per_second: u32, gateways: u32) -> u32 {
+    (per_second / (10 * gateways.max(1))).max(1)
 }
 
 impl Cluster {
@@ -57,12 +66,18 @@ impl Cluster {
             shared,
             up: AtomicBool::new(true),
             fallbacks: AtomicU64::new(0),
+            gateways: AtomicU32::new(1),
         }
     }
 
     /// Whether the node works on cluster state now (not degraded).
     pub(crate) fn is_up(&self) -> bool {
         self.up.load(Ordering::Acquire)
+    }
+
+    /// Tells the node how many gateways the cluster has now (it sizes request batches).
+    pub(crate) fn set_gateways(&self, n: u32) {
+        self.gateways.store(n.max(1), Ordering::Relaxed);
     }
 
     /// Calls that failed or were too slow, since start.
@@ -115,7 +130,7 @@ impl Cluster {
         if state.use_leased_request(now) {
             return Ok(());
         }
-        let want = batch(per_second);
+        let want = request_batch(per_second, self.gateways.load(Ordering::Relaxed));
         let call = self.shared.take_requests(state.id, per_second, want);
         match self.call("take_requests", call).await {
             Some(grant) if grant.granted > 0 => {
@@ -276,11 +291,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn batches_are_a_hundredth_and_at_least_one() {
-        assert_eq!(batch(10), 1);
+    fn batches_are_small_and_at_least_one() {
         assert_eq!(batch(50), 1);
         assert_eq!(batch(1_000), 10);
-        assert_eq!(batch(1_000_000), 10_000);
+        assert_eq!(batch(100_000), 1_000);
+        // all gateways' batches together: at most a tenth of the plan's rate
+        assert_eq!(request_batch(10, 1), 1);
+        assert_eq!(request_batch(1_000_000, 1), 100_000);
+        assert_eq!(request_batch(1_000_000, 50), 2_000);
+        assert_eq!(request_batch(500, 10), 5);
+        assert_eq!(
+            request_batch(500, 0),
+            50,
+            "no registry figure yet counts as one"
+        );
     }
 }
 

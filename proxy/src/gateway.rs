@@ -78,6 +78,15 @@ impl GatewayHandle {
             .map(|c| (c.is_up(), c.fallbacks()))
     }
 
+    /// In a cluster, tells the gateway how many gateways the cluster has (from the node
+    /// registry): it sizes the batches it takes from the shared request buckets so that all
+    /// gateways together hold at most a tenth of a plan's rate. Nothing for a lone gateway.
+    pub fn set_cluster_gateways(&self, gateways: u32) {
+        if let Some(cluster) = self.engine.cluster.get() {
+            cluster.set_gateways(gateways);
+        }
+    }
+
     /// Probes one exit now, as the periodic health check does, and returns when it is done
     /// (its verdict is then in [`LiveStats::snapshot`]). An unknown id probes nothing.
     pub async fn probe_exit(&self, exit_id: i64) {

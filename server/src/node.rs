@@ -96,6 +96,20 @@ pub async fn report(
             reported_at_ms: store::now_ms(),
         };
         let mut result = cluster.report(&report).await;
+        if let (Ok(()), Some(g)) = (&result, &gateway) {
+            // the request batches are sized by the number of live gateways
+            match cluster.nodes(store::now_ms()).await {
+                Ok(nodes) => {
+                    let gateways = nodes
+                        .iter()
+                        .filter(|n| n.up && n.report.role != NodeRole::Web)
+                        .count();
+                    g.handle
+                        .set_cluster_gateways(u32::try_from(gateways).unwrap_or(u32::MAX));
+                }
+                Err(error) => result = Err(error),
+            }
+        }
         if let (Ok(()), Some(snapshot)) = (&result, &snapshot) {
             result = cluster.publish_stats(snapshot).await;
         }
