@@ -5,13 +5,15 @@
 //!   batch at a time and uses them within [`LEASE_FRESH`]. The bucket itself never gives out
 //!   more than the plan, so the cluster can be ahead of it only by the batches held at one
 //!   instant, one per node: a batch is a tenth of the plan's rate divided by the number of
-//!   gateways (at least one request), which bounds that to 10 % of the plan.
+//!   gateways (at least one request), which bounds that to 10 % of the plan. One refill is out
+//!   at a time per account: the requests that find the batch used up wait for it.
 //! - **Concurrent connections.** A node leases slots from the cluster's count (1 % of the cap
-//!   at a time, at least one), gives back what it no longer uses each second, and
-//!   renews what it holds; a node that dies stops renewing, and its slots lapse.
-//! - **Quota.** Each second (the gateway's tick) a node adds its metered bytes to the period's cluster total
-//!   and reads the totals back; an account over quota anywhere is cut off everywhere. The
-//!   database stays the billing record: metering never waits on the cluster.
+//!   at a time, at least one, one lease call at a time per account), gives back what it no
+//!   longer uses each second, and renews what it holds; a node that dies stops renewing, and
+//!   its slots lapse.
+//! - **Quota.** Each second (the gateway's tick) a node adds its metered bytes to the period's
+//!   cluster total and reads the totals back; an account over quota anywhere is cut off
+//!   everywhere. The database stays the billing record: metering never waits on the cluster.
 //! - **Sticky sessions.** The cluster's binding wins over the node's own; a node writes the
 //!   bindings it makes.
 //!

@@ -39,8 +39,8 @@ impl StartedGateway {
 }
 
 /// The engine's configuration: the service's addresses (the web listener is never a
-/// destination) and drain deadline (`ATLANTIC_DRAIN_SECS`), the edge settings from the environment, the engine's
-/// defaults for the rest.
+/// destination) and drain deadline (`ATLANTIC_DRAIN_SECS`), the edge settings from the
+/// environment, the engine's defaults for the rest.
 fn gateway_config(config: &Config, web: SocketAddr) -> GatewayConfig {
     config.edge.apply(GatewayConfig {
         http_listen: config.http_proxy,

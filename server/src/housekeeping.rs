@@ -142,7 +142,10 @@ async fn billing_once(state: &AppState, wait: Duration) -> bool {
     billing::expire_due(state).await;
     quota_warnings::send_due(state).await;
     if let Err(error) = lock.release().await {
-        tracing::warn!(%error, "billing pass: releasing its lock failed (it goes with its connection)");
+        tracing::warn!(
+            %error,
+            "billing pass: releasing its lock failed (it goes with its connection)"
+        );
     }
     true
 }

@@ -239,11 +239,15 @@ pub async fn run_with_handles(
         )));
     }
 
+    let (http_proxy, socks5_proxy) = gateway_status.as_ref().map_or_else(
+        || ("-".to_owned(), "-".to_owned()),
+        |g| (g.http_addr.to_string(), g.socks_addr.to_string()),
+    );
     tracing::info!(
         role = role.as_str(),
         listen = %format!("http://{web_addr}"),
-        http_proxy = %gateway_status.as_ref().map_or("-".to_owned(), |g| g.http_addr.to_string()),
-        socks5_proxy = %gateway_status.as_ref().map_or("-".to_owned(), |g| g.socks_addr.to_string()),
+        http_proxy = %http_proxy,
+        socks5_proxy = %socks5_proxy,
         database = %db.backend(),
         cluster = %config.cluster.redis_url.as_ref().map_or("-", |_| config.cluster.name.as_str()),
         "AtlanticProxy is running"

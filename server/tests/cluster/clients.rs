@@ -16,8 +16,11 @@ pub async fn tunnel(
     let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
     let mut s = TcpStream::connect(gateway).await.unwrap();
     s.write_all(
-        format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\nProxy-Authorization: Basic {auth}\r\n\r\n")
-            .as_bytes(),
+        format!(
+            "CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\
+             Proxy-Authorization: Basic {auth}\r\n\r\n"
+        )
+        .as_bytes(),
     )
     .await
     .unwrap();

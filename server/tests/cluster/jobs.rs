@@ -1,6 +1,7 @@
 //! The billing pass runs on one dashboard node at a time: a node that finds its lock taken
-//! skips its periodic round, or, asked to run now, waits for the other node to finish. (That one due renewal is charged once when two nodes race for it is
-//! `billing::renewal`'s story; this is the lock that keeps them from running side by side.)
+//! skips its periodic round, or, asked to run now, waits for the other node to finish. (That
+//! one due renewal is charged once when two nodes race for it is `billing::renewal`'s story;
+//! this is the lock that keeps them from running side by side.)
 
 use store::job_lock::{Job, try_lock};
 

@@ -153,24 +153,7 @@ async fn new_credentials_reach_every_gateway_within_a_second() {
     let regenerated = browser.post("/api/credentials/regenerate", &[]).await;
     assert_eq!(regenerated.status(), 200, "{:?}", regenerated.text().await);
     let changed = tokio::time::Instant::now();
-    for gateway in [a.http(), b.http()] {
-        loop {
-            // a fresh client each time: no kept-alive connection admitted before the change
-            let r = through(gateway, &user, &pass)
-                .get(&url)
-                .send()
-                .await
-                .unwrap();
-            if r.status() == 407 {
-                break;
-            }
-            assert!(
-                changed.elapsed() < Duration::from_secs(1),
-                "the old credentials still work on {gateway} after a second"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
+    until_every_gateway(&[a.http(), b.http()], changed, &user, &pass, &url, 407).await;
     for node in [a, b, web] {
         node.stop().await;
     }
@@ -210,24 +193,34 @@ async fn a_customer_added_on_the_command_line_reaches_every_gateway_within_a_sec
     };
     let (user, pass) = (field("proxy_username="), field("proxy_password="));
     let url = format!("http://{origin}/bytes/10");
-    for gateway in [a.http(), b.http()] {
+    until_every_gateway(&[a.http(), b.http()], changed, &user, &pass, &url, 200).await;
+    for node in [a, b, web] {
+        node.stop().await;
+    }
+}
+
+/// Asks every gateway (a fresh client each time: no kept-alive connection admitted before the
+/// change) until each answers `status`, failing once a second has passed since `changed`.
+async fn until_every_gateway(
+    gateways: &[std::net::SocketAddr],
+    changed: tokio::time::Instant,
+    user: &str,
+    pass: &str,
+    url: &str,
+    status: u16,
+) {
+    for &gateway in gateways {
         loop {
-            let r = through(gateway, &user, &pass)
-                .get(&url)
-                .send()
-                .await
-                .unwrap();
-            if r.status() == 200 {
+            let r = through(gateway, user, pass).get(url).send().await.unwrap();
+            if r.status() == status {
                 break;
             }
             assert!(
                 changed.elapsed() < Duration::from_secs(1),
-                "the new customer is still unknown to {gateway} after a second"
+                "{gateway} still answers {} a second after the change",
+                r.status()
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-    }
-    for node in [a, b, web] {
-        node.stop().await;
     }
 }
