@@ -214,6 +214,8 @@ impl Cluster {
     /// then trims and renews the connection leases, reports metered bytes and reads the
     /// period totals back into the account states.
     pub(crate) async fn sync(&self, states: &[Arc<AccountState>], catalog: &Catalog) {
+        // set every second: a recorder installed after the gateway was built sees it too
+        metrics::gauge!("atlantic_proxy_cluster_up").set(if self.is_up() { 1.0 } else { 0.0 });
         if !self.is_up() {
             let back = tokio::time::timeout(DEADLINE, self.shared.ping()).await;
             if !matches!(back, Ok(Ok(()))) {

@@ -61,7 +61,18 @@ async fn live_subscriptions(db: &store::Db, email: &str) -> usize {
 async fn assert_refunded_and_told(service: &Service, db: &store::Db, email: &str, renewal: &str) {
     reaches(db, renewal, PaymentStatus::Refunded).await;
     assert_eq!(double_status(service, renewal).await, "reversed");
-    let kinds = common::activity_kinds(db, email).await;
+    // the refund's activity line is written just after its status: wait for it as well
+    let told = |kinds: &[String]| {
+        ["payment.superseded", "payment.refunded"]
+            .iter()
+            .all(|kind| kinds.iter().filter(|k| k == kind).count() == 1)
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut kinds = common::activity_kinds(db, email).await;
+    while !told(&kinds) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        kinds = common::activity_kinds(db, email).await;
+    }
     for kind in ["payment.superseded", "payment.refunded"] {
         assert_eq!(
             kinds.iter().filter(|k| *k == kind).count(),

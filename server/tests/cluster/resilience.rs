@@ -116,6 +116,30 @@ async fn a_gateway_stopped_gracefully_leaves_the_registry_and_finishes_its_reque
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // its operator endpoints: probes and metrics, with the cluster's state; no dashboard
+    let client = crate::common::client();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let metrics = client
+            .get(format!("{}/metrics", a.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.contains("atlantic_proxy_cluster_up 1") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{metrics}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let login = client
+        .get(format!("{}/login", a.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 404, "a gateway node serves no dashboard");
     // a tunnel is open while the node is told to stop: it still works during the drain
     let (mut tunnel, status) = crate::clients::tunnel(a.http(), origin, &user, &pass).await;
     assert_eq!(status, 200);
