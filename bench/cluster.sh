@@ -26,11 +26,14 @@ PB="$ROOT/bench/harness/proxybench/target/release/proxybench"
 WORK="$(mktemp -d /tmp/atl-cluster-work.XXXXXX)"
 ORIGIN_PORT=18280
 PIDS=()
-DBS=()
+# the databases made, one per line (fresh_db runs in a subshell: a variable would be lost)
+DBS="$WORK/databases"
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  for db in "${DBS[@]}"; do psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true; done
+  while read -r db; do
+    psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
+  done <"$DBS"
   redis-cli -u "$REDIS" --scan --pattern 'bench_*' | xargs -r redis-cli -u "$REDIS" del >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
@@ -38,6 +41,7 @@ trap cleanup EXIT
 
 [[ -x "$BIN" ]] || { echo "no $BIN: run cargo xtask build --release first" >&2; exit 1; }
 (cd "$ROOT/bench/harness/proxybench" && env -u CARGO_TARGET_DIR cargo build --release -q)
+touch "$DBS"
 mkdir -p "$WORK/site/pkg"
 echo '{"output_name":"bench","css":"bench.css","echarts":"echarts.min.js"}' >"$WORK/site/assets.json"
 echo 'body{}' >"$WORK/site/pkg/bench.css"
@@ -50,7 +54,7 @@ PIDS+=($!)
 fresh_db() {
   local name="atl_bench_$RANDOM$RANDOM"
   psql "$PG_ADMIN" -qc "CREATE DATABASE $name" >/dev/null
-  DBS+=("$name")
+  echo "$name" >>"$DBS"
   local url="${PG_ADMIN%/*}/$name"
   DATABASE_URL="$url" ATLANTIC_SITE_ROOT="$WORK/site" "$BIN" user add --email bench@example.com \
     --password 'bench-password-123' --plan Unlimited >"$WORK/user.txt"
