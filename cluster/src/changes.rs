@@ -31,10 +31,6 @@ impl Change {
     }
 }
 
-/// The receiving side: [`Changes::listen`] calls back on every notice.
-#[derive(Debug)]
-pub struct Changes;
-
 impl ClusterState {
     /// Tells every node that `change` happened.
     pub async fn publish(&self, change: Change) -> Result<(), Error> {
@@ -48,20 +44,16 @@ impl ClusterState {
     }
 }
 
-impl Changes {
+impl ClusterState {
     /// Calls `on_change` for every notice until `stop`, subscribing again (after a pause)
     /// whenever the subscription drops; `on_change` is also called after each resubscription,
     /// since notices sent meanwhile are lost.
-    pub async fn listen(
-        cluster: &ClusterState,
-        stop: CancellationToken,
-        on_change: impl Fn(Change) + Send,
-    ) {
-        let channel = cluster.keys.changes();
+    pub async fn follow_changes(&self, stop: CancellationToken, on_change: impl Fn(Change) + Send) {
+        let channel = self.keys.changes();
         let mut first = true;
         loop {
             let subscribed = async {
-                let mut pubsub = cluster.client.get_async_pubsub().await?;
+                let mut pubsub = self.client.get_async_pubsub().await?;
                 pubsub.subscribe(&channel).await?;
                 Ok::<_, Error>(pubsub)
             };

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-pub use crate::changes::{Change, Changes};
+pub use crate::changes::Change;
 use crate::keys::Keys;
 pub use crate::live::{STATS_KEPT, merge as merge_stats};
 pub use crate::nodes::{NodeReport, NodeRole, NodeStatus};

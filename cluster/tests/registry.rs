@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use cluster::test_support::TestRedis;
-use cluster::{Change, Changes, NodeReport, NodeRole};
+use cluster::{Change, NodeReport, NodeRole};
 use tokio_util::sync::CancellationToken;
 
 fn report(node: &str, reported_at_ms: i64) -> NodeReport {
@@ -61,10 +61,11 @@ async fn a_change_notice_reaches_every_listener() {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let stop = stop.clone();
         tokio::spawn(async move {
-            Changes::listen(&gateway, stop, move |change| {
-                let _ = tx.send(change);
-            })
-            .await;
+            gateway
+                .follow_changes(stop, move |change| {
+                    let _ = tx.send(change);
+                })
+                .await;
         });
         receivers.push(rx);
     }

@@ -274,18 +274,17 @@ impl Cluster {
                 period_start_ms,
                 bytes,
             });
-            reported.push((state.clone(), metered));
+            reported.push((state.clone(), metered, period_start_ms));
         }
         if deltas.is_empty() {
             return;
         }
-        let periods: Vec<i64> = deltas.iter().map(|d| d.period_start_ms).collect();
         let Some(totals) = self.call("add_bytes", self.shared.add_bytes(deltas)).await else {
             return;
         };
-        for (((state, metered), period), total) in reported.iter().zip(periods).zip(totals) {
+        for ((state, metered, period), total) in reported.iter().zip(totals) {
             state.reported.store(*metered, Ordering::Relaxed);
-            state.set_cluster_bytes(period, total);
+            state.set_cluster_bytes(*period, total);
         }
     }
 }

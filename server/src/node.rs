@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use cluster::{Change, Changes, ClusterState, NodeReport, NodeRole};
+use cluster::{Change, ClusterState, NodeReport, NodeRole};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Role};
@@ -140,9 +140,9 @@ pub async fn follow_changes(
     gateway: proxy::GatewayHandle,
     shutdown: CancellationToken,
 ) {
-    Changes::listen(&cluster, shutdown, move |change| match change {
-        Change::Directory => gateway.refresh_now(),
-        _ => gateway.refresh_now(),
-    })
-    .await;
+    // every change there is (accounts, credentials, allowlists, plans, exits) is in the
+    // directory the gateway loads
+    cluster
+        .follow_changes(shutdown, move |_: Change| gateway.refresh_now())
+        .await;
 }

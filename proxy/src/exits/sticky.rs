@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::{Exits, Route};
 use crate::account_state::AccountState;
+use crate::username::Targeting;
 
 /// Sessions remembered at most, for all accounts; past this, new sessions are served but not
 /// pinned.
@@ -179,6 +181,49 @@ impl StickyTable {
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.lock().map.len()
+    }
+}
+
+/// The exits' session side: binding after a request, each session's TTL, the cluster's view.
+impl Exits {
+    /// A request of a session was served through `route`: bind (or move) the session to it.
+    pub(super) fn served(
+        &self,
+        route: &Route,
+        t: &Targeting,
+        account: &Arc<AccountState>,
+        session_share: usize,
+        now: Instant,
+    ) {
+        if let Some(session) = &t.session {
+            let ttl = self.session_ttl(t);
+            let id = route.id();
+            self.sticky
+                .bind(account, session, id, ttl, session_share, now);
+        }
+    }
+
+    /// How long a session of targeting `t` lives: its `ttl` parameter, or the default.
+    pub(crate) fn session_ttl(&self, t: &Targeting) -> Duration {
+        t.ttl_minutes
+            .map_or(self.session_ttl, |m| Duration::from_secs(u64::from(m) * 60))
+    }
+
+    /// Takes the cluster's view of a session (its binding, or none) as this node's.
+    pub(crate) fn adopt_session(
+        &self,
+        account: &Arc<AccountState>,
+        session: &str,
+        binding: Option<(i64, Duration)>,
+        share: usize,
+        now: Instant,
+    ) {
+        self.sticky.adopt(account, session, binding, share, now);
+    }
+
+    /// Housekeeping: drops expired sessions.
+    pub(crate) fn purge(&self, now: Instant) {
+        self.sticky.purge(now);
     }
 }
 

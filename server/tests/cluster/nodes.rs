@@ -88,7 +88,7 @@ impl Cluster {
             command.env(k, v);
         }
         let child = command.spawn().expect("atlantic starts");
-        let node = Node {
+        let mut node = Node {
             name: name.to_owned(),
             base: format!("http://{listen}"),
             http,
@@ -116,22 +116,14 @@ impl Drop for Cluster {
 }
 
 impl Node {
-    async fn wait_ready(&self) {
-        let client = crate::common::client();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(r) = client.get(format!("{}/ready", self.base)).send().await
-                && r.status() == 200
-            {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "node {} not ready within 60 s",
-                self.name
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+    async fn wait_ready(&mut self) {
+        let what = format!("node {}", self.name);
+        let base = self.base.clone();
+        let child = &mut self.child;
+        crate::common::until_ready(&base, Duration::from_secs(60), &what, || {
+            child.try_wait().ok().flatten().is_some()
+        })
+        .await;
     }
 
     /// The HTTP proxy address.

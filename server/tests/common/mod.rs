@@ -110,21 +110,10 @@ impl Service {
 
     /// Polls `/ready` until 200, failing the test after 30 s.
     async fn wait_ready(&self) {
-        let client = client();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(r) = client.get(format!("{}/ready", self.base)).send().await
-                && r.status() == 200
-            {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "service not ready within 30 s"
-            );
-            assert!(!self.task.is_finished(), "service exited during start-up");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        until_ready(&self.base, Duration::from_secs(30), "service", || {
+            self.task.is_finished()
+        })
+        .await;
     }
 
     /// Runs housekeeping (expired sessions, limiter keys, billing, quota warnings) once, now,
@@ -175,6 +164,32 @@ async fn bind() -> TcpListener {
 }
 
 /// A site directory as `cargo xtask build` writes it, with tiny placeholder assets.
+/// Polls `base`'s `/ready` until it answers 200, failing the test after `within`, or at once
+/// when `exited` says the process (or task) behind it is gone.
+pub async fn until_ready(
+    base: &str,
+    within: Duration,
+    what: &str,
+    mut exited: impl FnMut() -> bool,
+) {
+    let client = client();
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Ok(r) = client.get(format!("{base}/ready")).send().await
+            && r.status() == 200
+        {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} not ready within {} s",
+            within.as_secs()
+        );
+        assert!(!exited(), "{what} exited during start-up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// A minimal built site in a fresh temporary folder.
 pub fn fake_site() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("atlantic-site-{}", uuid_like()));
