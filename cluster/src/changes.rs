@@ -2,6 +2,9 @@
 //! allowlist, a plan or an exit changes, and every gateway reloads its directory at once
 //! instead of at its next periodic refresh (which stays the fallback: a notice sent while a
 //! gateway was disconnected is lost, and the refresh covers it).
+//!
+//! On a Redis Cluster the subscription is to one seed node (a message published on any node
+//! reaches subscribers on every node); when that node goes away, the next seed is tried.
 
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
@@ -45,15 +48,17 @@ impl ClusterState {
 }
 
 impl ClusterState {
-    /// Calls `on_change` for every notice until `stop`, subscribing again (after a pause)
-    /// whenever the subscription drops; `on_change` is also called after each resubscription,
-    /// since notices sent meanwhile are lost.
+    /// Calls `on_change` for every notice until `stop`, subscribing again (after a pause, to
+    /// the next seed node of a Redis Cluster) whenever the subscription drops; `on_change` is
+    /// also called after each resubscription, since notices sent meanwhile are lost.
     pub async fn follow_changes(&self, stop: CancellationToken, on_change: impl Fn(Change) + Send) {
         let channel = self.keys.changes();
         let mut first = true;
-        loop {
+        for url in self.subscribe_to.iter().cycle() {
             let subscribed = async {
-                let mut pubsub = self.client.get_async_pubsub().await?;
+                let mut pubsub = redis::Client::open(url.as_str())?
+                    .get_async_pubsub()
+                    .await?;
                 pubsub.subscribe(&channel).await?;
                 Ok::<_, Error>(pubsub)
             };

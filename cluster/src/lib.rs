@@ -10,9 +10,12 @@
 //!   second ([`changes`]).
 //!
 //! The atomic parts are Lua scripts (`src/scripts/`), each touching one key. Keys carry
-//! per-account hash tags ([`keys`]).
+//! per-account hash tags ([`keys`]), so the same code runs on one Redis server or on a Redis
+//! Cluster ([`RedisAddress`], [`connection`]).
 
+mod address;
 mod changes;
+mod connection;
 mod keys;
 mod live;
 mod nodes;
@@ -24,9 +27,9 @@ pub mod test_support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-
+pub use crate::address::RedisAddress;
 pub use crate::changes::Change;
+use crate::connection::Connection;
 use crate::keys::Keys;
 pub use crate::live::{STATS_KEPT, merge as merge_stats};
 pub use crate::nodes::{NodeReport, NodeRole, NodeStatus};
@@ -42,8 +45,9 @@ pub const LEASE_TIME: Duration = Duration::from_secs(30);
 /// which reconnects by itself after Redis went away.
 #[derive(Clone)]
 pub struct ClusterState {
-    connection: ConnectionManager,
-    client: redis::Client,
+    connection: Connection,
+    /// Where change notices are subscribed to (the first that answers).
+    subscribe_to: Arc<[String]>,
     keys: Arc<Keys>,
     scripts: Arc<Scripts>,
     node: Arc<str>,
@@ -58,25 +62,14 @@ impl std::fmt::Debug for ClusterState {
     }
 }
 
-/// Each call is bounded by its caller (the gateway waits 50 ms); the manager only has to
-/// notice a dead connection and reconnect in the background.
-fn manager_config() -> ConnectionManagerConfig {
-    ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(2)))
-        .set_response_timeout(Some(Duration::from_secs(2)))
-        .set_number_of_retries(1)
-        .set_max_delay(Duration::from_millis(500))
-}
-
 impl ClusterState {
-    /// Connects to Redis at `url` as node `node` of the cluster called `name` (the prefix of
-    /// every key, so several clusters can share one Redis).
+    /// Connects to Redis at `url` (one server, or a Redis Cluster: see [`RedisAddress`]) as
+    /// node `node` of the cluster called `name` (the prefix of every key, so several clusters
+    /// can share one Redis).
     pub async fn connect(url: &str, name: &str, node: &str) -> Result<ClusterState, Error> {
-        let client = redis::Client::open(url)?;
-        let connection = client
-            .get_connection_manager_with_config(manager_config())
-            .await?;
-        let state = ClusterState::over(client, connection, name, node);
+        let address = address(url)?;
+        let connection = Connection::open(&address).await?;
+        let state = ClusterState::over(&address, connection, name, node);
         state.ping().await?;
         Ok(state)
     }
@@ -84,20 +77,20 @@ impl ClusterState {
     /// Like [`ClusterState::connect`], without waiting for Redis: the connection is made on
     /// first use (and again whenever it is lost), so a node can start while Redis is down.
     pub fn connect_lazily(url: &str, name: &str, node: &str) -> Result<ClusterState, Error> {
-        let client = redis::Client::open(url)?;
-        let connection = ConnectionManager::new_lazy_with_config(client.clone(), manager_config())?;
-        Ok(ClusterState::over(client, connection, name, node))
+        let address = address(url)?;
+        let connection = Connection::open_lazily(&address)?;
+        Ok(ClusterState::over(&address, connection, name, node))
     }
 
     fn over(
-        client: redis::Client,
-        connection: ConnectionManager,
+        address: &RedisAddress,
+        connection: Connection,
         name: &str,
         node: &str,
     ) -> ClusterState {
         ClusterState {
             connection,
-            client,
+            subscribe_to: address.subscription_urls().into(),
             keys: Arc::new(Keys::new(name)),
             scripts: Arc::new(Scripts::default()),
             node: Arc::from(node),
@@ -135,7 +128,13 @@ impl ClusterState {
             .map(drop)
     }
 
-    fn connection(&self) -> ConnectionManager {
+    fn connection(&self) -> Connection {
         self.connection.clone()
     }
+}
+
+fn address(url: &str) -> Result<RedisAddress, Error> {
+    RedisAddress::parse(url).map_err(|why| {
+        redis::RedisError::from((redis::ErrorKind::InvalidClientConfig, "Redis URL", why))
+    })
 }

@@ -1,5 +1,6 @@
 //! The gateways' shared limits ([`proxy::SharedState`]) over Redis. Each call is one round trip
-//! (a script on one key, or one pipeline); concurrent calls share the multiplexed connection.
+//! (a script on one key, or one pipeline on one account's keys); concurrent calls share the
+//! multiplexed connection.
 
 use std::time::Duration;
 
@@ -79,17 +80,23 @@ impl SharedState for ClusterState {
     }
 
     async fn add_bytes(&self, deltas: Vec<BytesDelta>) -> Result<Vec<u64>, BoxError> {
-        let mut pipe = redis::pipe();
-        for d in &deltas {
+        // one small pipeline per account (a Redis Cluster takes a pipeline to one slot only);
+        // concurrent calls on the multiplexed connection still go out together
+        let calls = deltas.iter().map(|d| {
+            let mut connection = self.connection();
             let key = self.keys.bytes(d.account_id, d.period_start_ms);
+            let mut pipe = redis::pipe();
             pipe.cmd("INCRBY").arg(&key).arg(d.bytes);
             pipe.cmd("PEXPIRE")
                 .arg(&key)
                 .arg(millis(BYTES_KEPT))
                 .ignore();
-        }
-        let totals: Vec<u64> = pipe.query_async(&mut self.connection()).await?;
-        Ok(totals)
+            async move {
+                let (total,): (u64,) = pipe.query_async(&mut connection).await?;
+                Ok::<_, redis::RedisError>(total)
+            }
+        });
+        Ok(try_join_all(calls).await?)
     }
 
     async fn session(

@@ -9,9 +9,19 @@ use crate::{node, plan, ready, sync_round};
 
 #[tokio::test]
 async fn two_gateways_share_one_requests_per_second_bucket() {
-    let Some(redis) = TestRedis::new().await else {
-        return;
-    };
+    if let Some(redis) = TestRedis::new().await {
+        share_one_requests_per_second_bucket(redis).await;
+    }
+}
+
+#[tokio::test]
+async fn two_gateways_share_one_requests_per_second_bucket_on_a_redis_cluster() {
+    if let Some(redis) = TestRedis::on_redis_cluster().await {
+        share_one_requests_per_second_bucket(redis).await;
+    }
+}
+
+async fn share_one_requests_per_second_bucket(redis: TestRedis) {
     bounded(30, async {
         let origin = Origin::start().await;
         let dir = MemDirectory::new(vec![account(1, "ada", "pw", Some(plan(10, 100, None)))], vec![]);
@@ -100,9 +110,19 @@ async fn the_connection_cap_counts_every_gateway() {
 
 #[tokio::test]
 async fn a_quota_used_up_through_one_gateway_stops_the_other() {
-    let Some(redis) = TestRedis::new().await else {
-        return;
-    };
+    if let Some(redis) = TestRedis::new().await {
+        one_quota_stops_both(redis).await;
+    }
+}
+
+#[tokio::test]
+async fn a_quota_used_up_through_one_gateway_stops_the_other_on_a_redis_cluster() {
+    if let Some(redis) = TestRedis::on_redis_cluster().await {
+        one_quota_stops_both(redis).await;
+    }
+}
+
+async fn one_quota_stops_both(redis: TestRedis) {
     bounded(30, async {
         let origin = Origin::start().await;
         let quota = 1_000_000;

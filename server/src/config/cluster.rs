@@ -114,21 +114,7 @@ impl ClusterSettings {
         let redis_url = match env("ATLANTIC_REDIS_URL") {
             Some(raw) => {
                 let raw = raw.trim().to_owned();
-                let parsed = url::Url::parse(&raw).map_err(|e| {
-                    err(
-                        "ATLANTIC_REDIS_URL",
-                        format!("is not a URL ({e}); use redis://[:password@]host:port[/db]"),
-                    )
-                })?;
-                if !matches!(parsed.scheme(), "redis" | "redis+unix" | "unix") {
-                    return Err(err(
-                        "ATLANTIC_REDIS_URL",
-                        format!(
-                            "scheme \"{}\" is not supported (use redis:// or redis+unix://)",
-                            parsed.scheme()
-                        ),
-                    ));
-                }
+                cluster::RedisAddress::parse(&raw).map_err(|why| err("ATLANTIC_REDIS_URL", why))?;
                 if database_url.starts_with("sqlite:") {
                     return Err(err(
                         "ATLANTIC_REDIS_URL",
@@ -229,7 +215,22 @@ mod tests {
     #[test]
     fn urls_and_names_are_checked() {
         let e = settings(&[("ATLANTIC_REDIS_URL", "http://x")], None, PG).expect_err("scheme");
-        assert!(e.contains("scheme \"http\" is not supported"), "{e}");
+        assert!(
+            e.starts_with("ATLANTIC_REDIS_URL: scheme \"http\" is not supported"),
+            "{e}"
+        );
+        let e = settings(&[("ATLANTIC_REDIS_URL", "redis+cluster://h")], None, PG)
+            .expect_err("a seed without a port");
+        assert!(
+            e.starts_with("ATLANTIC_REDIS_URL: seed \"h\" is not host:port"),
+            "{e}"
+        );
+        let cluster = (
+            "ATLANTIC_REDIS_URL",
+            "redis+cluster://10.0.0.1:7000,10.0.0.2:7000",
+        );
+        let s = settings(&[cluster], Some("gateway"), PG).expect("a Redis Cluster");
+        assert!(s.redis_url.is_some());
         let e = settings(&[REDIS, ("ATLANTIC_NODE_ID", "Gateway 1")], None, PG).expect_err("id");
         assert!(
             e.starts_with("ATLANTIC_NODE_ID: \"Gateway 1\" must be"),

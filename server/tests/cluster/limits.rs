@@ -72,9 +72,19 @@ async fn fifty_connections_on_one_gateway_leave_none_on_the_other() {
 
 #[tokio::test]
 async fn a_quota_is_one_quota_across_the_gateways() {
-    let Some(cluster) = Cluster::new().await else {
-        return;
-    };
+    if let Some(cluster) = Cluster::new().await {
+        one_quota_across_the_gateways(cluster).await;
+    }
+}
+
+#[tokio::test]
+async fn a_quota_is_one_quota_across_the_gateways_on_a_redis_cluster() {
+    if let Some(cluster) = Cluster::on_redis_cluster().await {
+        one_quota_across_the_gateways(cluster).await;
+    }
+}
+
+async fn one_quota_across_the_gateways(cluster: Cluster) {
     let quota: u64 = 10_000_000;
     let (user, pass) = customer(cluster.db.db(), "ada@example.com", "Starter").await;
     unpaced_starter(cluster.db.db()).await;
@@ -133,9 +143,19 @@ async fn a_quota_is_one_quota_across_the_gateways() {
 
 #[tokio::test]
 async fn new_credentials_reach_every_gateway_within_a_second() {
-    let Some(cluster) = Cluster::new().await else {
-        return;
-    };
+    if let Some(cluster) = Cluster::new().await {
+        new_credentials_reach_every_gateway(cluster).await;
+    }
+}
+
+#[tokio::test]
+async fn new_credentials_reach_every_gateway_within_a_second_on_a_redis_cluster() {
+    if let Some(cluster) = Cluster::on_redis_cluster().await {
+        new_credentials_reach_every_gateway(cluster).await;
+    }
+}
+
+async fn new_credentials_reach_every_gateway(cluster: Cluster) {
     let (user, pass) = customer(cluster.db.db(), "ada@example.com", "Starter").await;
     let origin = origin::start().await;
     let (web, a, b) = cluster.web_and_two_gateways(&[]).await;

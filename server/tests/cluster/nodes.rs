@@ -43,8 +43,20 @@ impl Cluster {
     /// A fresh cluster, or `None` (outside CI) when PostgreSQL or Redis is missing.
     pub async fn new() -> Option<Cluster> {
         let serial = ONE_AT_A_TIME.lock().await;
-        let db = TestDb::new(Engine::Postgres).await?;
         let redis = TestRedis::new().await?;
+        Cluster::on(redis, serial).await
+    }
+
+    /// A fresh cluster whose shared state is a Redis Cluster of three primaries started for
+    /// it (`ATLANTIC_REDIS_URL=redis+cluster://…`).
+    pub async fn on_redis_cluster() -> Option<Cluster> {
+        let serial = ONE_AT_A_TIME.lock().await;
+        let redis = TestRedis::on_redis_cluster().await?;
+        Cluster::on(redis, serial).await
+    }
+
+    async fn on(redis: TestRedis, serial: MutexGuard<'static, ()>) -> Option<Cluster> {
+        let db = TestDb::new(Engine::Postgres).await?;
         Some(Cluster {
             db,
             redis,

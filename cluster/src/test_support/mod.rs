@@ -1,14 +1,17 @@
 //! Redis for tests (feature `test-support`): each [`TestRedis`] is a cluster of its own name on
 //! the test Redis, so tests run in parallel on one server, and its keys are deleted when it is
-//! dropped.
+//! dropped. [`TestRedis::on_redis_cluster`] starts a Redis Cluster of its own instead.
 //!
 //! Redis is found through `ATLANTIC_TEST_REDIS_URL` (default `redis://127.0.0.1:6379`). If it
 //! cannot be reached, [`TestRedis::new`] fails the test when `CI=true` and otherwise prints a
 //! warning and returns `None`, as the PostgreSQL helper does.
 
+mod redis_cluster;
+
 use rand::distr::{Alphanumeric, SampleString};
 
 use crate::ClusterState;
+use crate::test_support::redis_cluster::RedisClusterServers;
 
 /// The environment variable holding the test Redis URL.
 pub const REDIS_URL_ENV: &str = "ATLANTIC_TEST_REDIS_URL";
@@ -20,18 +23,32 @@ pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 pub struct TestRedis {
     url: String,
     name: String,
+    /// The Redis Cluster started for this test, stopped (with its data) on drop.
+    servers: Option<RedisClusterServers>,
+}
+
+/// Fails the test in CI (`CI=true`), or warns that it is skipped.
+fn unavailable(message: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{message} (CI=true, so this test fails instead of skipping)");
+    }
+    eprintln!("\n!!!!! WARNING: {message}; SKIPPING this Redis test !!!!!\n");
+}
+
+fn fresh_name() -> String {
+    format!(
+        "atl_t_{}",
+        Alphanumeric
+            .sample_string(&mut rand::rng(), 12)
+            .to_lowercase()
+    )
 }
 
 impl TestRedis {
     /// A fresh cluster name, or `None` (outside CI) when Redis is unreachable.
     pub async fn new() -> Option<TestRedis> {
         let url = std::env::var(REDIS_URL_ENV).unwrap_or_else(|_| DEFAULT_REDIS_URL.to_owned());
-        let name = format!(
-            "atl_t_{}",
-            Alphanumeric
-                .sample_string(&mut rand::rng(), 12)
-                .to_lowercase()
-        );
+        let name = fresh_name();
         let probe = tokio::time::timeout(
             std::time::Duration::from_secs(5),
             ClusterState::connect(&url, &name, "probe"),
@@ -41,14 +58,47 @@ impl TestRedis {
             .map_err(|_| "timed out".to_owned())
             .and_then(|r| r.map_err(|e| e.to_string()))
         {
-            let message = format!("Redis at {url} is unreachable ({why}); set {REDIS_URL_ENV}");
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("{message} (CI=true, so this test fails instead of skipping)");
-            }
-            eprintln!("\n!!!!! WARNING: {message}; SKIPPING this Redis test !!!!!\n");
+            unavailable(&format!(
+                "Redis at {url} is unreachable ({why}); set {REDIS_URL_ENV}"
+            ));
             return None;
         }
-        Some(TestRedis { url, name })
+        Some(TestRedis {
+            url,
+            name,
+            servers: None,
+        })
+    }
+
+    /// A Redis Cluster of three primaries started for this test on free loopback ports
+    /// (Debian's `redis-server` and `redis-cli`), stopped when this is dropped; `None` (outside
+    /// CI) when `redis-server` is not installed.
+    pub async fn on_redis_cluster() -> Option<TestRedis> {
+        let servers = match RedisClusterServers::start(3).await {
+            Ok(servers) => servers,
+            Err(why) => {
+                unavailable(&format!("cannot start a Redis Cluster: {why}"));
+                return None;
+            }
+        };
+        Some(TestRedis {
+            url: servers.url(),
+            name: fresh_name(),
+            servers: Some(servers),
+        })
+    }
+
+    /// Whether this is a Redis Cluster started for the test.
+    pub fn is_redis_cluster(&self) -> bool {
+        self.servers.is_some()
+    }
+
+    /// The URL of each server of the Redis Cluster (empty for a single server).
+    pub fn server_urls(&self) -> Vec<String> {
+        self.servers
+            .as_ref()
+            .map(RedisClusterServers::server_urls)
+            .unwrap_or_default()
     }
 
     /// The Redis URL.
@@ -71,6 +121,9 @@ impl TestRedis {
 
 impl Drop for TestRedis {
     fn drop(&mut self) {
+        if self.servers.is_some() {
+            return; // the servers stop with their data
+        }
         // Synchronous on purpose: drop may run outside a runtime, or in one that is ending.
         let pattern = crate::keys::Keys::new(&self.name).all();
         let Ok(client) = redis::Client::open(self.url.as_str()) else {
