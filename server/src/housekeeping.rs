@@ -1,5 +1,6 @@
-//! Periodic work: expired sessions, limiter keys whose budget refilled, and billing (webhook
-//! retries, automatic renewals, refunds, grace and expiry) and quota warnings. [`run_once`]
+//! Periodic work: expired sessions, limiter keys whose budget refilled, billing (webhook
+//! retries, automatic renewals, refunds, grace and expiry) and quota warnings, and the backup
+//! gauges (read from the database, where `atlantic backup create` records each backup). [`run_once`]
 //! does all of it once; the service's loop ([`run`]) does each part at its own interval, and
 //! tests call [`Housekeeper::run_once`] instead of waiting for an interval.
 //!
@@ -13,7 +14,7 @@ use tower_sessions::ExpiredDeletion;
 
 use crate::auth::DbSessionStore;
 use crate::state::AppState;
-use crate::{billing, http, quota_warnings};
+use crate::{backup, billing, http, quota_warnings};
 
 /// How often expired sessions are deleted.
 const SWEEP_SESSIONS_EVERY: Duration = Duration::from_secs(600);
@@ -21,6 +22,8 @@ const SWEEP_SESSIONS_EVERY: Duration = Duration::from_secs(600);
 const RUN_NOW_WAIT: Duration = Duration::from_secs(15);
 /// How often limiter keys whose budget refilled are forgotten.
 const FORGET_LIMITER_KEYS_EVERY: Duration = Duration::from_secs(60);
+/// How often the backup gauges are read from the database.
+const REFRESH_BACKUP_GAUGES_EVERY: Duration = Duration::from_secs(60);
 
 /// What one run of [`run_once`] did. Each part logs its own failures.
 #[derive(Clone, Copy, Debug)]
@@ -70,6 +73,7 @@ pub async fn run_once(state: &AppState, sessions: &DbSessionStore) -> Report {
     let sessions_swept = sweep_sessions(sessions).await;
     // asked for now: wait for a pass running elsewhere to end, then run it here
     let billing_ran = billing_once(state, RUN_NOW_WAIT).await;
+    backup::gauges::refresh(&state.db).await;
     Report {
         sessions_swept,
         billing_ran,
@@ -101,7 +105,14 @@ async fn run(state: &AppState, sessions: &DbSessionStore) {
             billing_once(state, Duration::ZERO).await;
         }
     };
-    tokio::join!(sweep, forget, billing);
+    let backup_gauges = async {
+        let mut tick = tokio::time::interval(REFRESH_BACKUP_GAUGES_EVERY);
+        loop {
+            tick.tick().await;
+            backup::gauges::refresh(&state.db).await;
+        }
+    };
+    tokio::join!(sweep, forget, billing, backup_gauges);
 }
 
 /// Deletes expired sessions; false when the database refused.

@@ -6,6 +6,7 @@
 
 mod activity;
 mod auth;
+mod backup;
 mod billing;
 pub mod cli;
 pub mod config;

@@ -273,7 +273,16 @@ impl Db {
     }
 }
 
-fn install_drivers() {
+/// The file a `sqlite://PATH` URL names, `None` for a PostgreSQL URL, and the same error as
+/// [`Db::connect`] for anything else: for tools that work on the file itself (a restore).
+pub fn sqlite_file(url: &str) -> Result<Option<std::path::PathBuf>> {
+    match parse_target(url.trim())? {
+        Target::Sqlite { path, .. } => Ok(Some(std::path::PathBuf::from(path))),
+        Target::Postgres => Ok(None),
+    }
+}
+
+pub(crate) fn install_drivers() {
     static DRIVERS: Once = Once::new();
     DRIVERS.call_once(sqlx::any::install_default_drivers);
 }
@@ -402,7 +411,7 @@ async fn connect_postgres(url: &str) -> Result<Db> {
 }
 
 /// A one-line `Config` error that names the database without its password.
-fn connect_error(backend: Backend, url: &str, err: &sqlx::Error) -> StoreError {
+pub(crate) fn connect_error(backend: Backend, url: &str, err: &sqlx::Error) -> StoreError {
     let mut detail = err
         .to_string()
         .split_whitespace()

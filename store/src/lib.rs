@@ -16,6 +16,8 @@ pub mod secrets;
 pub mod accounts;
 pub mod activity;
 pub mod allowlist;
+pub mod backup;
+pub mod backups;
 pub mod credentials;
 pub mod exits;
 pub mod job_lock;
@@ -31,7 +33,7 @@ pub mod test_support;
 use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub use db::{Backend, Db, PoolStats, SessionPool, redact_url};
+pub use db::{Backend, Db, PoolStats, SessionPool, redact_url, sqlite_file};
 pub use error::StoreError;
 pub use ids::{
     AccountId, ActivityId, AllowlistEntryId, ExitId, PaymentId, PlanId, RecoveryCodeId,

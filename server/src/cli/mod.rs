@@ -1,7 +1,8 @@
 //! The `atlantic` command line: `serve` (the default), `migrate`, `user`, `usage`, `upstream`,
-//! `secrets`.
+//! `secrets`, `backup`.
 //! Output meant for scripts goes to stdout; logs and messages go to stderr.
 
+mod backup;
 mod migrate;
 mod secrets;
 mod upstream;
@@ -53,6 +54,9 @@ enum Command {
     /// Manage the secrets sealed at rest (`ATLANTIC_SECRET`).
     #[command(subcommand)]
     Secrets(secrets::SecretsCommand),
+    /// Back up the database online, prune, verify and restore backups.
+    #[command(subcommand)]
+    Backup(backup::BackupCommand),
 }
 
 /// Parses the command line and runs it. Exit codes: 0 success, 1 failure, 2 bad usage or
@@ -74,6 +78,15 @@ pub fn main() -> ExitCode {
             };
             crate::telemetry::init_tracing(config.environment);
             report(runtime.block_on(crate::serve(config)))
+        }
+        // no migrations and no keyring: a backup copies the database as it is, and a restore
+        // must not create the database it is aimed at
+        Command::Backup(command) => {
+            let url = match config::database_url(cli.common.database_url.as_deref()) {
+                Ok(url) => url,
+                Err(e) => return usage_error(format!("configuration error: {e}")),
+            };
+            report(runtime.block_on(backup::run(command, &url)))
         }
         other => {
             let url = match config::database_url(cli.common.database_url.as_deref()) {
@@ -119,7 +132,9 @@ async fn run_command(command: Command, url: &str, keyring: Keyring) -> anyhow::R
             db.migrate().await?;
             secrets::run(&db, cmd).await
         }
-        Command::Serve(_) => unreachable!("serve is handled before a database is opened"),
+        Command::Serve(_) | Command::Backup(_) => {
+            unreachable!("serve and backup are handled before a database is opened")
+        }
     };
     db.close().await;
     if result.is_ok() && changes_directory {

@@ -3,7 +3,7 @@
 use store::test_support::{Engine, TestDb};
 use store::{Backend, StoreError};
 
-const MIGRATIONS: usize = 9;
+const MIGRATIONS: usize = 10;
 
 async fn table_exists(t: &TestDb, table: &str) -> bool {
     sqlx::query(&format!("SELECT 1 FROM {table} LIMIT 1"))
@@ -60,6 +60,10 @@ async fn revert_last_then_migrate_again(t: &TestDb) {
     .execute(db.pool())
     .await
     .unwrap();
+    // 0010 only adds the table backups are recorded in.
+    assert!(table_exists(t, "backups").await);
+    assert_eq!(db.revert_last().await.unwrap(), Some(10));
+    assert!(!table_exists(t, "backups").await);
     assert_eq!(db.revert_last().await.unwrap(), Some(9));
     assert!(
         sqlx::query("SELECT forward_names FROM exits")
@@ -75,6 +79,7 @@ async fn revert_last_then_migrate_again(t: &TestDb) {
             .await
             .unwrap();
     assert!(name.starts_with("NG #") && forward == 0, "{name} {forward}");
+    assert_eq!(db.revert_last().await.unwrap(), Some(10));
     assert_eq!(db.revert_last().await.unwrap(), Some(9));
     // 0007 widens the payment statuses (SQLite rebuilds the table): a superseded payment
     // reads as the success it was once reverted, and nothing else is lost.
@@ -94,6 +99,7 @@ async fn revert_last_then_migrate_again(t: &TestDb) {
             .unwrap();
     assert_eq!(status, "success");
     db.migrate().await.unwrap();
+    assert_eq!(db.revert_last().await.unwrap(), Some(10));
     assert_eq!(db.revert_last().await.unwrap(), Some(9));
     assert_eq!(db.revert_last().await.unwrap(), Some(8));
     assert_eq!(db.revert_last().await.unwrap(), Some(7));
@@ -125,6 +131,7 @@ async fn revert_last_then_migrate_again(t: &TestDb) {
     assert!(table_exists(t, "exits").await);
 
     // All the way down: every table, the session table included, is gone.
+    assert_eq!(db.revert_last().await.unwrap(), Some(10));
     assert_eq!(db.revert_last().await.unwrap(), Some(9));
     assert_eq!(db.revert_last().await.unwrap(), Some(8));
     assert_eq!(db.revert_last().await.unwrap(), Some(7));
