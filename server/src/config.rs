@@ -13,6 +13,7 @@ use store::Keyring;
 use store::sealing::DEVELOPMENT_SECRET;
 use url::Url;
 
+pub use self::backup::BackupSchedule;
 pub use self::cluster::{ClusterSettings, Role};
 pub use self::edge::EdgeSettings;
 pub use self::production::PRIVATE_DESTINATIONS_ACK;
@@ -21,6 +22,7 @@ pub use self::secrets::keyring;
 use self::secrets::sealing_keys;
 pub use self::web::WebSettings;
 
+mod backup;
 mod cluster;
 mod edge;
 mod production;
@@ -159,6 +161,8 @@ pub struct Config {
     /// The process's role and, in a cluster, the shared Redis (`ATLANTIC_ROLE`,
     /// `ATLANTIC_REDIS_URL` and the others in [`ClusterSettings`]).
     pub cluster: ClusterSettings,
+    /// The scheduled backup (`ATLANTIC_BACKUP_EVERY`), run by dashboard nodes; `None`: off.
+    pub backup: Option<BackupSchedule>,
 }
 
 /// A configuration error: which variable, and what is wrong with it.
@@ -313,6 +317,7 @@ impl Config {
         let billing_interval = secs(env, "ATLANTIC_BILLING_INTERVAL_SECS", 1..=3600)?
             .unwrap_or(Duration::from_secs(30));
         let edge = EdgeSettings::from_env(env)?;
+        let backup = backup::from_env(env)?;
         let web = WebSettings::from_env(env)?;
         let role = serve.role.clone().or_else(|| env("ATLANTIC_ROLE"));
         let cluster = ClusterSettings::from_env(
@@ -346,6 +351,7 @@ impl Config {
             edge,
             web,
             cluster,
+            backup,
         })
     }
 }

@@ -1,11 +1,13 @@
 //! Periodic work: expired sessions, limiter keys whose budget refilled, billing (webhook
 //! retries, automatic renewals, refunds, grace and expiry) and quota warnings, and the backup
-//! gauges (read from the database, where `atlantic backup create` records each backup). [`run_once`]
+//! gauges (read from the database, where `atlantic backup create` records each backup) and the
+//! scheduled backup (`ATLANTIC_BACKUP_EVERY`). [`run_once`]
 //! does all of it once; the service's loop ([`run`]) does each part at its own interval, and
 //! tests call [`Housekeeper::run_once`] instead of waiting for an interval.
 //!
 //! Several dashboard nodes may run on one database: the billing pass runs on one of them at a
-//! time, whichever holds its job lock ([`store::job_lock`]); the others skip that round.
+//! time, whichever holds its job lock ([`store::job_lock`]); the others skip that round. So
+//! does the scheduled backup.
 
 use std::time::{Duration, Instant};
 
@@ -24,6 +26,8 @@ const RUN_NOW_WAIT: Duration = Duration::from_secs(15);
 const FORGET_LIMITER_KEYS_EVERY: Duration = Duration::from_secs(60);
 /// How often the backup gauges are read from the database.
 const REFRESH_BACKUP_GAUGES_EVERY: Duration = Duration::from_secs(60);
+/// How often a node checks whether the scheduled backup is due.
+const CHECK_BACKUP_DUE_EVERY: Duration = Duration::from_secs(60);
 
 /// What one run of [`run_once`] did. Each part logs its own failures.
 #[derive(Clone, Copy, Debug)]
@@ -73,6 +77,11 @@ pub async fn run_once(state: &AppState, sessions: &DbSessionStore) -> Report {
     let sessions_swept = sweep_sessions(sessions).await;
     // asked for now: wait for a pass running elsewhere to end, then run it here
     let billing_ran = billing_once(state, RUN_NOW_WAIT).await;
+    if let Some(schedule) = &state.config.backup {
+        backup::Scheduler::default()
+            .run_if_due(&state.db, &state.config.database_url, schedule)
+            .await;
+    }
     backup::gauges::refresh(&state.db).await;
     Report {
         sessions_swept,
@@ -112,7 +121,20 @@ async fn run(state: &AppState, sessions: &DbSessionStore) {
             backup::gauges::refresh(&state.db).await;
         }
     };
-    tokio::join!(sweep, forget, billing, backup_gauges);
+    let scheduled_backup = async {
+        let Some(schedule) = &state.config.backup else {
+            return;
+        };
+        let mut scheduler = backup::Scheduler::default();
+        let mut tick = tokio::time::interval(CHECK_BACKUP_DUE_EVERY);
+        loop {
+            tick.tick().await;
+            scheduler
+                .run_if_due(&state.db, &state.config.database_url, schedule)
+                .await;
+        }
+    };
+    tokio::join!(sweep, forget, billing, backup_gauges, scheduled_backup);
 }
 
 /// Deletes expired sessions; false when the database refused.

@@ -1,5 +1,6 @@
 //! Once-per-cluster jobs: a job (the billing pass: renewals, grace and expiry, webhook
-//! retries, refunds, quota warnings) runs on the node that holds its lock, and every other node skips that round. On PostgreSQL the lock is
+//! retries, refunds, quota warnings; the scheduled backup) runs on the node that holds its
+//! lock, and every other node skips that round. On PostgreSQL the lock is
 //! a session advisory lock held on one connection for as long as the job runs: it cannot be
 //! held twice, and it goes with its connection if the node dies mid-job, so no lease time has
 //! to be guessed. SQLite belongs to one process, which always holds it.
@@ -16,6 +17,8 @@ pub enum Job {
     /// The billing pass: webhook retries, automatic renewals, refunds, grace and expiry, and
     /// quota warnings.
     Billing,
+    /// The scheduled backup (`ATLANTIC_BACKUP_EVERY`): one node takes it.
+    Backup,
 }
 
 impl Job {
@@ -23,6 +26,7 @@ impl Job {
     fn key(self) -> i64 {
         match self {
             Job::Billing => 0x4a4f_4201,
+            Job::Backup => 0x4a4f_4202,
         }
     }
 }

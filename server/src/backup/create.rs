@@ -65,13 +65,20 @@ pub async fn create(db: &Db, url: &str, dir: &Path, now: DateTime<Utc>) -> anyho
             return Err(error);
         }
     };
-    let finished = (|| -> anyhow::Result<(u64, String)> {
-        manifest::make_private(&partial)?;
-        std::fs::File::open(&partial)?.sync_all()?;
-        let (size, sha256) = manifest::size_and_sha256(&partial)?;
-        std::fs::rename(&partial, &path)?;
-        Ok((size, sha256))
-    })();
+    // hashing a large file takes a while: off the async workers (the service runs this too)
+    let finished = tokio::task::spawn_blocking({
+        let (partial, path) = (partial.clone(), path.clone());
+        move || -> anyhow::Result<(u64, String)> {
+            manifest::make_private(&partial)?;
+            std::fs::File::open(&partial)?.sync_all()?;
+            let (size, sha256) = manifest::size_and_sha256(&partial)?;
+            std::fs::rename(&partial, &path)?;
+            Ok((size, sha256))
+        }
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("the checksum task failed: {e}"))
+    .and_then(|hashed| hashed);
     let (size_bytes, sha256) = match finished {
         Ok(done) => done,
         Err(error) => {

@@ -34,6 +34,15 @@ pub async fn list(file: &Path) -> anyhow::Result<usize> {
         .count())
 }
 
+/// `pg_restore --file=/dev/null FILE`: reads (and decompresses) every entry of the archive,
+/// data included, and writes the SQL nowhere: damage past the table of contents that
+/// `--list` reads shows here.
+pub async fn read_whole(file: &Path) -> anyhow::Result<()> {
+    let mut command = Command::new("pg_restore");
+    command.arg("--file=/dev/null").arg(file);
+    run("pg_restore", command).await.map(drop)
+}
+
 /// `pg_restore` of `file` into the database at `url`, in one transaction: without the
 /// owners and grants of the database it came from, and, with `clean`, dropping the objects
 /// it restores first.

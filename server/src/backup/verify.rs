@@ -1,6 +1,7 @@
 //! `backup verify FILE`: the file is the one its manifest describes (size and SHA-256), and
 //! it opens: SQLite's integrity check passes and every table's rows and key checksum equal
-//! the manifest's; a PostgreSQL archive is read whole by `pg_restore --list`. `restore` runs
+//! the manifest's; a PostgreSQL archive's table of contents is listed (`pg_restore --list`)
+//! and every entry read and decompressed (`pg_restore --file=/dev/null`). `restore` runs
 //! this first and changes nothing when it fails.
 
 use std::path::Path;
@@ -79,6 +80,7 @@ pub async fn verify(file: &Path) -> anyhow::Result<Verified> {
         }
         Backend::Postgres => {
             let entries = pg_tools::list(file).await?;
+            pg_tools::read_whole(file).await?;
             Ok(Verified {
                 manifest,
                 tables: Vec::new(),

@@ -60,13 +60,28 @@ pub struct DirArg {
 #[derive(Args, Debug)]
 pub struct RetentionArgs {
     /// Keep the newest backup of each of the last N days that have one.
-    #[arg(long, default_value_t = 7, value_name = "N")]
+    #[arg(
+        long,
+        env = "ATLANTIC_BACKUP_KEEP_DAILY",
+        default_value_t = 7,
+        value_name = "N"
+    )]
     keep_daily: u32,
     /// Keep the newest backup of each of the last N ISO weeks that have one.
-    #[arg(long, default_value_t = 4, value_name = "N")]
+    #[arg(
+        long,
+        env = "ATLANTIC_BACKUP_KEEP_WEEKLY",
+        default_value_t = 4,
+        value_name = "N"
+    )]
     keep_weekly: u32,
     /// Keep the newest backup of each of the last N months that have one.
-    #[arg(long, default_value_t = 12, value_name = "N")]
+    #[arg(
+        long,
+        env = "ATLANTIC_BACKUP_KEEP_MONTHLY",
+        default_value_t = 12,
+        value_name = "N"
+    )]
     keep_monthly: u32,
 }
 
@@ -146,7 +161,7 @@ async fn verify(file: &Path) -> anyhow::Result<()> {
     }
     match verified.archive_entries {
         Some(entries) => eprintln!(
-            "{}: SHA-256 matches the manifest; pg_restore reads the archive ({entries} \
+            "{}: SHA-256 matches the manifest; pg_restore reads the whole archive ({entries} \
              entries, {} tables per the manifest)",
             file.display(),
             manifest.census.tables.len()
