@@ -110,6 +110,17 @@ pub async fn run(command: BackupCommand, url: &str) -> anyhow::Result<()> {
 }
 
 async fn create(url: &str, dir: &Path, retention: &RetentionArgs) -> anyhow::Result<()> {
+    // connecting would create a missing SQLite file, and back up an empty database made by
+    // running from the wrong directory
+    if let Some(path) = store::sqlite_file(url).map_err(|e| anyhow::anyhow!("DATABASE_URL: {e}"))?
+        && !path.exists()
+    {
+        anyhow::bail!(
+            "DATABASE_URL: {} does not exist; run from the service's working directory or give \
+             an absolute path",
+            path.display()
+        );
+    }
     let db = Db::connect(url)
         .await
         .map_err(|e| anyhow::anyhow!("DATABASE_URL: {e}"))?;

@@ -2,7 +2,8 @@
 //! not match its manifest is neither verified nor restored; a damaged backup with a manifest
 //! rewritten to match is still caught (SQLite's integrity check and census, `pg_restore
 //! --list`); a target database with tables is refused without `--force` and replaced with it;
-//! a missing `pg_dump` or `pg_restore` names the package that installs it.
+//! a missing `pg_dump` or `pg_restore` names the package that installs it; a SQLite file that
+//! does not exist is not created to be backed up empty.
 
 use std::path::Path;
 
@@ -270,4 +271,28 @@ async fn a_missing_pg_dump_names_the_package() {
         "{message}"
     );
     source.close().await;
+}
+
+#[tokio::test]
+async fn a_missing_sqlite_file_is_not_created_and_backed_up() {
+    let scratch = Scratch::new("missing-db");
+    let url = scratch.sqlite_url("data/atlantic.db");
+    let dir = scratch.path().join("backups");
+    let out = support::atlantic(
+        &url,
+        &["backup", "create", "--dir", dir.to_str().expect("UTF-8")],
+        &[],
+    )
+    .await;
+    let message = support::stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{message}");
+    assert!(
+        message.contains("DATABASE_URL") && message.contains("does not exist"),
+        "{message}"
+    );
+    assert!(
+        !scratch.path().join("data").exists(),
+        "no database was created"
+    );
+    assert!(!dir.exists(), "no backup directory either");
 }
