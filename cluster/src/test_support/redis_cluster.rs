@@ -17,11 +17,17 @@ pub(crate) struct RedisClusterServers {
     dir: PathBuf,
 }
 
-/// A free loopback port (bound and released; the server binds it a moment later).
-fn free_port() -> Result<u16, String> {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
+/// `n` distinct free loopback ports: all bound at once (so none is handed out twice), then
+/// released for the servers to bind a moment later.
+fn free_ports(n: usize) -> Result<Vec<u16>, String> {
+    let listeners = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0"))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("no free port: {e}"))?;
+    listeners
+        .iter()
+        .map(|l| l.local_addr().map(|a| a.port()))
+        .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("no free port: {e}"))
 }
 
@@ -57,8 +63,9 @@ impl RedisClusterServers {
             children: Vec::new(),
             dir,
         };
-        for _ in 0..primaries {
-            let (port, bus) = (free_port()?, free_port()?);
+        let ports = free_ports(primaries * 2)?;
+        for pair in ports.chunks(2) {
+            let (port, bus) = (pair[0], pair[1]);
             let child = Command::new("redis-server")
                 .args(["--port", &port.to_string()])
                 .args(["--cluster-port", &bus.to_string()])
@@ -109,10 +116,11 @@ impl RedisClusterServers {
     }
 
     async fn until(&self, what: &str, mut done: impl FnMut() -> bool) -> Result<(), String> {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        // generous: under a loaded CI run the servers' gossip can take a while to settle
+        let deadline = Instant::now() + Duration::from_secs(60);
         while !done() {
             if Instant::now() > deadline {
-                return Err(format!("Redis Cluster: waited 20 s for {what}"));
+                return Err(format!("Redis Cluster: waited 60 s for {what}"));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
