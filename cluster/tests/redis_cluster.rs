@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use cluster::test_support::TestRedis;
-use cluster::{Change, ClusterState, NodeReport, NodeRole};
+use cluster::test_support::{TestRedis, gateway_report};
+use cluster::{Change, ClusterState};
 use futures::future::join_all;
 use proxy::{BytesDelta, SharedState, StatsSnapshot, TrafficStats};
 use tokio_util::sync::CancellationToken;
@@ -96,21 +96,6 @@ async fn the_gateways_limits_hold_for_accounts_on_every_primary() {
     );
 }
 
-fn report(node: &str, now_ms: i64) -> NodeReport {
-    NodeReport {
-        node: node.to_owned(),
-        role: NodeRole::Gateway,
-        region: "eu-west".to_owned(),
-        version: "0.1.0".to_owned(),
-        addresses: vec!["127.0.0.1:8080".to_owned()],
-        open_connections: 1,
-        load: 0.1,
-        shared_state: true,
-        started_at_ms: now_ms - 1_000,
-        reported_at_ms: now_ms,
-    }
-}
-
 fn snapshot(now_ms: i64, requests_total: u64) -> StatsSnapshot {
     StatsSnapshot {
         taken_at_ms: now_ms,
@@ -136,7 +121,7 @@ async fn the_registry_and_live_statistics_add_up_every_node() {
     }))
     .await;
     for (n, node) in (1_u64..).zip(&nodes) {
-        node.report(&report(node.node(), now))
+        node.report(&gateway_report(node.node(), now))
             .await
             .expect("report");
         node.publish_stats(&snapshot(now, n)).await.expect("stats");

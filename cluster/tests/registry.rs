@@ -2,24 +2,9 @@
 
 use std::time::Duration;
 
-use cluster::test_support::TestRedis;
-use cluster::{Change, NodeReport, NodeRole};
+use cluster::Change;
+use cluster::test_support::{TestRedis, gateway_report};
 use tokio_util::sync::CancellationToken;
-
-fn report(node: &str, reported_at_ms: i64) -> NodeReport {
-    NodeReport {
-        node: node.to_owned(),
-        role: NodeRole::Gateway,
-        region: "eu-west".to_owned(),
-        version: "0.1.0".to_owned(),
-        addresses: vec!["127.0.0.1:8080".to_owned()],
-        open_connections: 3,
-        load: 0.5,
-        shared_state: true,
-        started_at_ms: reported_at_ms - 1_000,
-        reported_at_ms,
-    }
-}
 
 #[tokio::test]
 async fn nodes_are_listed_up_then_down_then_forgotten() {
@@ -28,8 +13,10 @@ async fn nodes_are_listed_up_then_down_then_forgotten() {
     };
     let (a, b) = (redis.node("gw-a").await, redis.node("gw-b").await);
     let now = 10_000_000_i64;
-    a.report(&report("gw-a", now)).await.expect("report");
-    b.report(&report("gw-b", now - 6_000))
+    a.report(&gateway_report("gw-a", now))
+        .await
+        .expect("report");
+    b.report(&gateway_report("gw-b", now - 6_000))
         .await
         .expect("report");
     let nodes = a.nodes(now).await.expect("list");
@@ -38,10 +25,12 @@ async fn nodes_are_listed_up_then_down_then_forgotten() {
         .map(|n| (n.report.node.as_str(), n.up))
         .collect();
     assert_eq!(seen, [("gw-a", true), ("gw-b", false)]);
-    assert_eq!(nodes[0].report, report("gw-a", now));
+    assert_eq!(nodes[0].report, gateway_report("gw-a", now));
     // an hour later b is forgotten; a stopping on purpose leaves at once
     let later = now - 6_000 + 3_600_001;
-    a.report(&report("gw-a", later)).await.expect("report");
+    a.report(&gateway_report("gw-a", later))
+        .await
+        .expect("report");
     let nodes = a.nodes(later).await.expect("list");
     assert_eq!(nodes.len(), 1);
     a.deregister().await.expect("deregister");

@@ -10,8 +10,8 @@ mod redis_cluster;
 
 use rand::distr::{Alphanumeric, SampleString};
 
-use crate::ClusterState;
 use crate::test_support::redis_cluster::RedisClusterServers;
+use crate::{ClusterState, NodeReport, NodeRole};
 
 /// The environment variable holding the test Redis URL.
 pub const REDIS_URL_ENV: &str = "ATLANTIC_TEST_REDIS_URL";
@@ -139,5 +139,21 @@ impl Drop for TestRedis {
         if !keys.is_empty() {
             let _: Result<i64, _> = redis::cmd("DEL").arg(keys).query(&mut connection);
         }
+    }
+}
+
+/// A gateway's report as node `node` made at `reported_at_ms` (started a second earlier).
+pub fn gateway_report(node: &str, reported_at_ms: i64) -> NodeReport {
+    NodeReport {
+        node: node.to_owned(),
+        role: NodeRole::Gateway,
+        region: "eu-west".to_owned(),
+        version: "0.1.0".to_owned(),
+        addresses: vec!["127.0.0.1:8080".to_owned()],
+        open_connections: 3,
+        load: 0.5,
+        shared_state: true,
+        started_at_ms: reported_at_ms - 1_000,
+        reported_at_ms,
     }
 }
