@@ -1,8 +1,8 @@
 //! Why a request was refused or failed (code, side, retryable), and the one place where that
 //! becomes an HTTP response or a SOCKS5 reply code.
 
-/// The error codes of DESIGN.md, sent as `X-Atlantic-Error` and recorded in usage. Defined in
-/// `wire` with everything each means on the wire, which the dashboard shares.
+/// The error codes of docs/design.md, sent as `X-Atlantic-Error` and recorded in usage. Defined
+/// in `wire` with everything each means on the wire, which the dashboard shares.
 pub use wire::ErrorCode;
 
 /// Which side of the gateway a failure belongs to.

@@ -1,5 +1,5 @@
 //! The proxy username grammar `USER[-country-CC][-city-NAME][-session-ID][-ttl-MINUTES]`
-//! (DESIGN.md): lower-case ASCII, parameters in any order, each at most once. Parsed by the
+//! (docs/design.md): lower-case ASCII, parameters in any order, each at most once. Parsed by the
 //! gateway, built by the dashboard's connection builder; both check values with the same
 //! functions ([`check_session`], …), so what one builds the other accepts.
 
