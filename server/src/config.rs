@@ -200,7 +200,7 @@ impl Config {
         let environment = environment(env)?;
         let production = environment == Environment::Production;
 
-        let listen = socket_addr("ATLANTIC_LISTEN", serve.listen.as_deref(), "127.0.0.1:3000")?;
+        let listen = listen_address(serve.listen.as_deref())?;
         let http_proxy = socket_addr(
             "ATLANTIC_HTTP_PROXY",
             serve.http_proxy.as_deref(),
@@ -366,6 +366,11 @@ fn environment(env: Env) -> Result<Environment, ConfigError> {
             format!("\"{other}\" is not an environment (use development or production)"),
         )),
     }
+}
+
+/// The dashboard's address from `--listen`/`ATLANTIC_LISTEN` (`raw`), or its default.
+pub fn listen_address(raw: Option<&str>) -> Result<SocketAddr, ConfigError> {
+    socket_addr("ATLANTIC_LISTEN", raw, "127.0.0.1:3000")
 }
 
 const SECONDS: &str = "a whole number of seconds";

@@ -278,81 +278,169 @@ fn a_bad_webhook_allowlist_stops_the_start_naming_the_variable() {
     );
 }
 
-/// `atlantic` with no subcommand serves, configured by environment variables alone, and exits
-/// 0 on SIGTERM after a graceful shutdown.
-#[test]
-fn bare_atlantic_serves_from_the_environment_and_stops_on_sigterm() {
-    use std::io::{Read, Write};
-    use std::net::{TcpListener, TcpStream};
-    use std::time::{Duration, Instant};
+/// A service started as `atlantic` alone, configured by environment variables only, on free
+/// loopback ports and a scratch SQLite database; killed when dropped.
+struct Service {
+    child: std::process::Child,
+    web: std::net::SocketAddr,
+    http: std::net::SocketAddr,
+    socks: std::net::SocketAddr,
+    dir: std::path::PathBuf,
+}
 
-    let free = || {
-        TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("port")
-    };
-    let (web, http, socks) = (free(), free(), free());
-    let dir = std::env::temp_dir().join(format!("atlantic-cli-serve-{}", std::process::id()));
-    std::fs::create_dir_all(dir.join("site/pkg")).expect("dir");
-    std::fs::write(
-        dir.join("site/assets.json"),
-        r#"{"output_name":"a","css":"a.css","echarts":"e.js"}"#,
-    )
-    .expect("manifest");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_atlantic"))
-        .env("ATLANTIC_LISTEN", web.to_string())
-        .env("ATLANTIC_HTTP_PROXY", http.to_string())
-        .env("ATLANTIC_SOCKS_PROXY", socks.to_string())
-        .env("ATLANTIC_SITE_ROOT", dir.join("site"))
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}/db.sqlite", dir.display()),
+fn free_port() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+}
+
+impl Service {
+    /// Starts the service and waits until `/ready` answers 200.
+    fn start(name: &str) -> Service {
+        use std::time::{Duration, Instant};
+
+        let (web, http, socks) = (free_port(), free_port(), free_port());
+        let dir = std::env::temp_dir().join(format!("atlantic-cli-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("site/pkg")).expect("dir");
+        std::fs::write(
+            dir.join("site/assets.json"),
+            r#"{"output_name":"a","css":"a.css","echarts":"e.js"}"#,
         )
-        .env_remove("ATLANTIC_ENV")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn");
+        .expect("manifest");
+        let child = Command::new(env!("CARGO_BIN_EXE_atlantic"))
+            .env("ATLANTIC_LISTEN", web.to_string())
+            .env("ATLANTIC_HTTP_PROXY", http.to_string())
+            .env("ATLANTIC_SOCKS_PROXY", socks.to_string())
+            .env("ATLANTIC_SITE_ROOT", dir.join("site"))
+            .env(
+                "DATABASE_URL",
+                format!("sqlite://{}/db.sqlite", dir.display()),
+            )
+            .env_remove("ATLANTIC_ENV")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let mut service = Service {
+            child,
+            web,
+            http,
+            socks,
+            dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !service.ready() {
+            assert!(
+                Instant::now() < deadline,
+                "not ready on ATLANTIC_LISTEN={web}"
+            );
+            assert!(
+                service.child.try_wait().expect("wait").is_none(),
+                "exited early"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        service
+    }
 
-    let ready = |addr| -> bool {
-        let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
+    fn ready(&self) -> bool {
+        use std::io::{Read, Write};
+        use std::net::TcpStream;
+        use std::time::Duration;
+
+        let Ok(mut s) = TcpStream::connect_timeout(&self.web, Duration::from_millis(200)) else {
             return false;
         };
         let _ = write!(s, "GET /ready HTTP/1.0\r\n\r\n");
         let mut reply = String::new();
         let _ = s.read_to_string(&mut reply);
         reply.starts_with("HTTP/1.1 200") || reply.starts_with("HTTP/1.0 200")
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !ready(web) {
-        assert!(
-            Instant::now() < deadline,
-            "not ready on ATLANTIC_LISTEN={web}"
-        );
-        assert!(child.try_wait().expect("wait").is_none(), "exited early");
-        std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `atlantic` with no subcommand serves, configured by environment variables alone, and exits
+/// 0 on SIGTERM after a graceful shutdown.
+#[test]
+fn bare_atlantic_serves_from_the_environment_and_stops_on_sigterm() {
+    use std::net::TcpStream;
+    use std::time::{Duration, Instant};
+
+    let mut service = Service::start("serve");
     assert!(
-        TcpStream::connect(http).is_ok(),
+        TcpStream::connect(service.http).is_ok(),
         "HTTP proxy on ATLANTIC_HTTP_PROXY"
     );
     assert!(
-        TcpStream::connect(socks).is_ok(),
+        TcpStream::connect(service.socks).is_ok(),
         "SOCKS5 on ATLANTIC_SOCKS_PROXY"
     );
 
     let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &service.child.id().to_string()])
         .status();
     assert!(kill.expect("kill").success());
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
+        if let Some(status) = service.child.try_wait().expect("wait") {
             break status;
         }
         assert!(Instant::now() < deadline, "no exit within 20 s of SIGTERM");
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "graceful exit code 0, got {status}");
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn healthcheck(listen: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_atlantic"))
+        .arg("healthcheck")
+        .args(args)
+        .env("ATLANTIC_LISTEN", listen)
+        // the check reads no other setting: a broken one must not fail it
+        .env("DATABASE_URL", "mysql://not-read")
+        .env("ATLANTIC_ENV", "production")
+        .output()
+        .expect("run atlantic healthcheck")
+}
+
+/// `atlantic healthcheck`, what the container image's HEALTHCHECK runs: 0 against a live
+/// service (on the port of ATLANTIC_LISTEN, a wildcard address checked on loopback), 1 with one
+/// line saying why against a closed port or a non-2xx answer.
+#[test]
+fn healthcheck_passes_against_a_live_service_and_fails_against_a_closed_port() {
+    let service = Service::start("healthcheck");
+    let web = service.web;
+
+    let out = healthcheck(&web.to_string(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = healthcheck(&format!("0.0.0.0:{}", web.port()), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = healthcheck("", &["--url", &format!("http://{web}/live")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let url = format!("http://{web}/no-such-page");
+    let out = healthcheck(&web.to_string(), &["--url", &url]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert_eq!(err.trim().lines().count(), 1, "{err:?}");
+    assert!(err.contains(&url) && err.contains("404"), "{err}");
+
+    drop(service);
+    let closed = free_port();
+    let out = healthcheck(&closed.to_string(), &[]);
+    assert_eq!(out.status.code(), Some(1), "nothing listens on {closed}");
+    let err = stderr(&out);
+    assert_eq!(err.trim().lines().count(), 1, "{err:?}");
+    assert!(err.contains(&format!("http://{closed}/live")), "{err}");
+
+    let out = healthcheck("localhost", &[]);
+    assert_eq!(out.status.code(), Some(1), "never 2, which Docker reserves");
+    assert!(stderr(&out).contains("ATLANTIC_LISTEN"), "{}", stderr(&out));
 }

@@ -26,6 +26,8 @@ pub fn build_and_run(release: bool) -> Result<(), String> {
 
 /// Runs the suite against an already built binary (next to its site).
 pub fn run_suite(binary: &Path, chromium: &Path) -> Result<(), String> {
+    // Playwright and the test tools (the site build installs only its own packages)
+    tools::ensure_npm_packages()?;
     let root = paths::workspace();
     let artifacts = root.join("end2end/artifacts");
     let _ = fs::remove_dir_all(&artifacts);

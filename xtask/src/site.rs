@@ -36,7 +36,7 @@ pub fn serve(release: bool, args: &[String]) -> Result<(), String> {
 /// the binary. The site is replaced as a whole, so a failed build leaves the old one in place.
 pub fn build_site(release: bool) -> Result<PathBuf, String> {
     tools::ensure_build_tools(release)?;
-    tools::ensure_npm_packages()?;
+    tools::ensure_site_packages()?;
     let root = paths::workspace();
 
     step(&format!(

@@ -1,6 +1,7 @@
 //! Installs what the build and the tests need, once, and is quick when it is already there:
 //! the wasm32 target, wasm-bindgen at exactly the version in Cargo.lock, wasm-opt from npm
-//! (Debian's binaryen 108 silently breaks hydration), the npm packages, and Chromium.
+//! (Debian's binaryen 108 silently breaks hydration), the npm packages (the site's alone, or
+//! all of them for the browser tests), and Chromium.
 
 use std::path::{Path, PathBuf};
 
@@ -104,22 +105,48 @@ fn ensure_wasm_opt() -> Result<(), String> {
         .arg(BINARYEN))
 }
 
-/// Installs `end2end/`'s npm packages (Playwright, ECharts) when the lock file changed.
+/// Installs all of `end2end/`'s npm packages (Playwright and the test tools too) when the lock
+/// file changed: what the browser tests need.
 pub fn ensure_npm_packages() -> Result<(), String> {
+    install_npm_packages(false)
+}
+
+/// Installs the npm packages the site build needs (ECharts and esbuild, `end2end/`'s
+/// `dependencies`) when the lock file changed; a full install serves too. A release image
+/// builds with this alone: no Playwright.
+pub fn ensure_site_packages() -> Result<(), String> {
+    install_npm_packages(true)
+}
+
+/// The stamps of what is installed in `end2end/node_modules`: a copy of the lock file it was
+/// installed from (`npm ci` deletes `node_modules`, and the stamps with it).
+const FULL_STAMP: &str = "node_modules/.atlantic-lock";
+const SITE_STAMP: &str = "node_modules/.atlantic-lock-site";
+
+fn install_npm_packages(site_only: bool) -> Result<(), String> {
     let dir = paths::workspace().join("end2end");
-    let stamp = dir.join("node_modules/.atlantic-lock");
     let lock = std::fs::read(dir.join("package-lock.json")).unwrap_or_default();
-    if std::fs::read(&stamp).ok().as_deref() == Some(lock.as_slice()) && !lock.is_empty() {
+    let stamped = |stamp: &str| {
+        !lock.is_empty() && std::fs::read(dir.join(stamp)).ok().as_deref() == Some(lock.as_slice())
+    };
+    if stamped(FULL_STAMP) || (site_only && stamped(SITE_STAMP)) {
         return Ok(());
     }
-    step("installing npm packages in end2end/ (Playwright, ECharts; no browser download)");
     let verb = if lock.is_empty() { "install" } else { "ci" };
-    run(command("npm")
-        .args([verb, "--no-audit", "--no-fund"])
+    let mut npm = command("npm");
+    npm.args([verb, "--no-audit", "--no-fund"])
         .current_dir(&dir)
-        .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1"))?;
+        .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1");
+    if site_only {
+        step("installing the site's npm packages in end2end/ (ECharts, esbuild)");
+        npm.arg("--omit=dev");
+    } else {
+        step("installing npm packages in end2end/ (Playwright, ECharts; no browser download)");
+    }
+    run(&mut npm)?;
     let lock = std::fs::read(dir.join("package-lock.json")).unwrap_or_default();
-    std::fs::write(stamp, lock).map_err(|e| e.to_string())
+    let stamp = if site_only { SITE_STAMP } else { FULL_STAMP };
+    std::fs::write(dir.join(stamp), lock).map_err(|e| e.to_string())
 }
 
 /// Debian's Chromium for Playwright. Installed with apt when running as root; otherwise the

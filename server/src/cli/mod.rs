@@ -1,8 +1,9 @@
 //! The `atlantic` command line: `serve` (the default), `migrate`, `user`, `usage`, `upstream`,
-//! `secrets`, `backup`.
+//! `secrets`, `backup`, `healthcheck`.
 //! Output meant for scripts goes to stdout; logs and messages go to stderr.
 
 mod backup;
+mod healthcheck;
 mod migrate;
 mod secrets;
 mod upstream;
@@ -57,12 +58,19 @@ enum Command {
     /// Back up the database online, prune, verify and restore backups.
     #[command(subcommand)]
     Backup(backup::BackupCommand),
+    /// Check that the service on `--listen`/`ATLANTIC_LISTEN` is alive (`GET /live`), for
+    /// container health checks: exit 0 on 2xx, 1 with the reason otherwise.
+    Healthcheck(healthcheck::HealthcheckArgs),
 }
 
 /// Parses the command line and runs it. Exit codes: 0 success, 1 failure, 2 bad usage or
 /// configuration.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // before anything that could fail on a setting the check does not need
+    if let Some(Command::Healthcheck(args)) = &cli.command {
+        return healthcheck::run(args, cli.serve.listen.as_deref());
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -132,8 +140,8 @@ async fn run_command(command: Command, url: &str, keyring: Keyring) -> anyhow::R
             db.migrate().await?;
             secrets::run(&db, cmd).await
         }
-        Command::Serve(_) | Command::Backup(_) => {
-            unreachable!("serve and backup are handled before a database is opened")
+        Command::Serve(_) | Command::Backup(_) | Command::Healthcheck(_) => {
+            unreachable!("serve, backup and healthcheck are handled before a database is opened")
         }
     };
     db.close().await;
