@@ -18,6 +18,7 @@ pub use self::cluster::{ClusterSettings, Role};
 pub use self::edge::EdgeSettings;
 pub use self::production::PRIVATE_DESTINATIONS_ACK;
 use self::production::private_destinations;
+pub use self::secret_files::{SECRET_VARIABLES, secret_files};
 pub use self::secrets::keyring;
 use self::secrets::sealing_keys;
 pub use self::web::WebSettings;
@@ -26,6 +27,7 @@ mod backup;
 mod cluster;
 mod edge;
 mod production;
+mod secret_files;
 mod secrets;
 mod web;
 
@@ -185,8 +187,14 @@ fn err(var: &'static str, reason: impl Into<String>) -> ConfigError {
 /// Reads the environment through a function, so tests need not touch the process environment.
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
-/// The process environment, with empty values treated as unset.
+/// The process environment, with empty values treated as unset; a secret given as `NAME_FILE`
+/// answers with its file's contents once [`secret_files`] has read them.
 pub fn process_env(name: &str) -> Option<String> {
+    secret_files::loaded(name).or_else(|| raw_env(name))
+}
+
+/// The process environment alone, with empty values treated as unset.
+fn raw_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 

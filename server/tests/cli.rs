@@ -444,3 +444,60 @@ fn healthcheck_passes_against_a_live_service_and_fails_against_a_closed_port() {
     assert_eq!(out.status.code(), Some(1), "never 2, which Docker reserves");
     assert!(stderr(&out).contains("ATLANTIC_LISTEN"), "{}", stderr(&out));
 }
+
+/// Docker secrets: `NAME_FILE` gives a secret's value from a file (its trailing newline
+/// dropped), for every command; `NAME` and `NAME_FILE` together, or a file that cannot be read,
+/// stop the command with one line naming the variable.
+#[test]
+fn secrets_come_from_their_files() {
+    let dir =
+        std::env::temp_dir().join(format!("atlantic-cli-secret-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let db = dir.join("from-file.sqlite");
+    let url_file = dir.join("database_url");
+    std::fs::write(&url_file, format!("sqlite://{}\n", db.display())).expect("write");
+    let run = |env: &[(&str, &str)]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_atlantic"));
+        // in the scratch directory: a fallback to the default database lands there
+        command
+            .arg("migrate")
+            .current_dir(&dir)
+            .env_remove("DATABASE_URL")
+            .env_remove("ATLANTIC_ENV");
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        command.output().expect("run atlantic")
+    };
+    let url_file = url_file.display().to_string();
+
+    let out = run(&[("DATABASE_URL_FILE", &url_file)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(db.exists(), "migrated the database the file names");
+
+    let out = run(&[
+        ("DATABASE_URL_FILE", &url_file),
+        ("DATABASE_URL", "sqlite://elsewhere.db"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert_eq!(err.trim().lines().count(), 1, "{err:?}");
+    assert!(
+        err.contains("DATABASE_URL_FILE") && err.contains("so is DATABASE_URL"),
+        "{err}"
+    );
+
+    let missing = dir.join("no-such-secret").display().to_string();
+    let out = run(&[
+        ("DATABASE_URL_FILE", &url_file),
+        ("ATLANTIC_SECRET_FILE", &missing),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert_eq!(err.trim().lines().count(), 1, "{err:?}");
+    assert!(
+        err.contains("ATLANTIC_SECRET_FILE") && err.contains(&missing),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -66,10 +66,18 @@ enum Command {
 /// Parses the command line and runs it. Exit codes: 0 success, 1 failure, 2 bad usage or
 /// configuration.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     // before anything that could fail on a setting the check does not need
     if let Some(Command::Healthcheck(args)) = &cli.command {
         return healthcheck::run(args, cli.serve.listen.as_deref());
+    }
+    // `NAME_FILE` secrets, read before any setting is
+    if let Err(e) = config::secret_files() {
+        return usage_error(format!("configuration error: {e}"));
+    }
+    // clap reads DATABASE_URL itself; DATABASE_URL_FILE's value stands in for it
+    if cli.common.database_url.is_none() {
+        cli.common.database_url = config::process_env("DATABASE_URL");
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
