@@ -64,6 +64,7 @@ fn request_batch(per_second: u32, gateways: u32) -> u32 {
 impl Cluster {
     pub(crate) fn new(shared: Arc<dyn DynShared>) -> Cluster {
         metrics::gauge!("atlantic_proxy_cluster_up").set(1.0);
+        metrics::counter!("atlantic_proxy_cluster_fallbacks_total").absolute(0);
         Cluster {
             shared,
             up: AtomicBool::new(true),

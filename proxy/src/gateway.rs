@@ -200,6 +200,7 @@ impl Gateway {
             usage,
             ..
         } = self;
+        crate::telemetry::register();
         refresh(&engine, directory.as_ref()).await;
 
         let background = CancellationToken::new();
@@ -309,9 +310,11 @@ async fn flush_once(engine: &Engine, usage: &dyn DynSink) -> bool {
     match engine.meter.flush(usage, engine.config.flush_timeout).await {
         Ok(batch) => {
             engine.accounts.credit_flushed(&batch);
+            crate::telemetry::flushed();
             true
         }
         Err(e) => {
+            crate::telemetry::flush_failed();
             tracing::warn!(error = %e, pending = engine.meter.pending_len(), "usage flush failed; will retry");
             false
         }

@@ -51,6 +51,7 @@ mod socks5;
 mod sources;
 mod stats;
 mod tally;
+mod telemetry;
 pub mod username;
 
 pub use config::{DirectEgress, GatewayConfig, Strategy};

@@ -54,13 +54,17 @@ impl LiveStats {
         metrics::counter!("atlantic_proxy_bytes_down_total").absolute(t.down);
         metrics::counter!("atlantic_proxy_requests_total").absolute(t.requests);
         metrics::counter!("atlantic_proxy_errors_total").absolute(t.errors);
+        metrics::gauge!("atlantic_proxy_max_connections").set(engine.config.max_connections as f64);
         metrics::gauge!("atlantic_proxy_forward_pool_idle").set(engine.origins.len() as f64);
         metrics::gauge!("atlantic_proxy_usage_pending_records")
             .set(engine.meter.pending_len() as f64);
         for e in engine.exits.stats(clock::now()) {
             let id = e.id.to_string();
-            metrics::gauge!("atlantic_proxy_exit_healthy", "exit_id" => id.clone())
+            let pool = e.pool.clone();
+            metrics::gauge!("atlantic_proxy_exit_healthy", "exit_id" => id.clone(), "pool" => pool.clone())
                 .set(if e.healthy { 1.0 } else { 0.0 });
+            metrics::gauge!("atlantic_proxy_exit_enabled", "exit_id" => id.clone(), "pool" => pool)
+                .set(if e.enabled { 1.0 } else { 0.0 });
             metrics::gauge!("atlantic_proxy_exit_active_connections", "exit_id" => id)
                 .set(f64::from(e.active_connections));
         }

@@ -86,6 +86,16 @@ pub enum Environment {
     Production,
 }
 
+/// How log lines are written (`ATLANTIC_LOG_FORMAT`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line with stable fields (`timestamp`, `level`, `target`, `message`,
+    /// the request's `request_id`, `method`, `path` and `account_id`): for log shippers.
+    Json,
+    /// Compact human-readable lines: for a terminal.
+    Pretty,
+}
+
 /// A secret value: never printed by `Debug`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -113,6 +123,9 @@ impl fmt::Debug for Secret {
 pub struct Config {
     /// Development or production rules.
     pub environment: Environment,
+    /// `ATLANTIC_LOG_FORMAT`: JSON lines or pretty (default: JSON in production, pretty in
+    /// development).
+    pub log_format: LogFormat,
     /// Dashboard/API listen address.
     pub listen: SocketAddr,
     /// HTTP proxy listen address.
@@ -338,6 +351,7 @@ impl Config {
 
         Ok(Config {
             environment,
+            log_format: log_format(env, environment)?,
             listen,
             http_proxy,
             socks_proxy,
@@ -372,6 +386,22 @@ fn environment(env: Env) -> Result<Environment, ConfigError> {
         Some(other) => Err(err(
             "ATLANTIC_ENV",
             format!("\"{other}\" is not an environment (use development or production)"),
+        )),
+    }
+}
+
+/// `ATLANTIC_LOG_FORMAT`: `json` or `pretty`; unset, JSON in production and pretty otherwise.
+fn log_format(env: Env, environment: Environment) -> Result<LogFormat, ConfigError> {
+    match env("ATLANTIC_LOG_FORMAT").as_deref().map(str::trim) {
+        None => Ok(match environment {
+            Environment::Production => LogFormat::Json,
+            Environment::Development => LogFormat::Pretty,
+        }),
+        Some("json") => Ok(LogFormat::Json),
+        Some("pretty") | Some("text") => Ok(LogFormat::Pretty),
+        Some(other) => Err(err(
+            "ATLANTIC_LOG_FORMAT",
+            format!("\"{other}\" is not a log format (use json or pretty)"),
         )),
     }
 }

@@ -108,6 +108,8 @@ pub async fn run_with_handles(
     handles: Option<tokio::sync::oneshot::Sender<Handles>>,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
+    // first: the gateway and the cluster connection register their series as they start
+    let metrics = telemetry::metrics();
     let role = config.cluster.role;
     // a gateway node serves no dashboard, so it needs no built site
     let site = if role.runs_web() {
@@ -193,7 +195,7 @@ pub async fn run_with_handles(
         leptos_options,
         db: db.clone(),
         config: config.clone(),
-        metrics: telemetry::metrics(),
+        metrics,
         started,
         gateways: gateways.clone(),
         shutdown: shutdown.clone(),

@@ -6,23 +6,27 @@ use std::sync::OnceLock;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 
-use crate::config::Environment;
+use crate::config::LogFormat;
 
 /// Installs the global log subscriber. The filter comes from `ATLANTIC_LOG` or `RUST_LOG`.
 /// Calling it twice (tests) keeps the first subscriber.
-pub fn init_tracing(environment: Environment) {
+///
+/// JSON lines carry the event's fields at the top level and the request's span (`request_id`,
+/// `method`, `path`, `account_id` once known) under `span`. Secrets never reach a field: the
+/// configuration's secrets print as `<redacted>`, and no handler logs a password or token.
+pub fn init_tracing(format: LogFormat) {
     let filter = EnvFilter::try_from_env("ATLANTIC_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    let _ = match environment {
-        Environment::Production => builder
+    let _ = match format {
+        LogFormat::Json => builder
             .json()
             .flatten_event(true)
             .with_current_span(true)
             .with_span_list(false)
             .try_init(),
-        Environment::Development => builder.compact().try_init(),
+        LogFormat::Pretty => builder.compact().try_init(),
     };
 }
 
@@ -51,6 +55,7 @@ pub fn metrics() -> PrometheusHandle {
                 tracing::warn!("a metrics recorder was already installed; /metrics may be empty");
             }
             describe();
+            register();
             handle
         })
         .clone()
@@ -72,4 +77,117 @@ fn describe() {
         "Database pool connections (idle)"
     );
     metrics::describe_gauge!("db_pool_max_connections", "Database pool size limit");
+}
+
+/// The process's CPU, memory, file descriptors and threads (`process_*`, the names
+/// Prometheus's own client libraries use), read from `/proc` at each scrape.
+pub fn collect_process_metrics() {
+    static COLLECTOR: OnceLock<metrics_process::Collector> = OnceLock::new();
+    COLLECTOR
+        .get_or_init(|| {
+            let collector = metrics_process::Collector::default();
+            collector.describe();
+            collector
+        })
+        .collect();
+}
+
+/// Outcomes of a sign-in attempt, as `atlantic_sign_ins_total{outcome}`.
+pub const SIGN_IN_OUTCOMES: [&str; 4] = ["succeeded", "failed", "limited", "second_factor"];
+
+/// Counts one sign-in attempt by outcome (one of [`SIGN_IN_OUTCOMES`]).
+pub fn count_sign_in(outcome: &'static str) {
+    metrics::counter!("atlantic_sign_ins_total", "outcome" => outcome).increment(1);
+}
+
+/// Which web limiter refused a request, as `atlantic_web_rate_limited_total{limiter}`:
+/// `endpoint` (the per-route request buckets) or `attempts` (sign-in, registration and
+/// re-authentication attempts).
+pub const RATE_LIMITERS: [&str; 2] = ["endpoint", "attempts"];
+
+/// Counts one request refused with 429 by `limiter` (one of [`RATE_LIMITERS`]).
+pub fn count_rate_limited(limiter: &'static str) {
+    metrics::counter!("atlantic_web_rate_limited_total", "limiter" => limiter).increment(1);
+}
+
+/// Registers the event counters at zero for every label value they can take, so alerts and
+/// dashboards find their series (and `increase()` sees the first event) from the start.
+fn register() {
+    metrics::describe_counter!(
+        "atlantic_web_rate_limited_total",
+        "Web requests refused with 429, by limiter"
+    );
+    for limiter in RATE_LIMITERS {
+        metrics::counter!("atlantic_web_rate_limited_total", "limiter" => limiter).absolute(0);
+    }
+    metrics::describe_counter!(
+        "web_connections_refused_total",
+        "Web connections refused at accept, by the cap reached (total or per source)"
+    );
+    for cap in ["total", "source"] {
+        metrics::counter!("web_connections_refused_total", "cap" => cap).absolute(0);
+    }
+    let outcomes: [(&str, &str, &[&str]); 4] = [
+        (
+            "atlantic_paystack_webhooks_total",
+            "Paystack webhook deliveries by outcome (bad_signature: failed verification)",
+            &["accepted", "duplicate", "bad_signature", "bad_source"],
+        ),
+        (
+            "atlantic_payments_total",
+            "Payments settled, by outcome",
+            &[
+                "paid",
+                "mismatch",
+                "superseded",
+                "refund_refused",
+                "renewal_failed",
+            ],
+        ),
+        (
+            "atlantic_renewals_total",
+            "Automatic card renewals, by outcome",
+            &[
+                "attempted",
+                "paid",
+                "declined",
+                "superseded",
+                "refused",
+                "unanswered",
+            ],
+        ),
+        (
+            "atlantic_sign_ins_total",
+            "Dashboard sign-in attempts, by outcome",
+            &SIGN_IN_OUTCOMES,
+        ),
+    ];
+    for (name, help, values) in outcomes {
+        metrics::describe_counter!(name, help);
+        for &outcome in values {
+            metrics::counter!(name, "outcome" => outcome).absolute(0);
+        }
+    }
+    metrics::describe_counter!(
+        "atlantic_paystack_requests_total",
+        "Calls to Paystack's API by operation and outcome (unavailable: no answer or 5xx)"
+    );
+    for op in ["initialize", "verify", "charge_authorization", "refund"] {
+        for outcome in ["ok", "refused", "malformed", "unavailable"] {
+            metrics::counter!("atlantic_paystack_requests_total", "op" => op, "outcome" => outcome)
+                .absolute(0);
+        }
+    }
+    metrics::describe_gauge!(
+        "atlantic_paystack_breaker_open",
+        "1 while calls to Paystack are refused without trying (its breaker is open)"
+    );
+    metrics::describe_gauge!(
+        "process_uptime_seconds",
+        "Seconds since the service started"
+    );
+    metrics::describe_gauge!(
+        "atlantic_web_sessions",
+        "Dashboard sessions stored and not expired (read at each scrape)"
+    );
 }

@@ -24,6 +24,7 @@ pub mod job_lock;
 pub mod payments;
 pub mod plans;
 pub mod quota;
+pub mod sessions;
 pub mod subscriptions;
 pub mod usage;
 

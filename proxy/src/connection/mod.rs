@@ -80,6 +80,7 @@ pub(crate) async fn serve(
 
 /// Books a refusal or failure: on the account when known, always in the global totals.
 pub(crate) fn record_error(engine: &Engine, account: Option<&Account>, err: &ProxyError) {
+    crate::telemetry::refusal(err.code);
     if err.code.http_status() >= 500 {
         tracing::warn!(code = %err.code, side = ?err.side, detail = %err.detail, "request failed");
     } else {
@@ -204,6 +205,9 @@ pub(crate) async fn open(
                     cluster
                         .bind_session(account.id, session, connected.exit_id, ttl)
                         .await;
+                }
+                if last.is_some() {
+                    crate::telemetry::failover();
                 }
                 return Ok(opened(engine, account, targeting, connected));
             }

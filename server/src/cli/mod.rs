@@ -92,7 +92,7 @@ pub fn main() -> ExitCode {
                 Ok(config) => config,
                 Err(e) => return usage_error(format!("configuration error: {e}")),
             };
-            crate::telemetry::init_tracing(config.environment);
+            crate::telemetry::init_tracing(config.log_format);
             report(runtime.block_on(crate::serve(config)))
         }
         // no migrations and no keyring: a backup copies the database as it is, and a restore

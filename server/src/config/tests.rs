@@ -169,3 +169,23 @@ fn secrets_are_redacted_in_debug_output() {
     let dev = format!("{:?}", resolve(&[]).expect("defaults"));
     assert!(!dev.contains(DEVELOPMENT_SECRET), "{dev}");
 }
+
+#[test]
+fn the_log_format_follows_the_environment_unless_set() {
+    assert_eq!(resolve(&[]).expect("dev").log_format, LogFormat::Pretty);
+    assert_eq!(
+        resolve(&PRODUCTION).expect("production").log_format,
+        LogFormat::Json
+    );
+    let json = resolve(&[("ATLANTIC_LOG_FORMAT", "json")]).expect("json");
+    assert_eq!(json.log_format, LogFormat::Json);
+    let mut pretty = PRODUCTION.to_vec();
+    pretty.push(("ATLANTIC_LOG_FORMAT", "pretty"));
+    assert_eq!(
+        resolve(&pretty).expect("pretty").log_format,
+        LogFormat::Pretty
+    );
+    let e = resolve(&[("ATLANTIC_LOG_FORMAT", "xml")]).expect_err("unknown format");
+    assert_eq!(e.var, "ATLANTIC_LOG_FORMAT");
+    assert!(e.to_string().contains("json or pretty"), "{e}");
+}

@@ -2,6 +2,8 @@
 //! JavaScript. Outcomes are 303 redirects back to the pages, which show the message; the
 //! messages never reveal whether an email has an account.
 
+use std::time::Duration;
+
 use app::outcome::Outcome;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -19,6 +21,7 @@ use crate::activity::Client;
 use crate::auth::password_work::WorkError;
 use crate::auth::{self, Identity, MAX_EMAIL_LEN, MIN_PASSWORD_LEN, PendingSecondFactor};
 use crate::state::AppState;
+use crate::telemetry::count_sign_in;
 
 /// zxcvbn's score (0–4) a new password must reach: 3 is "safely unguessable".
 const MIN_PASSWORD_SCORE: zxcvbn::Score = zxcvbn::Score::Three;
@@ -51,12 +54,13 @@ async fn sign_in(
 ) -> Result<Redirect, WebError> {
     // Before the email becomes a limiter key or a query: no account has a longer one.
     if !email_fits(&form.email) {
+        count_sign_in("failed");
         return Err(WebError::back(Outcome::SignInEmailTooLong));
     }
     state
         .sign_in_limiter
         .check(ip, &form.email)
-        .map_err(WebError::TooManyAttempts)?;
+        .map_err(limited)?;
     let now = store::now_ms();
     let account = accounts::by_email(&state.db, &form.email)
         .await
@@ -77,6 +81,7 @@ async fn sign_in(
             client
                 .record(&state.db, other.map(|a| a.id), kind, Value::Null)
                 .await;
+            count_sign_in("failed");
             return Err(WebError::back(Outcome::WrongCredentials));
         }
     };
@@ -88,6 +93,7 @@ async fn sign_in(
         PendingSecondFactor::start(&session, account.id, now)
             .await
             .map_err(|e| session_unavailable(&e))?;
+        count_sign_in("second_factor");
         return Ok(Redirect::to("/login/code"));
     }
     auth::sign_in(&session, account.id, account.session_epoch, now)
@@ -97,6 +103,7 @@ async fn sign_in(
     client
         .record(&state.db, Some(account.id), kind, Value::Null)
         .await;
+    count_sign_in("succeeded");
     Ok(Redirect::to("/"))
 }
 
@@ -123,7 +130,7 @@ async fn second_factor(
     state
         .reauth_limiter
         .check(ip, &limiter_key)
-        .map_err(WebError::TooManyAttempts)?;
+        .map_err(limited)?;
     let account = match accounts::by_id(&state.db, pending.account_id).await {
         Ok(Some(account)) if account.totp_enabled => account,
         Ok(_) => return Err(WebError::back(Outcome::SignInExpired)),
@@ -141,6 +148,7 @@ async fn second_factor(
         client
             .record(&state.db, Some(account.id), kind, detail)
             .await;
+        count_sign_in("succeeded");
         return Ok(Redirect::to("/"));
     }
     let detail = json!({ "step": "second_factor" });
@@ -148,6 +156,7 @@ async fn second_factor(
     client
         .record(&state.db, Some(account.id), kind, detail)
         .await;
+    count_sign_in("failed");
     let gave_up = pending
         .record_failure(&session)
         .await
@@ -162,6 +171,12 @@ async fn second_factor(
         .record(&state.db, Some(account.id), kind, detail)
         .await;
     Err(WebError::back(Outcome::TooManyWrongCodes))
+}
+
+/// A sign-in step refused by its limiter, counted as such.
+fn limited(retry: Duration) -> WebError {
+    count_sign_in("limited");
+    WebError::TooManyAttempts(retry)
 }
 
 const SIGN_IN_UNAVAILABLE: &str = "sign-in is unavailable, try again\n";

@@ -36,12 +36,31 @@ impl<B> MakeSpan<B> for RequestSpan {
             method = %request.method(),
             path = %request.uri().path(),
             request_id = %request_id,
+            account_id = tracing::field::Empty,
         )
     }
 }
 
-/// Counts requests and observes latency by method, matched route and status.
-pub async fn record_metrics(request: Request, next: Next) -> Response<Body> {
+/// The request's own span (the one [`RequestSpan`] made), in the request's extensions: inner
+/// layers run within spans of their own (the session layer's), where `Span::current()` is not
+/// the one whose fields the request's log lines carry.
+#[derive(Clone, Debug)]
+pub struct RequestLogSpan(pub Span);
+
+impl RequestLogSpan {
+    /// Names the signed-in account on every later log line of the request.
+    pub fn record_account(&self, account_id: i64) {
+        self.0.record("account_id", account_id);
+    }
+}
+
+/// Counts requests and observes latency by method, matched route and status; hands the
+/// request's span to inner layers as a [`RequestLogSpan`].
+pub async fn record_metrics(mut request: Request, next: Next) -> Response<Body> {
+    // this layer runs directly inside the trace layer: the current span is the request's
+    request
+        .extensions_mut()
+        .insert(RequestLogSpan(Span::current()));
     let started = Instant::now();
     let method = method_label(request.method());
     let route = request

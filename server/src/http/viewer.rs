@@ -11,6 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
+use super::observe::RequestLogSpan;
 use crate::auth::Identity;
 use crate::state::AppState;
 
@@ -23,6 +24,10 @@ pub async fn identify(State(state): State<AppState>, mut request: Request, next:
     {
         match store::accounts::by_id(&state.db, identity.account_id).await {
             Ok(Some(account)) if account.session_epoch == identity.epoch => {
+                // the request's log lines name the account from here on
+                if let Some(span) = request.extensions().get::<RequestLogSpan>() {
+                    span.record_account(identity.account_id.get());
+                }
                 request.extensions_mut().insert(Viewer {
                     account_id: identity.account_id.get(),
                     admin: account.role == store::accounts::Role::Admin,

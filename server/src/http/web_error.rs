@@ -79,6 +79,7 @@ fn redirect(outcome: Outcome, section: Option<&str>) -> Redirect {
 
 /// A small page saying when to try again, with `Retry-After`.
 fn too_many_attempts(wait: Duration) -> Response {
+    crate::telemetry::count_rate_limited("attempts");
     let secs = wait.as_secs().max(1);
     let body = format!(
         "<!DOCTYPE html><title>Too many attempts</title><p>Too many attempts. Try again in {secs} seconds.</p><p><a href=\"/login\">Back to sign-in</a></p>"

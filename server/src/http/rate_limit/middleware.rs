@@ -184,6 +184,7 @@ fn ceil_secs(d: Duration) -> u64 {
 }
 
 fn too_many(limit: u32, wait: Duration) -> Response {
+    crate::telemetry::count_rate_limited("endpoint");
     let secs = ceil_secs(wait).max(1);
     let mut response = (
         StatusCode::TOO_MANY_REQUESTS,
