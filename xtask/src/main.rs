@@ -7,6 +7,7 @@
 mod cmd;
 mod e2e;
 mod fuzz;
+mod monitoring;
 mod paths;
 mod redis;
 mod site;

@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use crate::cmd::{cargo, command, output, run, step};
-use crate::{e2e, fuzz, paths, redis, site, tools};
+use crate::{e2e, fuzz, monitoring, paths, redis, site, tools};
 
 /// The PostgreSQL the database tests use unless `ATLANTIC_TEST_POSTGRES_URL` says otherwise.
 const DEFAULT_TEST_POSTGRES: &str = "postgres://root@127.0.0.1:5432/test";
@@ -63,7 +63,14 @@ pub fn all() -> Result<(), String> {
         }
     };
 
-    step("unit and integration tests (SQLite, PostgreSQL and Redis)");
+    // the monitoring tests check ops/ with these and against a real Prometheus
+    match monitoring::ensure() {
+        Ok(()) => {}
+        Err(e) if ci => return Err(format!("{e} (CI=true)")),
+        Err(e) => println!("    WARNING: {e}; the monitoring checks will be skipped"),
+    }
+
+    step("unit and integration tests (SQLite, PostgreSQL, Redis, Prometheus)");
     let mut tests = cargo(&root);
     tests
         .args(["test", "--all-targets"])
