@@ -1,6 +1,7 @@
 # AtlanticProxy: a two-stage image. The builder compiles the site (wasm) and the server with
 # the same xtask the README uses; the runtime image holds the binary, its site and nothing else.
-# (No Docker engine runs on the development machines; this file is checked by review, not CI.)
+# (No Docker engine runs on the development machines: CI does not build this image, but
+# server/tests/compose.rs checks its health check against compose.yaml.)
 
 # Node for the site build (ECharts bundled by esbuild, wasm-opt), taken from the official image:
 # Debian bookworm's Node 18 is past its end of life. The build installs only the site's npm
