@@ -68,7 +68,9 @@ async fn only_listed_sources_may_deliver_webhooks(engine: Engine) {
         metrics
             .lines()
             .any(|l| l.starts_with("atlantic_paystack_webhooks_total")
-                && l.contains("outcome=\"bad_source\"")),
+                && l.contains("outcome=\"bad_source\"")
+                // exported at zero from the start: the refusal must have counted
+                && l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) >= Some(1.0)),
         "{metrics}"
     );
     service.stop().await.expect("clean stop");
