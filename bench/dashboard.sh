@@ -12,7 +12,8 @@ ENGINE="${1:?usage: bench/dashboard.sh sqlite|postgres [BINARY]}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 BIN="${2:-$TARGET/release/atlantic}"
-SITE="${ATLANTIC_SITE_ROOT:-$TARGET/site}"
+# the site `cargo xtask build` writes next to the binary (target/release/site)
+SITE="${ATLANTIC_SITE_ROOT:-$(dirname "$BIN")/site}"
 ACCOUNTS="${ACCOUNTS:-1000}"
 USERS="${USERS:-100}"
 DURATION="${DURATION:-10}"
@@ -21,7 +22,21 @@ PG_ADMIN="${ATLANTIC_TEST_POSTGRES_URL:-postgres://root@127.0.0.1:5432/test}"
 PASSWORD="load-test-password-42"
 WORK="$(mktemp -d /tmp/atl-dash-bench.XXXXXX)"
 BASE="http://127.0.0.1:$PORT"
-trap 'kill "${SERVER:-0}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+# `kill 0` would signal the whole process group (the caller's too): only a running server
+cleanup() {
+  if [[ -n "${SERVER:-}" ]]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
+  if [[ "$ENGINE" = postgres ]]; then
+    psql -q "$PG_ADMIN" -c 'DROP DATABASE IF EXISTS atl_dash_bench' >/dev/null 2>&1 || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+[[ -x "$BIN" ]] || { echo "no $BIN: run cargo xtask build --release first" >&2; exit 1; }
+[[ -f "$SITE/assets.json" ]] || { echo "no site at $SITE: run cargo xtask build --release first" >&2; exit 1; }
+for tool in wrk curl; do
+  command -v "$tool" >/dev/null || { echo "$tool is not installed (apt-get install $tool)" >&2; exit 1; }
+done
 
 case "$ENGINE" in
   sqlite) DB="sqlite://$WORK/bench.db"; run_sql() { sqlite3 "$WORK/bench.db" < "$1"; } ;;
@@ -77,7 +92,8 @@ ATLANTIC_TRUSTED_PROXIES=127.0.0.1/32 ATLANTIC_LOG=warn ATLANTIC_SITE_ROOT="$SIT
   "$BIN" serve --listen "127.0.0.1:$PORT" --http-proxy 127.0.0.1:0 --socks-proxy 127.0.0.1:0 \
   > "$WORK/server.log" 2>&1 &
 SERVER=$!
-for _ in $(seq 1 100); do curl -sf "$BASE/live" >/dev/null && break; sleep 0.2; done
+for _ in $(seq 1 100); do curl -sf "$BASE/ready" >/dev/null && break; sleep 0.2; done
+curl -sf "$BASE/ready" >/dev/null || { cat "$WORK/server.log" >&2; exit 1; }
 
 echo "== signing in $USERS users"
 : > "$WORK/cookies"
