@@ -20,10 +20,13 @@ ENV CARGO_TARGET_DIR=/src/target
 RUN cargo xtask build --release
 
 FROM debian:bookworm-slim
+# postgresql-client-15: pg_dump and pg_restore for `atlantic backup` on PostgreSQL (15, as the
+# compose file's server)
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates tini \
+ && apt-get install -y --no-install-recommends ca-certificates tini postgresql-client-15 \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --home /var/lib/atlantic --create-home atlantic
+ && useradd --system --uid 10001 --home /var/lib/atlantic --create-home atlantic \
+ && install -d -o atlantic -g atlantic -m 700 /var/lib/atlantic/backups
 COPY --from=builder /src/target/release/atlantic /usr/local/bin/atlantic
 COPY --from=builder /src/target/release/site /usr/local/share/atlantic/site
 ENV ATLANTIC_ENV=production \
