@@ -173,6 +173,55 @@ pub async fn list(
         .await?)
 }
 
+/// Where a page of [`list_after`] starts: just after the event with this time and id (the
+/// last one of the previous page).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    /// The previous page's last `created_at`.
+    pub created_at: i64,
+    /// The previous page's last id.
+    pub id: ActivityId,
+}
+
+/// The account's events, newest first, up to `limit` (clamped like [`Page`]), starting after
+/// `cursor` (from the newest when `None`). Keyset pagination on `(created_at, id)`: events
+/// logged while a client pages do not shift the pages it has not read yet.
+pub async fn list_after(
+    db: &Db,
+    account: AccountId,
+    cursor: Option<Cursor>,
+    limit: i64,
+) -> Result<Vec<Activity>> {
+    let limit = Page::first(limit).limit();
+    let rows = match cursor {
+        None => {
+            sqlx::query_as::<_, Activity>(
+                "SELECT id, account_id, kind, detail, ip, user_agent, created_at FROM activity \
+                 WHERE account_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
+            )
+            .bind(account)
+            .bind(limit)
+            .fetch_all(db.pool())
+            .await?
+        }
+        Some(cursor) => {
+            sqlx::query_as::<_, Activity>(
+                "SELECT id, account_id, kind, detail, ip, user_agent, created_at FROM activity \
+                 WHERE account_id = $1 \
+                   AND (created_at < $2 OR (created_at = $2 AND id < $3)) \
+                 ORDER BY created_at DESC, id DESC LIMIT $4",
+            )
+            .bind(account)
+            .bind(cursor.created_at)
+            .bind(cursor.id)
+            .bind(limit)
+            .fetch_all(db.pool())
+            .await?
+        }
+    };
+    Ok(rows)
+}
+
 /// How many events [`list`] can page through.
 pub async fn count(db: &Db, account: AccountId, kinds: KindFilter<'_>) -> Result<i64> {
     let (condition, binds) = kinds.condition(2);

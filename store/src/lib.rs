@@ -16,6 +16,7 @@ pub mod secrets;
 pub mod accounts;
 pub mod activity;
 pub mod allowlist;
+pub mod api_tokens;
 pub mod backup;
 pub mod backups;
 pub mod credentials;

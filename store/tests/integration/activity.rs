@@ -142,3 +142,40 @@ async fn activity_is_listed_newest_first_and_filtered(t: &TestDb) {
         "the anonymous one"
     );
 }
+
+on_both_engines!(a_cursor_walks_every_event_once_while_more_are_logged);
+async fn a_cursor_walks_every_event_once_while_more_are_logged(t: &TestDb) {
+    let db = t.db();
+    let ada = crate::customer(db, "ada@example.com").await;
+    let bob = crate::customer(db, "bob@example.com").await;
+    // Seven events, three of them in the same millisecond (the id breaks the tie).
+    for (n, at) in [0, 1, 1, 1, 2, 3, 4].into_iter().enumerate() {
+        let event = NewActivity {
+            detail: json!({ "n": n }),
+            ..NewActivity::new(Some(ada), "test.event")
+        };
+        activity::record(db, &event, NOW + at).await.unwrap();
+    }
+    activity::record(db, &NewActivity::new(Some(bob), "test.event"), NOW + 2)
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = activity::list_after(db, ada, cursor, 3).await.unwrap();
+        assert!(page.len() <= 3);
+        if seen.is_empty() {
+            // Logged after the first page: newer than the cursor, so not in later pages.
+            activity::record(db, &NewActivity::new(Some(ada), "test.late"), NOW + 10)
+                .await
+                .unwrap();
+        }
+        let Some(last) = page.last() else { break };
+        cursor = Some(activity::Cursor {
+            created_at: last.created_at,
+            id: last.id,
+        });
+        seen.extend(page.iter().map(|a| a.detail["n"].as_i64().unwrap()));
+    }
+    assert_eq!(seen, [6, 5, 4, 3, 2, 1, 0]);
+}

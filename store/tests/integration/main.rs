@@ -40,6 +40,7 @@ macro_rules! on_both_engines {
 mod accounts;
 mod activity;
 mod allowlist;
+mod api_tokens;
 mod backup;
 mod billing;
 mod credentials;

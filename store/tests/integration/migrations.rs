@@ -3,7 +3,7 @@
 use store::test_support::{Engine, TestDb};
 use store::{Backend, StoreError};
 
-const MIGRATIONS: usize = 10;
+const MIGRATIONS: usize = 11;
 
 async fn table_exists(t: &TestDb, table: &str) -> bool {
     sqlx::query(&format!("SELECT 1 FROM {table} LIMIT 1"))
@@ -60,6 +60,10 @@ async fn revert_last_then_migrate_again(t: &TestDb) {
     .execute(db.pool())
     .await
     .unwrap();
+    // 0011 only adds the API tokens' table.
+    assert!(table_exists(t, "api_tokens").await);
+    assert_eq!(db.revert_last().await.unwrap(), Some(11));
+    assert!(!table_exists(t, "api_tokens").await);
     // 0010 only adds the table backups are recorded in.
     assert!(table_exists(t, "backups").await);
     assert_eq!(db.revert_last().await.unwrap(), Some(10));
@@ -79,6 +83,7 @@ async fn revert_last_then_migrate_again(t: &TestDb) {
             .await
             .unwrap();
     assert!(name.starts_with("NG #") && forward == 0, "{name} {forward}");
+    assert_eq!(db.revert_last().await.unwrap(), Some(11));
     assert_eq!(db.revert_last().await.unwrap(), Some(10));
     assert_eq!(db.revert_last().await.unwrap(), Some(9));
     // 0007 widens the payment statuses (SQLite rebuilds the table): a superseded payment
@@ -99,6 +104,7 @@ async fn revert_last_then_migrate_again(t: &TestDb) {
             .unwrap();
     assert_eq!(status, "success");
     db.migrate().await.unwrap();
+    assert_eq!(db.revert_last().await.unwrap(), Some(11));
     assert_eq!(db.revert_last().await.unwrap(), Some(10));
     assert_eq!(db.revert_last().await.unwrap(), Some(9));
     assert_eq!(db.revert_last().await.unwrap(), Some(8));
@@ -131,6 +137,7 @@ async fn revert_last_then_migrate_again(t: &TestDb) {
     assert!(table_exists(t, "exits").await);
 
     // All the way down: every table, the session table included, is gone.
+    assert_eq!(db.revert_last().await.unwrap(), Some(11));
     assert_eq!(db.revert_last().await.unwrap(), Some(10));
     assert_eq!(db.revert_last().await.unwrap(), Some(9));
     assert_eq!(db.revert_last().await.unwrap(), Some(8));
