@@ -147,6 +147,9 @@ pub mod ssr {
                 "Allowlist addition refused (wrong password or two-factor code)"
             }
             "credentials.regenerated" => "Proxy password regenerated",
+            "api_token.created" => "API token created",
+            "api_token.revoked" => "API token revoked",
+            "api_token.used" => "API token used",
             "plan.granted" => "Plan granted by support",
             "subscription.grace" => "Plan period ended unpaid: grace period started",
             "subscription.expired" => "Plan expired",
@@ -183,6 +186,7 @@ pub mod ssr {
                 format!("{percent} % of this period's bandwidth is used.")
             }
             "allowlist.added" | "allowlist.removed" | "allowlist.reauth_failed" => text("cidr"),
+            k if k.starts_with("api_token.") => text("name"),
             k if k.starts_with("payment.") => [text("plan"), text("reference"), text("status")]
                 .into_iter()
                 .filter(|s| !s.is_empty())

@@ -14,6 +14,7 @@ pub mod preferences;
 pub mod security;
 pub mod servers;
 pub mod session;
+pub mod tokens;
 pub mod traffic;
 pub mod usage;
 #[cfg(feature = "ssr")]

@@ -113,39 +113,11 @@ pub async fn servers_overview() -> Result<ServersView, ServerFnError> {
     let mut pools: BTreeMap<String, BTreeMap<String, Vec<ServerRow>>> = BTreeMap::new();
     let (mut healthy, mut enabled) = (0, 0);
     for e in exits.into_iter().filter(|e| admin || e.enabled) {
-        let now = live.iter().find(|l| l.id == e.id.get());
-        // The engine's view is fresher; the table's survives restarts.
-        let health = if !e.enabled {
-            "disabled".to_owned()
-        } else if let Some(l) = now.filter(|l| l.checked) {
-            if l.healthy { "healthy" } else { "unhealthy" }.to_owned()
-        } else {
-            e.health.as_str().to_owned()
-        };
+        let row = server_row(&e, live.iter().find(|l| l.id == e.id.get()), admin, tz);
         if e.enabled {
             enabled += 1;
-            healthy += usize::from(health == "healthy");
+            healthy += usize::from(row.health == "healthy");
         }
-        let (ok, failed) = match now {
-            Some(l) if l.successes + l.failures > 0 => (l.successes, l.failures),
-            _ => (
-                u64::try_from(e.success_count).unwrap_or(0),
-                u64::try_from(e.failure_count).unwrap_or(0),
-            ),
-        };
-        let row = ServerRow {
-            id: e.id.get(),
-            upstream: admin.then(|| e.display_url()),
-            name: e.name.clone(),
-            city: e.city.clone(),
-            enabled: e.enabled,
-            health,
-            last_error: if admin { e.last_error.clone() } else { None },
-            latency_ms: now.and_then(|l| l.latency_ms).or(e.last_latency_ms),
-            success_rate: (ok + failed > 0).then(|| ok as f64 / (ok + failed) as f64),
-            active_connections: now.map_or(0, |l| l.active_connections),
-            last_check: e.last_check_at.map(|ms| zone::date_time(tz, ms)),
-        };
         pools
             .entry(e.pool)
             .or_default()
@@ -171,9 +143,49 @@ pub async fn servers_overview() -> Result<ServersView, ServerFnError> {
     })
 }
 
+/// An exit as the viewer may see it, with the gateway's live view of it (`now`), times in
+/// `tz`.
+#[cfg(feature = "ssr")]
+pub fn server_row(
+    e: &store::exits::Exit,
+    now: Option<&ssr::ExitLive>,
+    admin: bool,
+    tz: chrono_tz::Tz,
+) -> ServerRow {
+    use crate::api::zone;
+    // The engine's view is fresher; the table's survives restarts.
+    let health = if !e.enabled {
+        "disabled".to_owned()
+    } else if let Some(l) = now.filter(|l| l.checked) {
+        if l.healthy { "healthy" } else { "unhealthy" }.to_owned()
+    } else {
+        e.health.as_str().to_owned()
+    };
+    let (ok, failed) = match now {
+        Some(l) if l.successes + l.failures > 0 => (l.successes, l.failures),
+        _ => (
+            u64::try_from(e.success_count).unwrap_or(0),
+            u64::try_from(e.failure_count).unwrap_or(0),
+        ),
+    };
+    ServerRow {
+        id: e.id.get(),
+        upstream: admin.then(|| e.display_url()),
+        name: e.name.clone(),
+        city: e.city.clone(),
+        enabled: e.enabled,
+        health,
+        last_error: if admin { e.last_error.clone() } else { None },
+        latency_ms: now.and_then(|l| l.latency_ms).or(e.last_latency_ms),
+        success_rate: (ok + failed > 0).then(|| ok as f64 / (ok + failed) as f64),
+        active_connections: now.map_or(0, |l| l.active_connections),
+        last_check: e.last_check_at.map(|ms| zone::date_time(tz, ms)),
+    }
+}
+
 /// A node as the viewer may see it.
 #[cfg(feature = "ssr")]
-fn node_row(n: ssr::NodeLive, admin: bool, now_ms: i64) -> NodeRow {
+pub fn node_row(n: ssr::NodeLive, admin: bool, now_ms: i64) -> NodeRow {
     let health = if !n.up {
         "down"
     } else if !n.shared_state {

@@ -146,6 +146,39 @@ pub mod ssr {
     use super::{Projection, Quota};
     use crate::api::zone;
 
+    /// The live plan's period and what the account has used of it.
+    #[derive(Clone, Debug)]
+    pub struct PeriodUse {
+        /// The live subscription.
+        pub subscription: store::subscriptions::Subscription,
+        /// Its plan (`None` only if the plan row is gone).
+        pub plan: Option<store::plans::Plan>,
+        /// Bytes used this period (as flushed).
+        pub used_bytes: i64,
+    }
+
+    /// The live plan's period and its use at `now`, or `None` without a plan. Used is
+    /// counted as the gateway counts: from the hour holding the period's start.
+    pub async fn period_use(
+        db: &store::Db,
+        account: store::AccountId,
+        now: i64,
+    ) -> store::Result<Option<PeriodUse>> {
+        let Some(subscription) = store::subscriptions::current(db, account, now).await? else {
+            return Ok(None);
+        };
+        let plan = store::plans::by_id(db, subscription.plan_id).await?;
+        let from = store::usage::hour_floor(subscription.period_start);
+        let used_bytes = store::usage::totals(db, account, from, now + store::HOUR_MS)
+            .await?
+            .bytes();
+        Ok(Some(PeriodUse {
+            subscription,
+            plan,
+            used_bytes,
+        }))
+    }
+
     /// The live plan's quota at `now`, or `None` without a plan.
     pub async fn quota(
         db: &store::Db,
@@ -153,15 +186,14 @@ pub mod ssr {
         tz: Tz,
         now: i64,
     ) -> store::Result<Option<Quota>> {
-        let Some(sub) = store::subscriptions::current(db, account, now).await? else {
+        let Some(PeriodUse {
+            subscription: sub,
+            plan,
+            used_bytes: used,
+        }) = period_use(db, account, now).await?
+        else {
             return Ok(None);
         };
-        let plan = store::plans::by_id(db, sub.plan_id).await?;
-        // Counted as the gateway counts: from the hour holding the period's start.
-        let from = store::usage::hour_floor(sub.period_start);
-        let used = store::usage::totals(db, account, from, now + store::HOUR_MS)
-            .await?
-            .bytes();
         let bandwidth = plan.as_ref().and_then(|p| p.bandwidth_bytes);
         Ok(Some(Quota {
             plan: plan.map_or_else(|| "your plan".to_owned(), |p| p.name),

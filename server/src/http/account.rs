@@ -281,6 +281,35 @@ fn refusal(error: &AllowlistError) -> Option<Outcome> {
     })
 }
 
+/// Longest note on an allowlist entry, in characters.
+pub(crate) const ALLOWLIST_NOTE_MAX_CHARS: usize = 100;
+
+/// The networks an allowlist entry may name: public ones, and private ones too when the
+/// service allows private sources.
+pub(crate) fn source_ranges(state: &AppState) -> SourceRanges {
+    if state.config.allow_private_sources {
+        SourceRanges::IncludingPrivate
+    } else {
+        SourceRanges::PublicOnly
+    }
+}
+
+/// The checks an allowlist entry passes before anything is stored, for Settings and the
+/// public API alike: the note's length, then the network's shape, width and range. Returns
+/// the canonical network and the trimmed note.
+pub(crate) fn check_allowlist_entry<'a>(
+    state: &AppState,
+    cidr: &str,
+    note: &'a str,
+) -> Result<(ipnet::IpNet, &'a str), AllowlistError> {
+    let note = note.trim();
+    if note.chars().count() > ALLOWLIST_NOTE_MAX_CHARS {
+        return Err(AllowlistError::NoteTooLong);
+    }
+    let network = allowlist::check_entry(cidr, note, source_ranges(state))?;
+    Ok((network, note))
+}
+
 /// `POST /settings/allowlist`: an address or network that may use the proxy without the
 /// password. Whoever holds the session must prove they are the account holder again (the
 /// password, or a code when two-factor sign-in is on, limited like sign-in), since an entry
@@ -290,17 +319,10 @@ async fn add_allowed_ip(
     caller: Caller,
     Form(form): Form<AllowForm>,
 ) -> Result<Redirect, WebError> {
-    let note = form.note.trim();
-    if note.chars().count() > 100 {
-        return Err(WebError::back_to(Outcome::NoteTooLong, "allowlist"));
-    }
-    let ranges = if state.config.allow_private_sources {
-        SourceRanges::IncludingPrivate
-    } else {
-        SourceRanges::PublicOnly
-    };
     // The free checks first: a typo should not cost a re-authentication attempt or a code.
-    let network = allowlist::check_entry(&form.cidr, note, ranges).map_err(|e| refused(&e))?;
+    let (network, note) =
+        check_allowlist_entry(&state, &form.cidr, &form.note).map_err(|e| refused(&e))?;
+    let ranges = source_ranges(&state);
     caller.reauth_attempt(&state)?;
     let account = &caller.account;
     let reauthenticated = if account.totp_enabled {

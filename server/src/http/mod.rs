@@ -3,6 +3,9 @@
 //! - public, no session: the probes (`/health`, `/live`, `/ready`), `/pkg/*`, the Paystack
 //!   test double in development, and Paystack's webhook (`/webhooks/paystack`: its own limit,
 //!   no CSRF check: it is signed instead);
+//! - the public REST API, `/api/v1` ([`api_v1`]): personal access tokens in
+//!   `Authorization: Bearer` only, no session and no CSRF check (a cookie is never read, so
+//!   there is nothing for another site to ride on), its own rate limits and problem details;
 //! - operator: `/metrics` and `/health/detailed`, for loopback clients or the metrics token
 //!   ([`internals_access`]);
 //! - the browser's: everything with the session cookie, where every state-changing request
@@ -19,6 +22,7 @@
 
 mod account;
 mod admin;
+pub(crate) mod api_v1;
 mod assets;
 mod auth;
 mod billing;
@@ -75,6 +79,7 @@ pub fn router(
         public = public.nest_service(crate::billing::double::MOUNT, double.router());
     }
     let routes = public
+        .merge(api_v1::router(&state))
         .merge(operator(&state))
         .merge(browser(&state, assets, sessions));
     with_common_layers(routes, state)

@@ -103,16 +103,7 @@ impl Dashboard {
 /// What pages and server functions read from context while rendering.
 fn render_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
     let db = state.db.clone();
-    let host = state
-        .config
-        .public_url
-        .host_str()
-        .unwrap_or("127.0.0.1")
-        .to_string();
-    let endpoints = ProxyEndpoints {
-        http: format!("{host}:{}", state.gateways.http_addr.port()),
-        socks: format!("{host}:{}", state.gateways.socks_addr.port()),
-    };
+    let endpoints = proxy_endpoints(state);
     let gateways = state.gateways.clone();
     let refresh = GatewayRefresh(Arc::new(move || gateways.refresh_now()));
     let telemetry = exit_telemetry(&state.live);
@@ -134,8 +125,22 @@ fn render_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static
     }
 }
 
+/// Where customers send proxy traffic: the public URL's host with the gateway's ports.
+pub(super) fn proxy_endpoints(state: &AppState) -> ProxyEndpoints {
+    let host = state
+        .config
+        .public_url
+        .host_str()
+        .unwrap_or("127.0.0.1")
+        .to_string();
+    ProxyEndpoints {
+        http: format!("{host}:{}", state.gateways.http_addr.port()),
+        socks: format!("{host}:{}", state.gateways.socks_addr.port()),
+    }
+}
+
 /// The Servers page's list of the cluster's nodes (none for a process on its own).
-fn cluster_nodes(gateways: &crate::gateways::Gateways) -> ClusterNodes {
+pub(super) fn cluster_nodes(gateways: &crate::gateways::Gateways) -> ClusterNodes {
     let gateways = gateways.clone();
     ClusterNodes(Arc::new(move || {
         let gateways = gateways.clone();
@@ -164,7 +169,7 @@ fn cluster_nodes(gateways: &crate::gateways::Gateways) -> ClusterNodes {
 
 /// The Servers page's live view of the exits: the latest live snapshot (every gateway's, in a
 /// cluster).
-fn exit_telemetry(live: &crate::http::live::LiveFeed) -> ExitTelemetry {
+pub(super) fn exit_telemetry(live: &crate::http::live::LiveFeed) -> ExitTelemetry {
     let live = live.clone();
     ExitTelemetry(Arc::new(move || {
         live.latest()

@@ -79,6 +79,8 @@ pub struct EndpointLimits {
     pub(super) account_writes: Arc<Keyed<i64>>,
     pub(super) costly: Arc<Keyed<SourceKey>>,
     pub(super) account_costly: Arc<Keyed<i64>>,
+    /// The public REST API (`/api/v1`): per account, by plan, apart from the dashboard's.
+    pub(super) public_api: Arc<[Keyed<i64>; 4]>,
 }
 
 pub(super) fn keyed<K: std::hash::Hash + Eq + Clone>(n: u32, clock: &LimitClock) -> Keyed<K> {
@@ -102,6 +104,7 @@ impl EndpointLimits {
             account_writes: Arc::new(keyed(ACCOUNT_WRITES_PER_MINUTE, clock)),
             costly: Arc::new(keyed(COSTLY_PER_MINUTE, clock)),
             account_costly: Arc::new(keyed(COSTLY_PER_MINUTE, clock)),
+            public_api: Arc::new(Tier::ALL.map(|t| keyed(t.per_minute(), clock))),
         }
     }
 
@@ -117,6 +120,7 @@ impl EndpointLimits {
         for limiter in self
             .accounts
             .iter()
+            .chain(self.public_api.iter())
             .chain([&*self.account_writes, &*self.account_costly])
         {
             limiter.retain_recent();

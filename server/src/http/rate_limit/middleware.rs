@@ -149,7 +149,7 @@ async fn enforce(outcomes: &[Outcome], request: Request, next: Next) -> Response
 
 /// The account's tier; a database hiccup counts as the smallest plan rather than failing
 /// the request.
-async fn tier_of(state: &AppState, account: i64) -> Tier {
+pub(super) async fn tier_of(state: &AppState, account: i64) -> Tier {
     let account = store::AccountId(account);
     match store::plans::current_for_account(&state.db, account, store::now_ms()).await {
         Ok(plan) => Tier::of_plan(plan.map(|p| p.requests_per_second)),
@@ -164,7 +164,7 @@ fn header_value(n: u64) -> HeaderValue {
     HeaderValue::from(n)
 }
 
-fn set_headers(headers: &mut HeaderMap, limit: u32, remaining: u32, reset: Duration) {
+pub(super) fn set_headers(headers: &mut HeaderMap, limit: u32, remaining: u32, reset: Duration) {
     headers.insert(
         HeaderName::from_static("x-ratelimit-limit"),
         header_value(limit.into()),
@@ -179,7 +179,7 @@ fn set_headers(headers: &mut HeaderMap, limit: u32, remaining: u32, reset: Durat
     );
 }
 
-fn ceil_secs(d: Duration) -> u64 {
+pub(super) fn ceil_secs(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 

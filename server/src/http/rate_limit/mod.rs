@@ -12,6 +12,8 @@
 //! | every other state-changing request from a browser ([`writes`]: any method but `GET`, `HEAD`, `OPTIONS`, `TRACE`) | 60 a minute | source |
 //! | the same, signed in                      | 30 a minute             | account    |
 //! | costly reads ([`costly`]: CSV export, Paystack callback) | 10 a minute | source and account |
+//! | the public REST API, `/api/v1` ([`public_api`]) | by plan, see [`Tier`](buckets::Tier), its own buckets | account of the token |
+//! | the same, writes / costly reads (usage)  | 30 / 10 a minute, shared with the dashboard | account |
 //!
 //! And attempt budgets, which the handlers take once they know whose password or code is being
 //! tried ([`attempts`], each an [`AttemptLimiter`] in the state):
@@ -38,6 +40,7 @@ pub mod attempts;
 pub mod buckets;
 pub mod clock;
 pub mod middleware;
+pub mod public_api;
 
 use std::num::NonZeroU32;
 
