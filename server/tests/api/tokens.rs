@@ -46,6 +46,19 @@ async fn settings_make_list_and_revoke_tokens(engine: Engine) {
         "ada@example.com"
     );
 
+    // Settings lists it, with its last four characters only.
+    let settings = ada.get("/settings").await.text().await.unwrap();
+    assert!(
+        settings.contains("API tokens"),
+        "the section is on the page"
+    );
+    assert!(settings.contains("deploy script"), "the token is listed");
+    assert!(settings.contains(&value[value.len() - 4..]));
+    assert!(
+        !settings.contains(&value[4..]),
+        "Settings shows the value again"
+    );
+
     // Refused input.
     for form in [
         [("name", ""), ("scope", "read"), ("expires_in_days", "")],

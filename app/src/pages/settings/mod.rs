@@ -1,8 +1,9 @@
-//! `/settings`: proxy credentials, the gateway IP allowlist, and account security (password,
-//! sessions, two-factor sign-in). The outcome of a form post comes back as `?notice=` or
+//! `/settings`: proxy credentials, the gateway IP allowlist, account security (password,
+//! sessions, two-factor sign-in) and API tokens. The outcome of a form post comes back as `?notice=` or
 //! `?error=` and is shown at the top.
 
 mod allowlist;
+mod api_tokens;
 mod connect;
 mod credentials;
 mod preferences;
@@ -11,6 +12,7 @@ mod security;
 use leptos::prelude::*;
 
 use self::allowlist::AllowlistSection;
+use self::api_tokens::ApiTokensSection;
 use self::connect::ConnectSection;
 use self::credentials::CredentialsSection;
 use self::preferences::PreferencesSection;
@@ -64,6 +66,7 @@ pub fn SettingsPage() -> impl IntoView {
                         .into_any(),
                         view! { <PasswordSection /> }.into_any(),
                         view! { <SessionsSection /> }.into_any(),
+                        view! { <ApiTokensSection /> }.into_any(),
                     ]
                     .into_any(),
                     Err(e) => view! { <p class="notice notice-error" role="alert">{e.to_string()}</p> }
