@@ -52,6 +52,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
@@ -100,6 +101,13 @@ fn with_common_layers(routes: Router<AppState>, state: AppState) -> Router {
         .layer(from_fn(observe::record_metrics))
         .layer(
             ServiceBuilder::new()
+                // Credentials print as `Sensitive` in any debug output of the headers (API
+                // tokens, session cookies, the metrics token); no layer logs headers anyway.
+                .layer(SetSensitiveRequestHeadersLayer::new([
+                    header::AUTHORIZATION,
+                    header::COOKIE,
+                    header::PROXY_AUTHORIZATION,
+                ]))
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(observe::trace_layer())
                 .layer(PropagateRequestIdLayer::x_request_id())
