@@ -307,7 +307,9 @@ async fn refresh_loop(
 }
 
 async fn flush_once(engine: &Engine, usage: &dyn DynSink) -> bool {
-    match engine.meter.flush(usage, engine.config.flush_timeout).await {
+    let outcome = engine.meter.flush(usage, engine.config.flush_timeout).await;
+    crate::telemetry::drift(&engine.meter.drift());
+    match outcome {
         Ok(batch) => {
             engine.accounts.credit_flushed(&batch);
             crate::telemetry::flushed();

@@ -62,7 +62,7 @@ pub use directory::{
 pub use error::{ErrorCode, ProxyError, Side};
 pub use gateway::{Gateway, GatewayHandle};
 pub use live::LiveStats;
-pub use meter::{UsageRecord, UsageSink};
+pub use meter::{UsageDrift, UsageRecord, UsageSink};
 pub use resolver::{Lookup, Resolve, Resolver, SystemResolver};
 pub use shared::{BytesDelta, Grant, SessionBinding, SharedState};
 pub use stats::{AccountStats, ExitStats, StatsSnapshot, TrafficStats};

@@ -70,6 +70,12 @@ impl LiveStats {
         }
     }
 
+    /// Bytes metered and not yet confirmed written to the store, per account and hour, as of
+    /// the last flush.
+    pub fn usage_drift(&self) -> crate::UsageDrift {
+        self.engine.meter.drift()
+    }
+
     /// The current figures.
     pub fn snapshot(&self) -> StatsSnapshot {
         let engine = &self.engine;

@@ -16,6 +16,12 @@
 //! - Traffic under a sticky session (`-session-ID` in the username) is also labelled with the
 //!   session id, for the Usage page's breakdown; at most [`MAX_SESSIONS_PER_ACCOUNT`] ids per
 //!   account are labelled between two flushes, the rest are counted unlabelled (never lost).
+//!
+//! Reconciliation: a [`Ledger`] counts, per (account, hour), the bytes drained from the cells
+//! (metered) and the bytes of batches the sink accepted (confirmed written). Their difference
+//! is the drift: bytes metered but not (yet) in the store. It grows while flushes fail and is
+//! back to exactly zero once a retried flush succeeds. It is kept apart from the pending batch
+//! on purpose, so that a batch that lost or duplicated counts would show as drift.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -163,11 +169,80 @@ impl Cell {
     }
 }
 
-/// All cells, and the batch waiting to be flushed again.
+/// All cells, the batch waiting to be flushed again, and the reconciliation ledger.
 #[derive(Debug, Default)]
 pub(crate) struct Meter {
     cells: Mutex<Cells>,
     pending: Mutex<Vec<UsageRecord>>,
+    ledger: Mutex<Ledger>,
+}
+
+/// Bytes (up + down) metered and confirmed written, per (account, hour start ms). Entries
+/// whose two sides are equal are dropped, so it holds no more than the accounts and hours
+/// with drift.
+#[derive(Debug, Default)]
+pub(crate) struct Ledger {
+    by_bucket: HashMap<(i64, i64), (u64, u64)>,
+}
+
+/// Drift of the metered usage against what the sink confirmed written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UsageDrift {
+    /// Bytes metered and not yet confirmed written, over all accounts.
+    pub bytes: u64,
+    /// Accounts with drift.
+    pub accounts: usize,
+    /// (account, hour start ms, bytes) of each bucket with drift, in key order.
+    pub buckets: Vec<(i64, i64, u64)>,
+}
+
+fn record_bytes(r: &UsageRecord) -> u64 {
+    r.bytes_up + r.bytes_down
+}
+
+impl Ledger {
+    fn metered(&mut self, records: &[UsageRecord]) {
+        for r in records {
+            let e = self
+                .by_bucket
+                .entry((r.account_id, r.hour_start_ms))
+                .or_default();
+            e.0 += record_bytes(r);
+        }
+        self.prune();
+    }
+
+    fn written(&mut self, records: &[UsageRecord]) {
+        for r in records {
+            let e = self
+                .by_bucket
+                .entry((r.account_id, r.hour_start_ms))
+                .or_default();
+            e.1 += record_bytes(r);
+        }
+        self.prune();
+    }
+
+    fn prune(&mut self) {
+        self.by_bucket.retain(|_, (m, w)| m != w);
+    }
+
+    fn drift(&self) -> UsageDrift {
+        let mut buckets: Vec<(i64, i64, u64)> = self
+            .by_bucket
+            .iter()
+            .map(|(&(a, h), &(m, w))| (a, h, m.saturating_sub(w)))
+            .filter(|(_, _, d)| *d > 0)
+            .collect();
+        buckets.sort_unstable();
+        let mut accounts: Vec<i64> = buckets.iter().map(|b| b.0).collect();
+        accounts.dedup();
+        UsageDrift {
+            bytes: buckets.iter().map(|b| b.2).sum(),
+            accounts: accounts.len(),
+            buckets,
+        }
+    }
 }
 
 /// The live cells, and how many session-labelled ones each account has.
@@ -269,6 +344,7 @@ impl Meter {
         timeout: Duration,
     ) -> Result<Vec<UsageRecord>, BoxError> {
         let fresh = self.drain(hour_start_ms(SystemTime::now()));
+        lock(&self.ledger).metered(&fresh);
         let mut batch = std::mem::take(&mut *lock(&self.pending));
         merge(&mut batch, fresh);
         if batch.is_empty() {
@@ -279,7 +355,10 @@ impl Meter {
             Err(_) => Err("usage flush timed out".into()),
         };
         match result {
-            Ok(()) => Ok(batch),
+            Ok(()) => {
+                lock(&self.ledger).written(&batch);
+                Ok(batch)
+            }
             Err(e) => {
                 let mut pending = lock(&self.pending);
                 let newer = std::mem::take(&mut *pending);
@@ -288,6 +367,11 @@ impl Meter {
                 Err(e)
             }
         }
+    }
+
+    /// Bytes metered (drained) and not yet confirmed written by the sink, per account and hour.
+    pub(crate) fn drift(&self) -> UsageDrift {
+        lock(&self.ledger).drift()
     }
 
     /// Number of records waiting for a retry.
@@ -353,6 +437,39 @@ mod tests {
                 .expect("empty")
                 .is_empty()
         );
+    }
+
+    #[tokio::test]
+    async fn drift_grows_while_flushes_fail_and_is_exactly_zero_after_the_retry() {
+        let meter = Meter::default();
+        let sink = Sink::default();
+        let flush = || meter.flush(&sink, Duration::from_secs(1));
+        assert_eq!(meter.drift(), UsageDrift::default());
+        sink.fail.store(true, Ordering::SeqCst);
+        let a = meter.cell(1, 0, "", None);
+        let b = meter.cell(2, 5, "de", Some("s"));
+        a.add_up(100);
+        b.add_down(7);
+        assert!(flush().await.is_err());
+        let d = meter.drift();
+        assert_eq!((d.bytes, d.accounts), (107, 2));
+        a.add_down(3);
+        assert!(flush().await.is_err());
+        assert!(flush().await.is_err());
+        let d = meter.drift();
+        assert_eq!((d.bytes, d.accounts), (110, 2));
+        let hour = d.buckets[0].1;
+        assert_eq!(d.buckets, vec![(1, hour, 103), (2, hour, 7)]);
+        sink.fail.store(false, Ordering::SeqCst);
+        flush().await.expect("flush");
+        assert_eq!(meter.drift(), UsageDrift::default());
+        let got = sink.got.lock().expect("lock").clone();
+        let written: u64 = got.iter().map(record_bytes).sum();
+        assert_eq!(written, 110, "written once, not once per attempt");
+        // More traffic after recovery: written as usual, no drift left over.
+        b.add_up(1);
+        flush().await.expect("flush");
+        assert_eq!(meter.drift(), UsageDrift::default());
     }
 
     #[test]

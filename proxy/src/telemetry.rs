@@ -13,6 +13,8 @@ const REFUSALS: &str = "atlantic_proxy_refusals_total";
 const FAILOVERS: &str = "atlantic_proxy_failovers_total";
 const FLUSH_FAILURES: &str = "atlantic_proxy_usage_flush_failures_total";
 const LAST_FLUSH: &str = "atlantic_proxy_usage_last_flush_timestamp_seconds";
+const DRIFT_BYTES: &str = "atlantic_usage_drift_bytes";
+const DRIFT_ACCOUNTS: &str = "atlantic_usage_drift_accounts";
 
 /// Describes the series and registers each at zero; called when the gateway starts.
 pub(crate) fn register() {
@@ -30,6 +32,17 @@ pub(crate) fn register() {
         metrics::Unit::Seconds,
         "Unix time of the last successful usage flush (the gateway's start until the first)"
     );
+    metrics::describe_gauge!(
+        DRIFT_BYTES,
+        metrics::Unit::Bytes,
+        "Bytes metered by the gateway and not yet confirmed written to the store, all accounts"
+    );
+    metrics::describe_gauge!(
+        DRIFT_ACCOUNTS,
+        "Accounts with bytes metered and not yet confirmed written to the store"
+    );
+    metrics::gauge!(DRIFT_BYTES).set(0.0);
+    metrics::gauge!(DRIFT_ACCOUNTS).set(0.0);
     for code in ErrorCode::ALL {
         refusal_counter(code).absolute(0);
     }
@@ -75,6 +88,12 @@ pub(crate) fn flushed() {
 /// A usage flush failed (it will be retried with the records kept).
 pub(crate) fn flush_failed() {
     metrics::counter!(FLUSH_FAILURES).increment(1);
+}
+
+/// The reconciliation after a flush (see [`crate::meter::Ledger`]).
+pub(crate) fn drift(drift: &crate::UsageDrift) {
+    metrics::gauge!(DRIFT_BYTES).set(drift.bytes as f64);
+    metrics::gauge!(DRIFT_ACCOUNTS).set(drift.accounts as f64);
 }
 
 fn unix_now() -> f64 {
