@@ -64,6 +64,24 @@ pub fn on_path(program: &str) -> bool {
     output(command("sh").args(["-c", &format!("command -v {program}")])).is_some()
 }
 
+/// Installs Debian `packages` with apt when running as root on a machine that has apt-get;
+/// otherwise does nothing (the caller then reports what is still missing).
+pub fn apt_install(packages: &[&str]) -> Result<(), String> {
+    let is_root = output(command("id").arg("-u")).is_some_and(|u| u.trim() == "0");
+    if !is_root || !on_path("apt-get") {
+        return Ok(());
+    }
+    step(&format!(
+        "installing Debian's {} (once)",
+        packages.join(", ")
+    ));
+    run(command("apt-get").args(["update", "-qq"]))?;
+    run(command("apt-get")
+        .args(["install", "-y", "-qq"])
+        .args(packages)
+        .env("DEBIAN_FRONTEND", "noninteractive"))
+}
+
 /// A `cargo` command rooted at the workspace.
 pub fn cargo(root: &Path) -> Command {
     let mut c = command(&std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));

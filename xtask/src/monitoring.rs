@@ -2,7 +2,7 @@
 //! `prometheus`), amtool (`prometheus-alertmanager`) and the node exporter
 //! (`prometheus-node-exporter`), installed with apt when running as root.
 
-use crate::cmd::{self, command, output, run, step};
+use crate::cmd::{self, step};
 
 /// Each tool the tests need and the Debian package that has it.
 const TOOLS: [(&str, &str); 4] = [
@@ -27,20 +27,9 @@ pub fn ensure() -> Result<(), String> {
         println!("    all installed");
         return Ok(());
     }
-    let is_root = output(command("id").arg("-u")).is_some_and(|u| u.trim() == "0");
-    if is_root && cmd::on_path("apt-get") {
-        let mut packages: Vec<&str> = absent.iter().map(|(_, p)| *p).collect();
-        packages.dedup();
-        step(&format!(
-            "installing Debian's {} (once)",
-            packages.join(", ")
-        ));
-        run(command("apt-get").args(["update", "-qq"]))?;
-        run(command("apt-get")
-            .args(["install", "-y", "-qq", "--no-install-recommends"])
-            .args(&packages)
-            .env("DEBIAN_FRONTEND", "noninteractive"))?;
-    }
+    let mut packages: Vec<&str> = absent.iter().map(|(_, p)| *p).collect();
+    packages.dedup();
+    cmd::apt_install(&packages)?;
     match missing().as_slice() {
         [] => Ok(()),
         still => Err(format!(

@@ -5,7 +5,7 @@
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::cmd::{self, command, output, run, step};
+use crate::cmd::{self, command, output, step};
 
 const DEFAULT_URL: &str = "redis://127.0.0.1:6379";
 
@@ -33,14 +33,7 @@ pub fn ensure() -> Result<TestRedis, String> {
     let url = std::env::var("ATLANTIC_TEST_REDIS_URL").unwrap_or_else(|_| DEFAULT_URL.into());
     step(&format!("checking Redis for the cluster tests ({url})"));
     if !cmd::on_path("redis-server") {
-        let is_root = output(command("id").arg("-u")).is_some_and(|u| u.trim() == "0");
-        if is_root && cmd::on_path("apt-get") {
-            step("installing Debian's redis-server (once)");
-            run(command("apt-get").args(["update", "-qq"]))?;
-            run(command("apt-get")
-                .args(["install", "-y", "-qq", "redis-server"])
-                .env("DEBIAN_FRONTEND", "noninteractive"))?;
-        }
+        cmd::apt_install(&["redis-server"])?;
     }
     if cmd::on_path("redis-cli") && answers(&url) {
         println!("    Redis answers at {url}");

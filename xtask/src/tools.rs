@@ -158,14 +158,7 @@ pub fn ensure_chromium() -> Result<PathBuf, String> {
     if path.exists() {
         return Ok(path);
     }
-    let is_root = output(command("id").arg("-u")).is_some_and(|u| u.trim() == "0");
-    if is_root && cmd::on_path("apt-get") {
-        step("installing Debian's chromium (once)");
-        run(command("apt-get").args(["update", "-qq"]))?;
-        run(command("apt-get")
-            .args(["install", "-y", "-qq", "chromium"])
-            .env("DEBIAN_FRONTEND", "noninteractive"))?;
-    }
+    cmd::apt_install(&["chromium"])?;
     if path.exists() {
         Ok(path)
     } else {
