@@ -5,7 +5,7 @@ mod common;
 
 use std::process::{Command, Output};
 
-use common::{Engine, TestDb};
+use common::{Engine, TestDb, free_port};
 
 fn atlantic(database_url: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_atlantic"))
@@ -286,12 +286,6 @@ struct Service {
     http: std::net::SocketAddr,
     socks: std::net::SocketAddr,
     dir: std::path::PathBuf,
-}
-
-fn free_port() -> std::net::SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
 }
 
 impl Service {

@@ -10,17 +10,11 @@ use cluster::test_support::TestRedis;
 use tokio::process::{Child, Command};
 use tokio::sync::{Mutex, MutexGuard};
 
-use crate::common::{Engine, TestDb, fake_site};
+use crate::common::{Engine, TestDb, fake_site, free_port};
 
 /// Cluster tests run one at a time: each starts several processes, and their timing claims
 /// (a rate within 15 %) need the machine's two cores.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
-
-/// A free loopback port (bound and released; the process binds it a moment later).
-fn free_port() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap()
-}
 
 /// One database, one Redis cluster name, one site, and the nodes started on them.
 pub struct Cluster {

@@ -1,7 +1,6 @@
 //! The live check: the real service, a real Prometheus, real traffic, and every shipped
 //! expression queried against what was scraped.
 
-use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -10,17 +9,13 @@ use serde_json::Value;
 use store::exits::NewExit;
 use tokio::process::Command;
 
-use crate::common::{Browser, CUSTOMER_PASSWORD, Engine, TestDb, customer, fake_site, origin};
+use crate::common::{
+    Browser, CUSTOMER_PASSWORD, Engine, TestDb, customer, fake_site, free_port, origin,
+};
 use crate::expressions::{self, Expression, Kind};
 use crate::prometheus::{Job, Prometheus};
 use crate::tools::{ops, tool};
 use crate::upstream::relaying_exit;
-
-/// A free loopback port (bound and released; the process binds it a moment later).
-pub fn free_port() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap()
-}
 
 const EMAIL: &str = "watched@example.com";
 

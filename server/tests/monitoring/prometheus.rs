@@ -29,7 +29,7 @@ impl Prometheus {
     /// Starts `binary` scraping `jobs` every second and evaluating `rule_files` every second.
     pub async fn start(binary: &Path, jobs: &[Job<'_>], rule_files: &[&Path]) -> Prometheus {
         let dir = tempfile::tempdir().unwrap();
-        let port = crate::live::free_port();
+        let port = crate::common::free_port();
         let scrape_configs: Vec<Value> = jobs
             .iter()
             .map(|job| {
