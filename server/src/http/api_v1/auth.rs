@@ -32,6 +32,13 @@ pub struct ApiCaller {
     pub client: Client,
 }
 
+impl ApiCaller {
+    /// The activity detail naming the token a change was made with.
+    pub fn via(&self) -> serde_json::Value {
+        json!({ "via": "api_token", "token_id": self.token.id })
+    }
+}
+
 impl FromRequestParts<AppState> for ApiCaller {
     type Rejection = Problem;
 

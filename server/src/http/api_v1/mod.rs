@@ -8,9 +8,15 @@
 //! (the allowlist's in [`crate::http::account`], the usage buckets of `app::api::zone`, the
 //! Servers page's rows of `app::api::servers`).
 
+mod account;
+mod activity;
+mod admin;
+mod allowlist;
 pub mod auth;
+mod credentials;
 pub mod problem;
-mod routes;
+mod responses;
+mod usage;
 
 use std::sync::Arc;
 
@@ -65,16 +71,16 @@ fn routes(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let costly = || from_fn_with_state(state.clone(), auth::costly);
     let admin = || from_fn_with_state(state.clone(), auth::admin);
     let v1 = OpenApiRouter::new()
-        .routes(routes!(routes::account).layer(read()))
-        .routes(routes!(routes::credentials).layer(read()))
-        .routes(routes!(routes::regenerate_credentials).layer(write()))
-        .routes(routes!(routes::list_allowlist).layer(read()))
-        .routes(routes!(routes::add_to_allowlist).layer(write()))
-        .routes(routes!(routes::remove_from_allowlist).layer(write()))
-        .routes(routes!(routes::activity).layer(read()))
-        .routes(routes!(routes::usage).layer(costly()))
-        .routes(routes!(routes::admin_exits).layer(admin()))
-        .routes(routes!(routes::admin_nodes).layer(admin()));
+        .routes(routes!(account::account).layer(read()))
+        .routes(routes!(credentials::credentials).layer(read()))
+        .routes(routes!(credentials::regenerate_credentials).layer(write()))
+        .routes(routes!(allowlist::list_allowlist).layer(read()))
+        .routes(routes!(allowlist::add_to_allowlist).layer(write()))
+        .routes(routes!(allowlist::remove_from_allowlist).layer(write()))
+        .routes(routes!(activity::activity).layer(read()))
+        .routes(routes!(usage::usage).layer(costly()))
+        .routes(routes!(admin::admin_exits).layer(admin()))
+        .routes(routes!(admin::admin_nodes).layer(admin()));
     let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest(PREFIX, v1)
         .split_for_parts();

@@ -101,6 +101,19 @@ pub struct Problem {
     pub retry_after: Option<u64>,
 }
 
+/// What a handler answers: JSON, or a problem.
+pub type ApiResult<T> = Result<Json<T>, Problem>;
+
+/// `bad_request`: a query or body that cannot be read at all.
+pub fn bad_request(detail: impl std::fmt::Display) -> Problem {
+    Problem::new(Code::BadRequest, detail.to_string())
+}
+
+/// `invalid_input`: a value the API refuses.
+pub fn invalid(detail: impl Into<String>) -> Problem {
+    Problem::new(Code::InvalidInput, detail)
+}
+
 /// The prefix of every problem `type`.
 pub const TYPE_PREFIX: &str = "urn:atlantic:problem:";
 
