@@ -46,6 +46,8 @@ async fn the_served_document_matches_the_committed_one() {
         "/api/v1/allowlist/{id}",
         "/api/v1/activity",
         "/api/v1/usage",
+        "/api/v1/usage/countries",
+        "/api/v1/usage/sessions",
         "/api/v1/admin/exits",
         "/api/v1/admin/nodes",
     ] {

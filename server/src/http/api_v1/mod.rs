@@ -79,6 +79,8 @@ fn routes(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(allowlist::remove_from_allowlist).layer(write()))
         .routes(routes!(activity::activity).layer(read()))
         .routes(routes!(usage::usage).layer(costly()))
+        .routes(routes!(usage::usage_by_country).layer(costly()))
+        .routes(routes!(usage::usage_by_session).layer(costly()))
         .routes(routes!(admin::admin_exits).layer(admin()))
         .routes(routes!(admin::admin_nodes).layer(admin()));
     let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
