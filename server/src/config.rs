@@ -26,6 +26,7 @@ pub use self::web::WebSettings;
 mod backup;
 mod cluster;
 mod edge;
+mod probe;
 mod production;
 mod secret_files;
 mod secrets;
@@ -178,6 +179,9 @@ pub struct Config {
     pub cluster: ClusterSettings,
     /// The scheduled backup (`ATLANTIC_BACKUP_EVERY`), run by dashboard nodes; `None`: off.
     pub backup: Option<BackupSchedule>,
+    /// `ATLANTIC_PROBE_URL`: where "Test my proxy" sends its request through the gateway;
+    /// `None`: the built-in echo at the public URL's `/probe/echo`.
+    pub probe_url: Option<Url>,
 }
 
 /// A configuration error: which variable, and what is wrong with it.
@@ -339,6 +343,7 @@ impl Config {
             .unwrap_or(Duration::from_secs(30));
         let edge = EdgeSettings::from_env(env)?;
         let backup = backup::from_env(env)?;
+        let probe_url = probe::probe_url(env)?;
         let web = WebSettings::from_env(env)?;
         let role = serve.role.clone().or_else(|| env("ATLANTIC_ROLE"));
         let cluster = ClusterSettings::from_env(
@@ -374,6 +379,7 @@ impl Config {
             web,
             cluster,
             backup,
+            probe_url,
         })
     }
 }

@@ -28,6 +28,13 @@ pub fn serve(release: bool, args: &[String]) -> Result<(), String> {
     } else {
         serve.args(args);
     }
+    // The local demo's "Test my proxy" probes an echo on this machine (loopback), which the
+    // gateway refuses unless private destinations are allowed. Only in development, and only
+    // when the caller has not decided otherwise.
+    let production = std::env::var("ATLANTIC_ENV").is_ok_and(|e| e.trim().starts_with("prod"));
+    if !production && std::env::var_os("ATLANTIC_ALLOW_PRIVATE_DESTINATIONS").is_none() {
+        serve.env("ATLANTIC_ALLOW_PRIVATE_DESTINATIONS", "1");
+    }
     let err = serve.current_dir(paths::workspace()).exec();
     Err(format!("could not start {}: {err}", binary.display()))
 }

@@ -11,6 +11,7 @@ pub mod hints;
 pub mod live;
 pub mod plans;
 pub mod preferences;
+pub mod probe;
 pub mod security;
 pub mod servers;
 pub mod session;

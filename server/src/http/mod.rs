@@ -1,8 +1,9 @@
 //! The web router, built by audience so that every check applies by construction:
 //!
-//! - public, no session: the probes (`/health`, `/live`, `/ready`), `/pkg/*`, the Paystack
-//!   test double in development, and Paystack's webhook (`/webhooks/paystack`: its own limit,
-//!   no CSRF check: it is signed instead);
+//! - public, no session: the probes (`/health`, `/live`, `/ready`), the echo "Test my proxy"
+//!   sends through the gateway (`/probe/echo`, its own limit per source, [`probe`]),
+//!   `/pkg/*`, the Paystack test double in development, and Paystack's webhook
+//!   (`/webhooks/paystack`: its own limit, no CSRF check: it is signed instead);
 //! - the public REST API, `/api/v1` ([`api_v1`]): personal access tokens in
 //!   `Authorization: Bearer` only, no session and no CSRF check (a cookie is never read, so
 //!   there is nothing for another site to ride on), its own rate limits and problem details;
@@ -36,6 +37,7 @@ mod metrics;
 mod observe;
 mod pages;
 mod preferences;
+mod probe;
 pub mod rate_limit;
 mod usage_export;
 mod viewer;
@@ -75,6 +77,7 @@ pub fn router(
     let mut public = Router::new()
         .merge(health::probes())
         .nest("/pkg", assets::pkg_service(&state.config.site_root))
+        .merge(probe::echo_router())
         .merge(webhooks(&state));
     if let Some(double) = double {
         public = public.nest_service(crate::billing::double::MOUNT, double.router());
@@ -167,6 +170,7 @@ fn browser(
     // Per source, and per account by plan once signed in.
     let server_fns = dashboard
         .server_fns
+        .layer(axum::Extension(probe::prober(state)))
         .layer(from_fn_with_state(state.clone(), rate_limit::api));
     let signed_in = dashboard
         .signed_in_pages

@@ -1,11 +1,15 @@
 //! Settings › Connection builder: choose protocol, country, sticky session and its lifetime,
 //! get a ready proxy URL and a `curl` line to copy. Without JavaScript it shows the plain URL.
+//! "Test my proxy" sends one real request through the gateway with exactly what the builder
+//! shows and renders what it saw in place ([`super::probe`]).
 
 use leptos::prelude::*;
 
 use wire::username::{self as grammar, ProxyUsername, Targeting};
 
+use super::probe::ProbeResult;
 use crate::api::credentials::ProxyAccess;
+use crate::api::probe::{ProbeSpec, TestProxy};
 
 /// The username with targeting parameters, built by the grammar the gateway parses. A session
 /// id the grammar refuses is left out (the form flags it), and so is a lifetime without a
@@ -69,6 +73,35 @@ pub fn ConnectSection(access: ProxyAccess, countries: Vec<String>) -> impl IntoV
         let shown = shown.clone();
         move || format!("curl -x '{}' https://example.com", shown())
     };
+    let probe = ServerAction::<TestProxy>::new();
+    let test = move |_| {
+        let spec = ProbeSpec {
+            protocol: if socks.get_untracked() {
+                "socks5"
+            } else {
+                "http"
+            }
+            .to_owned(),
+            country: country.get_untracked(),
+            city: String::new(),
+            session: session.get_untracked(),
+            ttl: ttl.with_untracked(|t| grammar::parse_ttl(t).ok()),
+        };
+        probe.dispatch(TestProxy { spec });
+    };
+    let probe_result = move || {
+        if probe.pending().get() {
+            return Some(
+                view! { <p class="muted probe-pending" id="probe-pending">"Testing through the gateway…"</p> }
+                    .into_any(),
+            );
+        }
+        probe.value().get().map(|result| match result {
+            Ok(report) => view! { <ProbeResult report /> }.into_any(),
+            Err(e) => view! { <p class="notice notice-error" id="probe-error" role="alert">{e.to_string()}</p> }
+                .into_any(),
+        })
+    };
     let copy = move |_| {
         #[cfg(feature = "hydrate")]
         if let Some(window) = web_sys::window() {
@@ -125,6 +158,17 @@ pub fn ConnectSection(access: ProxyAccess, countries: Vec<String>) -> impl IntoV
             <p><code id="builder-url" class="builder-url">{shown.clone()}</code></p>
             <pre class="example"><code id="builder-curl">{curl}</code></pre>
             <button class="button button-quiet button-small" type="button" id="builder-copy" on:click=copy>"Copy URL"</button>
+            " "
+            <button
+                class="button button-small"
+                type="button"
+                id="builder-test"
+                on:click=test
+                disabled=move || probe.pending().get()
+            >
+                "Test my proxy"
+            </button>
+            <div class="probe" aria-live="polite">{probe_result}</div>
         </section>
     }
 }

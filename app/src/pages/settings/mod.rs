@@ -7,6 +7,7 @@ mod api_tokens;
 mod connect;
 mod credentials;
 mod preferences;
+mod probe;
 mod security;
 
 use leptos::prelude::*;

@@ -1,0 +1,188 @@
+//! "Test my proxy" against the running service, on SQLite and PostgreSQL: probes through the
+//! HTTP and SOCKS5 ports reach the built-in echo and report the IP it saw, the timings and
+//! (HTTP) the exit; an account without quota gets quota_exceeded with its hint; the eleventh
+//! probe in a minute is refused; the probes' bytes are metered to the account.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Browser, Engine, Service, TestDb};
+use serde_json::Value;
+
+/// Runs the server function `test_proxy` as the signed-in browser.
+async fn probe(browser: &Browser, protocol: &str, country: &str) -> Value {
+    let response = browser
+        .post(
+            "/api/probe",
+            &[
+                ("spec[protocol]", protocol),
+                ("spec[country]", country),
+                ("spec[city]", ""),
+                ("spec[session]", ""),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 200, "the probe server function answers");
+    response.json().await.expect("a probe report")
+}
+
+async fn metered(db: &TestDb, email: &str) -> i64 {
+    let account = store::accounts::by_email(db.db(), email)
+        .await
+        .expect("query")
+        .expect("account");
+    let t = store::usage::totals(db.db(), account.id, 0, i64::MAX)
+        .await
+        .expect("totals");
+    t.bytes_up + t.bytes_down
+}
+
+async fn probes_go_through_both_ports_and_are_limited_and_metered(engine: Engine) {
+    let Some(db) = TestDb::new(engine).await else {
+        return;
+    };
+    let (user, password) = common::customer(db.db(), "probe@example.com", "Starter").await;
+    let service = Service::start(db.url()).await;
+
+    // the echo itself: public, no session, the peer's address
+    let echo: Value = service
+        .get("/probe/echo")
+        .await
+        .json()
+        .await
+        .expect("echo json");
+    assert_eq!(echo["probe"], "atlantic");
+    assert_eq!(echo["ip"], "127.0.0.1");
+
+    let browser = Browser::new(&service);
+    browser.sign_in_customer("probe@example.com").await;
+    let before = metered(&db, "probe@example.com").await;
+
+    let http = probe(&browser, "http", "").await;
+    assert_eq!(http["error"], Value::Null, "{http}");
+    assert_eq!(http["protocol"], "http");
+    assert_eq!(http["seen_ip"], "127.0.0.1", "{http}");
+    assert!(http["connect_ms"].as_u64().is_some(), "{http}");
+    let (connect, first_byte) = (
+        http["connect_ms"].as_u64().expect("ms"),
+        http["first_byte_ms"].as_u64().expect("ms"),
+    );
+    assert!(first_byte >= connect, "{http}");
+    assert!(first_byte < 10_000, "{http}");
+    // no exits configured: the gateway went direct and said so in its CONNECT answer
+    assert_eq!(http["exit"]["id"], 0, "{http}");
+    assert!(
+        http["target"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("/probe/echo")),
+        "{http}"
+    );
+    let shown = http["proxy_url"].as_str().expect("url");
+    assert!(
+        shown.starts_with(&format!("http://{user}:")) && !shown.contains(&password),
+        "the password is never shown: {http}"
+    );
+
+    let socks = probe(&browser, "socks5", "").await;
+    assert_eq!(socks["error"], Value::Null, "{socks}");
+    assert_eq!(socks["seen_ip"], "127.0.0.1", "{socks}");
+    assert!(socks["first_byte_ms"].as_u64().is_some(), "{socks}");
+    assert_eq!(socks["exit"], Value::Null, "{socks}");
+    assert_eq!(
+        socks["exit_note"], "SOCKS5 does not report the exit; the HTTP port does.",
+        "{socks}"
+    );
+
+    // a country no exit serves: the gateway's own code, with its hint
+    let nowhere = probe(&browser, "http", "zz").await;
+    let code = nowhere["error"]["code"].as_str().unwrap_or("");
+    assert!(
+        ["no_exit", "bad_parameters"].contains(&code),
+        "a targeting nothing matches is refused with a code: {nowhere}"
+    );
+    assert!(
+        !nowhere["error"]["hint"].as_str().unwrap_or("").is_empty(),
+        "{nowhere}"
+    );
+
+    // ten a minute: seven more go through, the eleventh is refused with the wait
+    for n in 4..=10 {
+        let report = probe(&browser, "http", "").await;
+        assert_eq!(report["error"], Value::Null, "probe {n}: {report}");
+    }
+    let refused = probe(&browser, "http", "").await;
+    assert_eq!(refused["error"]["code"], "too_many_probes", "{refused}");
+    let message = refused["error"]["message"].as_str().expect("message");
+    assert!(
+        message.starts_with("Too many probes: try again in ") && message.ends_with(" s."),
+        "{message}"
+    );
+
+    // the probes were the account's traffic through the gateway: metered like any
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = metered(&db, "probe@example.com").await;
+        if now > before {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the probes' bytes were not metered ({before} → {now})"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    service.stop().await.expect("clean stop");
+    db.close().await;
+}
+on_both_engines!(probes_go_through_both_ports_and_are_limited_and_metered);
+
+async fn an_account_without_quota_is_told_so(engine: Engine) {
+    let Some(db) = TestDb::new(engine).await else {
+        return;
+    };
+    // credentials, but no plan: nothing to spend
+    let now = store::now_ms();
+    let hash = store::accounts::hash_password(common::CUSTOMER_PASSWORD).expect("hash");
+    let account = store::accounts::create(
+        db.db(),
+        "noplan@example.com",
+        &hash,
+        store::accounts::Role::Customer,
+        now,
+    )
+    .await
+    .expect("account");
+    store::credentials::create(db.db(), account.id, now)
+        .await
+        .expect("credentials");
+    let service = Service::start(db.url()).await;
+    let browser = Browser::new(&service);
+    browser.sign_in_customer("noplan@example.com").await;
+
+    let report = probe(&browser, "http", "").await;
+    assert_eq!(report["error"]["code"], "quota_exceeded", "{report}");
+    assert!(
+        report["error"]["hint"]
+            .as_str()
+            .is_some_and(|h| h.starts_with("Your plan's data is used up")),
+        "{report}"
+    );
+    assert_eq!(report["seen_ip"], Value::Null, "{report}");
+
+    // over SOCKS5 the refusal is the ruleset's reply, which names no single code
+    let socks = probe(&browser, "socks5", "").await;
+    assert!(socks["error"]["message"].as_str().is_some(), "{socks}");
+
+    // signed out: no probe at all
+    let anonymous = Browser::new(&service);
+    let response = anonymous
+        .post("/api/probe", &[("spec[protocol]", "http")])
+        .await;
+    assert_eq!(response.status(), 401);
+
+    service.stop().await.expect("clean stop");
+    db.close().await;
+}
+on_both_engines!(an_account_without_quota_is_told_so);
