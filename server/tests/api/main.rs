@@ -1,7 +1,8 @@
 //! The public REST API, `/api/v1`, on SQLite and PostgreSQL through the in-process service:
 //! who gets in and with what ([`auth`]), each endpoint ([`account`], [`allowlist`],
 //! [`activity`], [`usage`], [`admin`]), the Settings server functions that make and revoke
-//! tokens ([`tokens`]), and the OpenAPI document against `docs/openapi.json` ([`openapi`]:
+//! tokens ([`tokens`]), the HTML reference ([`docs`]), and the OpenAPI document against
+//! `docs/openapi.json` ([`openapi`]:
 //! `UPDATE_OPENAPI=1 cargo test -p server --test api openapi` rewrites it).
 
 #![allow(clippy::unwrap_used)] // a test fails loudly either way
@@ -15,6 +16,7 @@ mod activity;
 mod admin;
 mod allowlist;
 mod auth;
+mod docs;
 mod openapi;
 mod support;
 mod tokens;

@@ -41,6 +41,7 @@ pub fn ApiTokensSection() -> impl IntoView {
                 "Tokens for the REST API at /api/v1 (send one as Authorization: Bearer …). "
                 "A read token can only read; read and write can also regenerate the proxy "
                 "password and change the IP allowlist."
+                " " <a href="/api/v1/docs" rel="external">"API reference"</a>
             </p>
             {made}
             <Suspense fallback=|| view! { <div class="skeleton skeleton-short" aria-busy="true"></div> }>

@@ -14,6 +14,7 @@ mod admin;
 mod allowlist;
 pub mod auth;
 mod credentials;
+mod docs;
 pub mod problem;
 mod responses;
 mod usage;
@@ -101,11 +102,28 @@ fn render(doc: &utoipa::openapi::OpenApi) -> String {
     json
 }
 
-/// `/api/v1`: the authenticated routes, the OpenAPI document (no token needed), and a
-/// problem for every other path under the prefix. Nothing is cached.
+/// `/api/v1`: the authenticated routes, the OpenAPI document and its HTML rendering (no
+/// token needed for either), and a problem for every other path under the prefix. Nothing is
+/// cached.
 pub fn router(state: &AppState) -> Router<AppState> {
     let (api, doc) = routes(state);
     let document: Arc<str> = Arc::from(render(&doc));
+    let page: Arc<str> = Arc::from(docs::render(
+        &serde_json::from_str(&document).unwrap_or_default(),
+    ));
+    let page = get(move || {
+        let page = Arc::clone(&page);
+        async move { axum::response::Html(page.to_string()) }
+    });
+    let stylesheet = get(|| async {
+        (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/css; charset=utf-8"),
+            )],
+            docs::CSS,
+        )
+    });
     let openapi = get(move || {
         let document = Arc::clone(&document);
         async move {
@@ -120,6 +138,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
     });
     Router::new()
         .route(&format!("{PREFIX}/openapi.json"), openapi)
+        .route(&format!("{PREFIX}/docs"), page)
+        .route(docs::STYLESHEET, stylesheet)
         .route(PREFIX, any(not_found))
         .route(&format!("{PREFIX}/{{*rest}}"), any(not_found))
         .merge(api)
