@@ -186,3 +186,88 @@ async fn an_account_without_quota_is_told_so(engine: Engine) {
     db.close().await;
 }
 on_both_engines!(an_account_without_quota_is_told_so);
+
+/// A minimal upstream HTTP proxy relaying `CONNECT` tunnels (no credentials), as an exit.
+async fn relay_exit() -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("bound");
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match client.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let text = String::from_utf8_lossy(&head).to_string();
+                let Some(target) = text
+                    .strip_prefix("CONNECT ")
+                    .and_then(|rest| rest.split_whitespace().next())
+                else {
+                    return;
+                };
+                let Ok(mut upstream) = tokio::net::TcpStream::connect(target).await else {
+                    let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n").await;
+                    return;
+                };
+                if client
+                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .await
+                    .is_ok()
+                {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                }
+            });
+        }
+    });
+    addr
+}
+
+async fn a_probe_names_the_exit_it_went_through(engine: Engine) {
+    let Some(db) = TestDb::new(engine).await else {
+        return;
+    };
+    common::customer(db.db(), "exit@example.com", "Starter").await;
+    let relay = relay_exit().await;
+    let url = format!("http://{relay}");
+    let exit = store::exits::add(
+        db.db(),
+        &store::exits::NewExit {
+            city: Some("lagos"),
+            name: Some("Lagos relay"),
+            ..store::exits::NewExit::new(&url, "ng")
+        },
+        store::now_ms(),
+    )
+    .await
+    .expect("add exit");
+    let service = Service::start(db.url()).await;
+    let browser = Browser::new(&service);
+    browser.sign_in_customer("exit@example.com").await;
+
+    // the gateway picks the exit up with its directory; a few tries at most
+    let mut report = Value::Null;
+    for _ in 0..5 {
+        report = probe(&browser, "http", "ng").await;
+        if report["error"] == Value::Null {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    assert_eq!(report["error"], Value::Null, "{report}");
+    assert_eq!(report["exit"]["id"], exit.id.0, "{report}");
+    assert_eq!(report["exit"]["name"], "Lagos relay", "{report}");
+    assert_eq!(report["exit"]["country"], "ng", "{report}");
+    assert_eq!(report["exit"]["city"], "lagos", "{report}");
+    assert_eq!(report["seen_ip"], "127.0.0.1", "{report}");
+
+    service.stop().await.expect("clean stop");
+    db.close().await;
+}
+on_both_engines!(a_probe_names_the_exit_it_went_through);
