@@ -173,7 +173,18 @@ async fn an_account_without_quota_is_told_so(engine: Engine) {
 
     // over SOCKS5 the refusal is the ruleset's reply, which names no single code
     let socks = probe(&browser, "socks5", "").await;
-    assert!(socks["error"]["message"].as_str().is_some(), "{socks}");
+    assert!(
+        socks["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("(0x02)")),
+        "{socks}"
+    );
+    assert!(
+        socks["error"]["hint"]
+            .as_str()
+            .is_some_and(|h| h.contains("test over HTTP")),
+        "{socks}"
+    );
 
     // signed out: no probe at all
     let anonymous = Browser::new(&service);

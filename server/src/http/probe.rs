@@ -188,6 +188,10 @@ fn failed(report: &mut ProbeReport, code: Option<&str>, message: impl Into<Strin
     });
 }
 
+/// The hint for a refusal that names no code (a SOCKS5 ruleset reply).
+const UNNAMED_REFUSAL: &str = "SOCKS5 replies cannot say which rule refused: test over HTTP, \
+                               whose answer names the exact reason.";
+
 async fn probe(
     state: &AppState,
     limiter: &DefaultKeyedRateLimiter<i64>,
@@ -348,6 +352,11 @@ fn explain(report: &mut ProbeReport, failure: Failure) {
                 message.push_str(&format!(" (retry after {secs} s)"));
             }
             failed(report, code.as_deref(), message);
+            if code.is_none()
+                && let Some(error) = &mut report.error
+            {
+                error.hint = UNNAMED_REFUSAL.to_owned();
+            }
         }
         Failure::Gateway(detail) => failed(report, None, format!("The gateway: {detail}.")),
         Failure::Target(detail) => failed(
