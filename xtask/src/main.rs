@@ -9,6 +9,7 @@ mod e2e;
 mod fuzz;
 mod monitoring;
 mod paths;
+mod python;
 mod redis;
 mod site;
 mod test;
@@ -35,7 +36,10 @@ environment:
   ATLANTIC_TEST_POSTGRES_URL  PostgreSQL admin URL for tests (default postgres://root@127.0.0.1:5432/test)
   ATLANTIC_TEST_REDIS_URL     Redis for the cluster tests (default redis://127.0.0.1:6379; when it does
                               not answer, a redis-server is started on a free port for the run)
-  CI=true                     a missing PostgreSQL, Redis or Chromium fails instead of being skipped";
+  ATLANTIC_TEST_PYTHON_VENV   the venv with schemathesis and requests for the API tests (default: the one
+                              `test` makes in the tools directory)
+  CI=true                     a missing PostgreSQL, Redis, Chromium or schemathesis fails instead of being
+                              skipped";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

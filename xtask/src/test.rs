@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use crate::cmd::{cargo, command, output, run, step};
-use crate::{e2e, fuzz, monitoring, paths, redis, site, tools};
+use crate::{e2e, fuzz, monitoring, paths, python, redis, site, tools};
 
 /// The PostgreSQL the database tests use unless `ATLANTIC_TEST_POSTGRES_URL` says otherwise.
 const DEFAULT_TEST_POSTGRES: &str = "postgres://root@127.0.0.1:5432/test";
@@ -70,11 +70,24 @@ pub fn all() -> Result<(), String> {
         Err(e) => println!("    WARNING: {e}; the monitoring checks will be skipped"),
     }
 
-    step("unit and integration tests (SQLite, PostgreSQL, Redis, Prometheus)");
+    // the API tests run schemathesis and the Python example of docs/api.md with these
+    let venv = match python::ensure() {
+        Ok(venv) => Some(venv),
+        Err(e) if ci => return Err(format!("{e} (CI=true)")),
+        Err(e) => {
+            println!("    WARNING: {e}; schemathesis and the Python example will be skipped");
+            None
+        }
+    };
+
+    step("unit and integration tests (SQLite, PostgreSQL, Redis, Prometheus, schemathesis)");
     let mut tests = cargo(&root);
     tests
         .args(["test", "--all-targets"])
         .env("ATLANTIC_TEST_POSTGRES_URL", &pg_url);
+    if let Some(venv) = &venv {
+        tests.env("ATLANTIC_TEST_PYTHON_VENV", venv);
+    }
     if let Some(redis) = &redis {
         tests.env("ATLANTIC_TEST_REDIS_URL", &redis.url);
     }

@@ -1,7 +1,8 @@
 //! The public REST API, `/api/v1`, on SQLite and PostgreSQL through the in-process service:
 //! who gets in and with what ([`auth`]), each endpoint ([`account`], [`allowlist`],
 //! [`activity`], [`usage`], [`admin`]), the Settings server functions that make and revoke
-//! tokens ([`tokens`]), the HTML reference ([`docs`]), and the OpenAPI document against
+//! tokens ([`tokens`]), the HTML reference ([`docs`]), schemathesis against the real
+//! `atlantic serve` ([`schemathesis`], [`live`]), and the OpenAPI document against
 //! `docs/openapi.json` ([`openapi`]:
 //! `UPDATE_OPENAPI=1 cargo test -p server --test api openapi` rewrites it).
 
@@ -17,7 +18,9 @@ mod admin;
 mod allowlist;
 mod auth;
 mod docs;
+mod live;
 mod openapi;
+mod schemathesis;
 mod support;
 mod tokens;
 mod usage;

@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::ApiCaller;
 use super::problem::{ApiResult, Problem, bad_request, invalid};
-use super::responses::Reads;
+use super::responses::{BadQuery, Reads};
 use crate::state::AppState;
 
 /// Most events a page may hold.
@@ -26,6 +26,7 @@ pub struct ActivityParams {
     /// `next_cursor` of the previous page; absent for the newest events.
     cursor: Option<String>,
     /// Events per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
 }
 
@@ -78,6 +79,7 @@ fn decode_cursor(text: &str) -> Option<store::activity::Cursor> {
     responses(
         (status = 200, description = "A page of events", body = ActivityPage),
         (status = 422, description = "A bad cursor or limit", body = Problem, content_type = "application/problem+json"),
+        BadQuery,
         Reads,
     )
 )]

@@ -53,9 +53,11 @@ pub struct AllowlistView {
 pub struct NewAllowlistEntry {
     /// An IP address or CIDR (`203.0.113.7`, `198.51.100.0/24`): public, at most a /24
     /// (IPv4) or /48 (IPv6).
+    #[schema(example = "203.0.113.7")]
     cidr: String,
     /// A label, at most 100 characters.
     #[serde(default)]
+    #[schema(max_length = 100, example = "office")]
     note: String,
 }
 
@@ -104,7 +106,13 @@ fn allowlist_problem(error: &AllowlistError) -> Problem {
     post, path = "/allowlist", tag = "allowlist", security(("token" = [])),
     request_body = NewAllowlistEntry,
     responses(
-        (status = 201, description = "Added", body = AllowlistEntryView),
+        (status = 201, description = "Added", body = AllowlistEntryView, links(
+            ("RemoveEntry" = (
+                operation_id = "remove_from_allowlist",
+                parameters(("id" = "$response.body#/id")),
+                description = "Remove the entry just added"
+            ))
+        )),
         (status = 400, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Listed already, or another account's network", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not an address, too wide, not public, note too long, list full", body = Problem, content_type = "application/problem+json"),

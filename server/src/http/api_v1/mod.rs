@@ -99,7 +99,9 @@ fn render(doc: &utoipa::openapi::OpenApi) -> String {
         .to_pretty_json()
         .unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"));
     json.push('\n');
-    json
+    // utoipa 5 writes a response link's `operationId` as `operation_id`, which OpenAPI
+    // readers (schemathesis among them) do not know; no other key is spelt so.
+    json.replace("\"operation_id\": ", "\"operationId\": ")
 }
 
 /// `/api/v1`: the authenticated routes, the OpenAPI document and its HTML rendering (no

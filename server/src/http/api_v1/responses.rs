@@ -6,6 +6,7 @@
 //!   limited).
 //! - [`Writes`]: a route that changes the account, also 403 for a `read` token.
 //! - [`Administrators`]: an administrators' route, also 403 for a customer's token.
+//! - [`BadQuery`]: a route with query parameters, 400 for one that cannot be read.
 
 use utoipa::IntoResponses;
 
@@ -75,4 +76,17 @@ pub enum Administrators {
         content_type = "application/problem+json"
     )]
     RateLimited(Problem),
+}
+
+/// The problem of a route with query parameters when one cannot be read at all (a number
+/// too large for its type, say); a value that reads but is refused is its route's 422.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // only described, never built
+pub enum BadQuery {
+    #[response(
+        status = 400,
+        description = "A query parameter that cannot be read",
+        content_type = "application/problem+json"
+    )]
+    BadRequest(Problem),
 }

@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::ApiCaller;
 use super::problem::{ApiResult, Problem, bad_request, invalid};
-use super::responses::Reads;
+use super::responses::{BadQuery, Reads};
 use crate::state::AppState;
 
 /// Longest window a usage route answers for.
@@ -23,12 +23,15 @@ const USAGE_MAX_DAYS: i64 = 31;
 #[into_params(parameter_in = Query)]
 pub struct UsageParams {
     /// `hour` (default) or `day` (days in `tz`).
+    #[param(pattern = "^(hour|day)$")]
     granularity: Option<String>,
     /// Start, RFC 3339 (`2026-11-01T00:00:00Z`); rounded down to the hour. Default: 24 hours
     /// (hourly) or 30 days (daily) before `to`.
+    #[param(format = DateTime)]
     from: Option<String>,
     /// End, RFC 3339, exclusive; rounded up to the hour. Default: now. At most 31 days after
     /// `from`.
+    #[param(format = DateTime)]
     to: Option<String>,
     /// IANA time zone for days and local times. Default: the account's.
     tz: Option<String>,
@@ -130,6 +133,7 @@ fn checked_window(
     responses(
         (status = 200, description = "Usage", body = UsageView),
         (status = 422, description = "A bad granularity, time, window or zone", body = Problem, content_type = "application/problem+json"),
+        BadQuery,
         Reads,
     )
 )]
@@ -186,9 +190,11 @@ pub async fn usage(
 pub struct BreakdownParams {
     /// Start, RFC 3339 (`2026-11-01T00:00:00Z`); rounded down to the hour. Default: 24 hours
     /// before `to`.
+    #[param(format = DateTime)]
     from: Option<String>,
     /// End, RFC 3339, exclusive; rounded up to the hour. Default: now. At most 31 days after
     /// `from`.
+    #[param(format = DateTime)]
     to: Option<String>,
     /// IANA time zone the window is reported in. Default: the account's.
     tz: Option<String>,
@@ -200,13 +206,16 @@ pub struct BreakdownParams {
 pub struct SessionBreakdownParams {
     /// Start, RFC 3339 (`2026-11-01T00:00:00Z`); rounded down to the hour. Default: 24 hours
     /// before `to`.
+    #[param(format = DateTime)]
     from: Option<String>,
     /// End, RFC 3339, exclusive; rounded up to the hour. Default: now. At most 31 days after
     /// `from`.
+    #[param(format = DateTime)]
     to: Option<String>,
     /// IANA time zone the window is reported in. Default: the account's.
     tz: Option<String>,
     /// Most sessions listed, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
 }
 
@@ -278,6 +287,7 @@ pub struct UsageBySessionView {
     responses(
         (status = 200, description = "Usage per country", body = UsageByCountryView),
         (status = 422, description = "A bad time, window or zone", body = Problem, content_type = "application/problem+json"),
+        BadQuery,
         Reads,
     )
 )]
@@ -321,6 +331,7 @@ pub async fn usage_by_country(
     responses(
         (status = 200, description = "Usage per session", body = UsageBySessionView),
         (status = 422, description = "A bad time, window, zone or limit", body = Problem, content_type = "application/problem+json"),
+        BadQuery,
         Reads,
     )
 )]
