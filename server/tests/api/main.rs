@@ -2,7 +2,8 @@
 //! who gets in and with what ([`auth`]), each endpoint ([`account`], [`allowlist`],
 //! [`activity`], [`usage`], [`admin`]), the Settings server functions that make and revoke
 //! tokens ([`tokens`]), the HTML reference ([`docs`]), schemathesis against the real
-//! `atlantic serve` ([`schemathesis`], [`live`]), and the OpenAPI document against
+//! `atlantic serve` ([`schemathesis`], [`live`]) as the Python example of docs/api.md is
+//! ([`python_example`]), and the OpenAPI document against
 //! `docs/openapi.json` ([`openapi`]:
 //! `UPDATE_OPENAPI=1 cargo test -p server --test api openapi` rewrites it).
 
@@ -20,6 +21,7 @@ mod auth;
 mod docs;
 mod live;
 mod openapi;
+mod python_example;
 mod schemathesis;
 mod support;
 mod tokens;
