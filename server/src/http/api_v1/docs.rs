@@ -95,7 +95,7 @@ fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> (Option<&'a str>, &'a Value
 
 /// A schema in a few words: `string`, `integer (int64)`, `array of AllowlistEntryView`,
 /// `ExitView or null`…
-fn type_name(doc: &Value, schema: &Value) -> String {
+fn type_name(schema: &Value) -> String {
     if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
         let name = reference.rsplit('/').next().unwrap_or(reference);
         return format!("<a href=\"#schema-{0}\">{0}</a>", esc(name));
@@ -104,7 +104,7 @@ fn type_name(doc: &Value, schema: &Value) -> String {
         if let Some(options) = schema.get(key).and_then(Value::as_array) {
             return options
                 .iter()
-                .map(|o| type_name(doc, o))
+                .map(type_name)
                 .collect::<Vec<_>>()
                 .join(" or ");
         }
@@ -118,7 +118,7 @@ fn type_name(doc: &Value, schema: &Value) -> String {
     for kind in kinds {
         let name = match kind {
             "array" => match schema.get("items") {
-                Some(items) => format!("array of {}", type_name(doc, items)),
+                Some(items) => format!("array of {}", type_name(items)),
                 None => "array".to_owned(),
             },
             other => match schema.get("format").and_then(Value::as_str) {
@@ -159,7 +159,7 @@ fn fields(doc: &Value, schema: &Value, out: &mut String) {
             out,
             "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(name),
-            type_name(doc, property),
+            type_name(property),
             if required.contains(&name.as_str()) {
                 "yes"
             } else {
@@ -181,7 +181,7 @@ fn content(doc: &Value, content: &Map<String, Value>, out: &mut String) {
             out,
             "<p><code>{}</code>: {}</p>",
             esc(media),
-            type_name(doc, schema)
+            type_name(schema)
         );
         fields(doc, schema, out);
     }
@@ -285,7 +285,7 @@ fn operation(doc: &Value, method: &str, path: &str, operation: &Value, out: &mut
                 "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(parameter["name"].as_str().unwrap_or("")),
                 esc(parameter["in"].as_str().unwrap_or("")),
-                type_name(doc, &parameter["schema"]),
+                type_name(&parameter["schema"]),
                 if parameter["required"] == true {
                     "yes"
                 } else {
@@ -331,6 +331,9 @@ fn operation(doc: &Value, method: &str, path: &str, operation: &Value, out: &mut
 /// The HTTP methods, in the order an operation's are shown.
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
+/// A tag's operations: method, path and the operation object.
+type Operations<'a> = Vec<(&'a str, &'a str, &'a Value)>;
+
 /// The page for `doc` (the document as JSON).
 pub fn render(doc: &Value) -> String {
     let title = doc
@@ -356,7 +359,7 @@ pub fn render(doc: &Value) -> String {
     );
 
     // Operations by tag, tags in the order they first appear.
-    let mut tags: Vec<(String, Vec<(&str, &str, &Value)>)> = Vec::new();
+    let mut tags: Vec<(String, Operations)> = Vec::new();
     if let Some(paths) = doc.get("paths").and_then(Value::as_object) {
         for (path, item) in paths {
             for method in METHODS {
@@ -433,14 +436,10 @@ mod tests {
 
     #[test]
     fn types_read_as_words() {
-        let doc = serde_json::json!({});
         let nullable = serde_json::json!({"type": ["integer", "null"], "format": "int64"});
-        assert_eq!(type_name(&doc, &nullable), "integer (int64) or null");
+        assert_eq!(type_name(&nullable), "integer (int64) or null");
         let list =
             serde_json::json!({"type": "array", "items": {"$ref": "#/components/schemas/X"}});
-        assert_eq!(
-            type_name(&doc, &list),
-            "array of <a href=\"#schema-X\">X</a>"
-        );
+        assert_eq!(type_name(&list), "array of <a href=\"#schema-X\">X</a>");
     }
 }
