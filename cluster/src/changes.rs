@@ -12,25 +12,41 @@ use tokio_util::sync::CancellationToken;
 use crate::{ClusterState, Error};
 
 /// What changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Change {
     /// Accounts, credentials, allowlists, plans or exits: reload the directory.
     Directory,
+    /// A customer or an administrator ended a sticky session: every gateway closes its
+    /// connections (the shared binding is already gone).
+    SessionEnded {
+        /// The account.
+        account_id: i64,
+        /// The session id.
+        session: String,
+    },
 }
 
 impl Change {
-    fn as_str(self) -> &'static str {
+    fn encode(&self) -> String {
         match self {
-            Change::Directory => "directory",
+            Change::Directory => "directory".to_owned(),
+            Change::SessionEnded {
+                account_id,
+                session,
+            } => format!("session_ended {account_id} {session}"),
         }
     }
 
     fn parse(s: &str) -> Option<Change> {
-        match s {
-            "directory" => Some(Change::Directory),
-            _ => None,
+        if s == "directory" {
+            return Some(Change::Directory);
         }
+        let (account_id, session) = s.strip_prefix("session_ended ")?.split_once(' ')?;
+        Some(Change::SessionEnded {
+            account_id: account_id.parse().ok()?,
+            session: session.to_owned(),
+        })
     }
 }
 
@@ -40,7 +56,7 @@ impl ClusterState {
         let mut connection = self.connection();
         redis::cmd("PUBLISH")
             .arg(self.keys.changes())
-            .arg(change.as_str())
+            .arg(change.encode())
             .query_async::<i64>(&mut connection)
             .await
             .map(drop)
@@ -98,5 +114,25 @@ impl ClusterState {
                 () = stop.cancelled() => return,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notices_read_back_as_sent() {
+        for change in [
+            Change::Directory,
+            Change::SessionEnded {
+                account_id: 42,
+                session: "shop 1".into(),
+            },
+        ] {
+            assert_eq!(Change::parse(&change.encode()), Some(change));
+        }
+        assert_eq!(Change::parse("session_ended x s"), None);
+        assert_eq!(Change::parse("reboot"), None);
     }
 }

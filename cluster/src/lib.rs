@@ -20,6 +20,7 @@ mod keys;
 mod live;
 mod nodes;
 mod scripts;
+mod sessions;
 mod shared_limits;
 #[cfg(feature = "test-support")]
 pub mod test_support;

@@ -5,7 +5,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use proxy::{AccountStats, ExitStats, StatsSnapshot, TrafficStats};
+use proxy::{
+    AccountDrift, AccountStats, ExitStats, Reconciliation, SessionStats, StatsSnapshot,
+    TrafficStats,
+};
 
 use crate::{ClusterState, Error};
 
@@ -113,7 +116,33 @@ pub fn merge(snapshots: Vec<StatsSnapshot>, now_ms: i64) -> StatsSnapshot {
     let mut global = TrafficStats::default();
     let mut accounts: BTreeMap<i64, TrafficStats> = BTreeMap::new();
     let mut exits: BTreeMap<i64, (ExitStats, u32)> = BTreeMap::new();
+    let mut sessions: BTreeMap<(i64, String), SessionStats> = BTreeMap::new();
+    let mut drained_at_ms: Option<i64> = None;
+    let mut drift: BTreeMap<i64, AccountDrift> = BTreeMap::new();
     for snapshot in snapshots {
+        // everything is known written only up to the gateway that drained least recently
+        if let Some(at) = snapshot.reconciliation.drained_at_ms {
+            drained_at_ms = Some(drained_at_ms.map_or(at, |d| d.min(at)));
+        }
+        for a in snapshot.reconciliation.accounts {
+            match drift.get_mut(&a.account_id) {
+                Some(into) => {
+                    into.bytes += a.bytes;
+                    into.oldest_hour_ms = into.oldest_hour_ms.min(a.oldest_hour_ms);
+                }
+                None => {
+                    drift.insert(a.account_id, a);
+                }
+            }
+        }
+        for s in snapshot.sessions {
+            match sessions.get_mut(&(s.account_id, s.session.clone())) {
+                Some(into) => add_session(into, s),
+                None => {
+                    sessions.insert((s.account_id, s.session.clone()), s);
+                }
+            }
+        }
         add(&mut global, &snapshot.global);
         for a in snapshot.accounts {
             add(accounts.entry(a.account_id).or_default(), &a.traffic);
@@ -139,6 +168,25 @@ pub fn merge(snapshots: Vec<StatsSnapshot>, now_ms: i64) -> StatsSnapshot {
             })
             .collect(),
         exits: exits.into_values().map(|(e, _)| e).collect(),
+        sessions: sessions.into_values().collect(),
+        reconciliation: Reconciliation {
+            drained_at_ms,
+            accounts: drift.into_values().collect(),
+        },
+    }
+}
+
+/// Adds one gateway's view of a session to the others': connections and bytes add up, and
+/// the binding is the one written last (it lives the longest; the cluster's is shared, so
+/// they differ only for a moment after a move).
+fn add_session(into: &mut SessionStats, s: SessionStats) {
+    into.open_connections += s.open_connections;
+    into.bytes_up += s.bytes_up;
+    into.bytes_down += s.bytes_down;
+    into.started_at_ms = into.started_at_ms.min(s.started_at_ms);
+    if s.expires_at_ms > into.expires_at_ms {
+        into.expires_at_ms = s.expires_at_ms;
+        into.exit_id = s.exit_id;
     }
 }
 
@@ -192,6 +240,8 @@ mod tests {
             global: t,
             accounts,
             exits,
+            sessions: Vec::new(),
+            reconciliation: Reconciliation::default(),
         }
     }
 
@@ -241,5 +291,61 @@ mod tests {
         assert_eq!(one.last_error.as_deref(), Some("refused"));
         assert!(merged.exits[1].healthy);
         assert_eq!(merge(Vec::new(), 5).global.requests_total, 0);
+    }
+
+    #[test]
+    fn a_session_seen_by_two_gateways_adds_up_and_keeps_the_latest_binding() {
+        let session = |exit_id, expires_at_ms, open, bytes| SessionStats {
+            account_id: 7,
+            session: "s1".into(),
+            exit_id,
+            started_at_ms: expires_at_ms - 60_000,
+            expires_at_ms,
+            open_connections: open,
+            bytes_up: bytes,
+            bytes_down: 2 * bytes,
+        };
+        let mut a = snapshot(Vec::new(), Vec::new(), TrafficStats::default());
+        a.sessions = vec![session(1, 100_000, 2, 10)];
+        let mut b = snapshot(Vec::new(), Vec::new(), TrafficStats::default());
+        b.sessions = vec![session(3, 160_000, 1, 5)];
+        let merged = merge(vec![a, b], 99);
+        assert_eq!(merged.sessions.len(), 1);
+        let s = &merged.sessions[0];
+        assert_eq!(
+            (s.exit_id, s.expires_at_ms, s.started_at_ms),
+            (3, 160_000, 40_000)
+        );
+        assert_eq!((s.open_connections, s.bytes_up, s.bytes_down), (3, 15, 30));
+    }
+
+    #[test]
+    fn the_cluster_is_reconciled_up_to_its_slowest_gateway() {
+        let drift = |account_id, bytes, oldest_hour_ms| AccountDrift {
+            account_id,
+            bytes,
+            oldest_hour_ms,
+        };
+        let mut a = snapshot(Vec::new(), Vec::new(), TrafficStats::default());
+        a.reconciliation = Reconciliation {
+            drained_at_ms: Some(100),
+            accounts: vec![drift(7, 5, 3_600_000)],
+        };
+        let mut b = snapshot(Vec::new(), Vec::new(), TrafficStats::default());
+        b.reconciliation = Reconciliation {
+            drained_at_ms: Some(90),
+            accounts: vec![drift(7, 3, 0), drift(8, 1, 3_600_000)],
+        };
+        let fresh = snapshot(Vec::new(), Vec::new(), TrafficStats::default());
+        let merged = merge(vec![a, b, fresh], 99).reconciliation;
+        assert_eq!(
+            merged.drained_at_ms,
+            Some(90),
+            "a gateway yet to flush does not count"
+        );
+        assert_eq!(
+            merged.accounts,
+            vec![drift(7, 8, 0), drift(8, 1, 3_600_000)]
+        );
     }
 }

@@ -106,6 +106,8 @@ fn snapshot(now_ms: i64, requests_total: u64) -> StatsSnapshot {
         },
         accounts: Vec::new(),
         exits: Vec::new(),
+        sessions: Vec::new(),
+        reconciliation: proxy::Reconciliation::default(),
     }
 }
 

@@ -87,6 +87,16 @@ impl GatewayHandle {
         }
     }
 
+    /// Ends a sticky session on this gateway: drops its binding, so that the next request
+    /// with its id picks an exit anew, and closes its open connections. Whether it was alive
+    /// here. (In a cluster the shared binding is the caller's to drop, and every gateway's to
+    /// end: see the `cluster` crate's change notices.)
+    pub fn end_session(&self, account_id: i64, session: &str) -> bool {
+        self.engine
+            .exits
+            .end_session(account_id, session, crate::clock::now())
+    }
+
     /// Probes one exit now, as the periodic health check does, and returns when it is done
     /// (its verdict is then in [`LiveStats::snapshot`]). An unknown id probes nothing.
     pub async fn probe_exit(&self, exit_id: i64) {

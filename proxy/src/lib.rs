@@ -46,6 +46,7 @@ mod origins;
 mod policy;
 mod relay;
 mod resolver;
+mod sessions;
 mod shared;
 mod socks5;
 mod sources;
@@ -64,6 +65,9 @@ pub use gateway::{Gateway, GatewayHandle};
 pub use live::LiveStats;
 pub use meter::{UsageDrift, UsageRecord, UsageSink};
 pub use resolver::{Lookup, Resolve, Resolver, SystemResolver};
+pub use sessions::SessionStats;
 pub use shared::{BytesDelta, Grant, SessionBinding, SharedState};
-pub use stats::{AccountStats, ExitStats, StatsSnapshot, TrafficStats};
+pub use stats::{
+    AccountDrift, AccountStats, ExitStats, Reconciliation, StatsSnapshot, TrafficStats,
+};
 pub use username::{ProxyUsername, Targeting, UsernameError};

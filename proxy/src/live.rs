@@ -10,7 +10,7 @@ use crate::clock;
 use crate::engine::Engine;
 use crate::locks::lock;
 use crate::meter::Totals;
-use crate::stats::{AccountStats, StatsSnapshot, traffic};
+use crate::stats::{AccountStats, Reconciliation, StatsSnapshot, traffic};
 
 /// Handle to the live statistics; cheap to clone.
 #[derive(Clone)]
@@ -95,10 +95,11 @@ impl LiveStats {
             .filter(|a| a.traffic.active_connections > 0 || a.traffic.requests_total > 0)
             .collect();
         accounts.sort_by_key(|a| a.account_id);
+        let taken_at_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
         StatsSnapshot {
-            taken_at_ms: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as i64),
+            taken_at_ms,
             ready: engine.catalog.current().is_some(),
             global: traffic(
                 engine.traffic.totals(),
@@ -107,6 +108,8 @@ impl LiveStats {
             ),
             accounts,
             exits: engine.exits.stats(clock::now()),
+            sessions: engine.exits.sessions(clock::now(), taken_at_ms),
+            reconciliation: Reconciliation::of(&engine.meter.drift()),
         }
     }
 }

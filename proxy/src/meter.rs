@@ -183,6 +183,9 @@ pub(crate) struct Meter {
 #[derive(Debug, Default)]
 pub(crate) struct Ledger {
     by_bucket: HashMap<(i64, i64), (u64, u64)>,
+    /// When counts were last drained for a flush (epoch ms): whatever was metered before is
+    /// in `by_bucket`, written or drift.
+    drained_at_ms: Option<i64>,
 }
 
 /// Drift of the metered usage against what the sink confirmed written.
@@ -194,6 +197,9 @@ pub struct UsageDrift {
     pub accounts: usize,
     /// (account, hour start ms, bytes) of each bucket with drift, in key order.
     pub buckets: Vec<(i64, i64, u64)>,
+    /// When counts were last drained for a flush (epoch ms); `None` before the first flush.
+    /// Everything metered before it is either written or in `buckets`.
+    pub drained_at_ms: Option<i64>,
 }
 
 fn record_bytes(r: &UsageRecord) -> u64 {
@@ -241,6 +247,7 @@ impl Ledger {
             bytes: buckets.iter().map(|b| b.2).sum(),
             accounts: accounts.len(),
             buckets,
+            drained_at_ms: self.drained_at_ms,
         }
     }
 }
@@ -343,8 +350,16 @@ impl Meter {
         sink: &dyn DynSink,
         timeout: Duration,
     ) -> Result<Vec<UsageRecord>, BoxError> {
-        let fresh = self.drain(hour_start_ms(SystemTime::now()));
-        lock(&self.ledger).metered(&fresh);
+        let now = SystemTime::now();
+        let fresh = self.drain(hour_start_ms(now));
+        {
+            let mut ledger = lock(&self.ledger);
+            ledger.metered(&fresh);
+            ledger.drained_at_ms = Some(
+                now.duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64),
+            );
+        }
         let mut batch = std::mem::take(&mut *lock(&self.pending));
         merge(&mut batch, fresh);
         if batch.is_empty() {
@@ -462,14 +477,16 @@ mod tests {
         assert_eq!(d.buckets, vec![(1, hour, 103), (2, hour, 7)]);
         sink.fail.store(false, Ordering::SeqCst);
         flush().await.expect("flush");
-        assert_eq!(meter.drift(), UsageDrift::default());
+        let d = meter.drift();
+        assert_eq!((d.bytes, d.accounts, d.buckets.len()), (0, 0, 0));
+        assert!(d.drained_at_ms.is_some(), "the drain is stamped");
         let got = sink.got.lock().expect("lock").clone();
         let written: u64 = got.iter().map(record_bytes).sum();
         assert_eq!(written, 110, "written once, not once per attempt");
         // More traffic after recovery: written as usual, no drift left over.
         b.add_up(1);
         flush().await.expect("flush");
-        assert_eq!(meter.drift(), UsageDrift::default());
+        assert_eq!(meter.drift().bytes, 0);
     }
 
     #[test]

@@ -13,6 +13,8 @@ use crate::tally::Tally;
 pub(crate) struct Opened {
     pub(crate) dialed: Dialed,
     pub(crate) tally: Tally,
+    /// The route's exit id (`0`: direct egress).
+    pub(crate) exit_id: i64,
     pub(crate) _exit: Option<ExitGuard>,
 }
 
@@ -28,6 +30,7 @@ impl Opened {
         let Opened {
             dialed,
             tally,
+            exit_id: _,
             _exit,
         } = self;
         let ends = TunnelEnds {

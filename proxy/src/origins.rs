@@ -47,6 +47,7 @@ pub(crate) struct Origin {
     pub(crate) stream: Buffered<TcpStream>,
     pub(crate) key: PoolKey,
     pub(crate) tally: Tally,
+    exit_id: i64,
     /// Set when the connection leaves through an upstream exit.
     exit: Option<ExitGuard>,
 }
@@ -56,12 +57,14 @@ impl Origin {
         let Opened {
             dialed,
             tally,
+            exit_id,
             _exit,
         } = opened;
         Self {
             stream: Buffered::with_buffer(dialed.stream, dialed.leftover),
             key,
             tally,
+            exit_id,
             exit: _exit,
         }
     }
@@ -72,6 +75,7 @@ impl Origin {
         Opened {
             dialed: Dialed { stream, leftover },
             tally: self.tally,
+            exit_id: self.exit_id,
             _exit: self.exit,
         }
     }
@@ -138,7 +142,10 @@ impl OriginPool {
                 idle?
             };
             // the liveness probe is a system call: made outside the lock
-            if idle.since.elapsed() < self.max_idle && idle.origin.is_fresh() {
+            if idle.since.elapsed() < self.max_idle
+                && !idle.origin.tally.session_ended()
+                && idle.origin.is_fresh()
+            {
                 return Some(idle.origin);
             }
         }

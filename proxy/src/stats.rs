@@ -154,6 +154,74 @@ pub struct StatsSnapshot {
     pub accounts: Vec<AccountStats>,
     /// Every exit.
     pub exits: Vec<ExitStats>,
+    /// Live sticky sessions (at most a thousand per gateway, those in use first), by account
+    /// and session id. Absent from a snapshot of a gateway that knows none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sessions: Vec<crate::SessionStats>,
+    /// How far the metered usage is known to be in the store.
+    #[serde(default)]
+    pub reconciliation: Reconciliation,
+}
+
+/// How far the metered usage is known to be in the store: everything metered before
+/// `drained_at_ms` is written, except each listed account's drift, which starts in the hour
+/// it names.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Reconciliation {
+    /// When counts were last drained for a flush (epoch ms); `None` before the first flush.
+    /// In a cluster, the earliest of the gateways'.
+    pub drained_at_ms: Option<i64>,
+    /// Accounts with bytes metered and not yet confirmed written, by account id.
+    pub accounts: Vec<AccountDrift>,
+}
+
+/// One account's drift.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AccountDrift {
+    /// The account.
+    pub account_id: i64,
+    /// Bytes metered and not yet confirmed written.
+    pub bytes: u64,
+    /// Start of the oldest hour with drift (epoch ms).
+    pub oldest_hour_ms: i64,
+}
+
+impl Reconciliation {
+    /// From a gateway's drift.
+    pub(crate) fn of(drift: &crate::UsageDrift) -> Reconciliation {
+        let mut accounts: Vec<AccountDrift> = Vec::new();
+        // buckets come in (account, hour) order
+        for &(account_id, hour, bytes) in &drift.buckets {
+            match accounts.last_mut() {
+                Some(a) if a.account_id == account_id => {
+                    a.bytes += bytes;
+                    a.oldest_hour_ms = a.oldest_hour_ms.min(hour);
+                }
+                _ => accounts.push(AccountDrift {
+                    account_id,
+                    bytes,
+                    oldest_hour_ms: hour,
+                }),
+            }
+        }
+        Reconciliation {
+            drained_at_ms: drift.drained_at_ms,
+            accounts,
+        }
+    }
+
+    /// Up to when `account_id`'s metered totals are known to be in the store (epoch ms):
+    /// the last drain, or the start of its oldest hour with drift. `None` before the first
+    /// flush.
+    pub fn reconciled_until(&self, account_id: i64) -> Option<i64> {
+        let drained = self.drained_at_ms?;
+        Some(
+            self.accounts
+                .iter()
+                .find(|a| a.account_id == account_id)
+                .map_or(drained, |a| a.oldest_hour_ms.min(drained)),
+        )
+    }
 }
 
 /// The figures of one scope from its totals, rates and open connections.
@@ -168,5 +236,49 @@ pub(crate) fn traffic(t: Totals, r: Rates, active: u64) -> TrafficStats {
         bytes_down_total: t.down,
         requests_total: t.requests,
         errors_total: t.errors,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_account_is_reconciled_until_its_oldest_drift_or_the_last_drain() {
+        let h = 3_600_000;
+        let drift = crate::UsageDrift {
+            bytes: 60,
+            accounts: 2,
+            buckets: vec![(1, 5 * h, 10), (1, 6 * h, 20), (2, 6 * h, 30)],
+            drained_at_ms: Some(7 * h + 5),
+        };
+        let r = Reconciliation::of(&drift);
+        assert_eq!(
+            r.accounts,
+            vec![
+                AccountDrift {
+                    account_id: 1,
+                    bytes: 30,
+                    oldest_hour_ms: 5 * h
+                },
+                AccountDrift {
+                    account_id: 2,
+                    bytes: 30,
+                    oldest_hour_ms: 6 * h
+                },
+            ]
+        );
+        assert_eq!(r.reconciled_until(1), Some(5 * h));
+        assert_eq!(r.reconciled_until(2), Some(6 * h));
+        assert_eq!(
+            r.reconciled_until(3),
+            Some(7 * h + 5),
+            "no drift: the last drain"
+        );
+        assert_eq!(
+            Reconciliation::default().reconciled_until(3),
+            None,
+            "before any flush"
+        );
     }
 }

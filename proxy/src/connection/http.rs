@@ -22,7 +22,12 @@ use crate::opened::Opened;
 use crate::origins::{Origin, PoolKey};
 use crate::username::Targeting;
 
-const ESTABLISHED: &[u8] = b"HTTP/1.1 200 Connection established\r\n\r\n";
+/// The answer to a CONNECT that went through: it names the exit (`0`: direct egress), so a
+/// customer (and the dashboard's "Test my proxy") can tell which one carries the tunnel.
+fn established(exit_id: i64) -> Vec<u8> {
+    format!("HTTP/1.1 200 Connection established\r\nX-Atlantic-Exit: {exit_id}\r\n\r\n")
+        .into_bytes()
+}
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
 /// What to do after one request.
@@ -120,11 +125,12 @@ pub(super) async fn serve(engine: &Engine, stream: TcpStream, peer: SocketAddr, 
         match next {
             Next::KeepAlive => {}
             Next::Close => return,
-            Next::Tunnel(opened, account) => {
+            Next::Tunnel(opened, _account) => {
                 // this connection has no use for its origin connection any more
                 conn.park_origin();
-                let cut = account.state.cut_token();
-                return tunnel(engine, client, *opened, cut, Some(ESTABLISHED)).await;
+                let cut = opened.tally.cut_token();
+                let greeting = established(opened.exit_id);
+                return tunnel(engine, client, *opened, cut, Some(&greeting)).await;
             }
             Next::Upgraded(opened, cut) => {
                 conn.park_origin();
@@ -261,16 +267,17 @@ impl ClientConn<'_> {
         };
         let expect = head.expects_continue() && body != BodyLength::Empty;
         let upgrade = head.upgrade().is_some();
-        // a quota cut-off or the end of the drain stops a long body half-way
-        let cut = account.state.cut_token();
         let mut attempt = 0;
-        let (mut origin, response) = loop {
+        let (mut origin, response, cut) = loop {
             attempt += 1;
             // a bodiless request on a connection the origin closed meanwhile is simply retried;
             // one with a body is only sent on a connection seen alive (costs a syscall)
             let mut kept = None;
             if let Some(o) = self.origin.take() {
-                if !o.key.matches(account.id, &dest, &targeting) {
+                if o.tally.session_ended() {
+                    // its session was ended: the next request picks an exit anew
+                    drop(o);
+                } else if !o.key.matches(account.id, &dest, &targeting) {
                     engine.origins.put(o);
                 } else if body == BodyLength::Empty || o.is_fresh() {
                     kept = Some(o);
@@ -293,6 +300,8 @@ impl ClientConn<'_> {
                     Err(e) => return self.reject(client, e, Some(account)).await,
                 },
             };
+            // a quota cut-off, an ended session or the end of the drain stops a long body half-way
+            let cut = origin.tally.cut_token();
             // a stale kept-alive connection fails before any response byte: retry once on a fresh
             // one, as long as no request body has been consumed
             let may_retry = reused && body == BodyLength::Empty && attempt == 1;
@@ -320,7 +329,7 @@ impl ClientConn<'_> {
                 return self.reject(client, err, Some(account)).await;
             }
             match self.read_final_response(client, &mut origin, upgrade).await {
-                Ok(r) => break (origin, r),
+                Ok(r) => break (origin, r, cut),
                 Err(Some(_)) if may_retry => continue,
                 Err(Some(err)) => return self.reject(client, err, Some(account)).await,
                 Err(None) => return Next::Close,

@@ -24,6 +24,7 @@ use crate::error::{ErrorCode, ProxyError, Side};
 use crate::exits::{Connected, DialError};
 use crate::opened::Opened;
 use crate::relay::Stops;
+use crate::sessions::SessionGuard;
 use crate::sources::Pending;
 use crate::tally::Tally;
 use crate::username::Targeting;
@@ -249,9 +250,12 @@ fn opened(engine: &Engine, account: &Account, targeting: &Targeting, c: Connecte
     let cell = engine
         .meter
         .cell(account.id, c.exit_id, &c.country, session);
+    let live = session.and_then(|s| engine.exits.session_live(account.id, s, clock::now()));
     Opened {
         dialed: c.dialed,
-        tally: Tally::new(cell, account.state.clone(), engine.traffic.clone()),
+        tally: Tally::new(cell, account.state.clone(), engine.traffic.clone())
+            .with_session(live.map(SessionGuard::new)),
+        exit_id: c.exit_id,
         _exit: c.exit,
     }
 }

@@ -70,7 +70,7 @@ pub(super) async fn serve(
         },
         Err(refused) => Err(refused),
     };
-    let (_permit, opened, account) = match result {
+    let (_permit, opened, _account) = match result {
         Ok(ok) => ok,
         Err(Refused { error, account }) => {
             record_error(engine, account.as_deref(), &error);
@@ -88,7 +88,7 @@ pub(super) async fn serve(
     {
         return;
     }
-    let cut = account.state.cut_token();
+    let cut = opened.tally.cut_token();
     let end = opened.relay(stream, early, stops(engine, &cut)).await;
     tracing::trace!(?end, "SOCKS5 tunnel closed");
 }

@@ -357,6 +357,15 @@ impl Exits {
             let sticky = matching.remove(pos);
             matching.insert(0, sticky);
         }
+        // a session ended by its customer moves on: the exit it left comes last
+        if sticky.is_none()
+            && let Some(session) = &t.session
+            && let Some(left) = self.sticky.avoided(account.id, session, now)
+            && let Some(pos) = matching.iter().position(|e| e.entry.id == left)
+        {
+            let left = matching.remove(pos);
+            matching.push(left);
+        }
         matching.truncate(self.max_attempts);
         Ok(matching.into_iter().map(Route::Via).collect())
     }
@@ -541,6 +550,30 @@ pub(crate) mod tests {
         let at = t0 + Duration::from_secs(60);
         assert_eq!(x.candidates(&t, &nine, 100, at).expect("c")[0].id(), 3);
         assert_eq!(first.id(), 1);
+    }
+
+    #[test]
+    fn an_ended_session_moves_to_another_exit() {
+        let x = Exits::new(&GatewayConfig {
+            strategy: Strategy::RoundRobin,
+            ..GatewayConfig::default()
+        });
+        x.install(vec![entry(1, 1), entry(2, 1)]);
+        let now = Instant::now();
+        let nine = account(9);
+        let t = Targeting {
+            session: Some("abc".into()),
+            ..Targeting::default()
+        };
+        for _ in 0..4 {
+            let first = x.candidates(&t, &nine, 100, now).expect("c")[0].clone();
+            x.served(&first, &t, &nine, 100, now);
+            assert!(x.end_session(9, "abc", now));
+            // whatever turn round robin is at, the exit just left comes last
+            let next = x.candidates(&t, &nine, 100, now).expect("c");
+            assert_ne!(next[0].id(), first.id());
+            assert_eq!(next.last().map(Route::id), Some(first.id()));
+        }
     }
 
     #[test]

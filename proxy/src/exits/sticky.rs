@@ -2,7 +2,10 @@
 //! changes only when the remembered one is unhealthy or fails; the expiry stays that of the
 //! session's first use. Each account may keep a share of the table proportional to its plan,
 //! so one customer inventing session ids cannot fill it for everybody; how many it keeps is
-//! counted on its [`AccountState`], which every entry holds. Time is passed in.
+//! counted on its [`AccountState`], which every entry holds. Each entry also holds the
+//! session's [`SessionLive`] (its open connections and bytes, for the session inspector).
+//! Ending a session closes its tunnels, and its next request is steered away from the exit it
+//! left (a customer ends a session to get a new address). Time is passed in.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -10,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::{Exits, Route};
 use crate::account_state::AccountState;
+use crate::sessions::{SessionLive, SessionStats};
 use crate::username::Targeting;
 
 /// Sessions remembered at most, for all accounts; past this, new sessions are served but not
@@ -26,11 +30,17 @@ struct Entry {
     expires: Instant,
     /// The account, whose session count this entry is part of.
     owner: Arc<AccountState>,
+    live: Arc<SessionLive>,
 }
+
+/// How long an ended session's next request avoids the exit the session left.
+const AVOID_FOR: Duration = Duration::from_secs(600);
 
 #[derive(Debug, Default)]
 struct Table {
     map: HashMap<(i64, String), Entry>,
+    /// Ended sessions: the exit each left, to be avoided by its next request until the instant.
+    left: HashMap<(i64, String), (i64, Instant)>,
 }
 
 impl Table {
@@ -41,27 +51,29 @@ impl Table {
         key: (i64, String),
         account: &Arc<AccountState>,
         exit_id: i64,
-        expires: Instant,
+        (now, expires): (Instant, Instant),
         share: usize,
     ) {
         if self.map.len() >= MAX_SESSIONS || account.sessions() >= share {
             return;
         }
         account.session_pinned();
+        self.left.remove(&key);
         self.map.insert(
             key,
             Entry {
                 exit_id,
                 expires,
                 owner: account.clone(),
+                live: Arc::new(SessionLive::new(account, now)),
             },
         );
     }
 
-    fn remove(&mut self, key: &(i64, String)) {
-        if let Some(entry) = self.map.remove(key) {
-            entry.owner.session_unpinned();
-        }
+    fn remove(&mut self, key: &(i64, String)) -> Option<Entry> {
+        let entry = self.map.remove(key)?;
+        entry.owner.session_unpinned();
+        Some(entry)
     }
 }
 
@@ -131,10 +143,12 @@ impl StickyTable {
         match table.map.get_mut(&key) {
             Some(entry) if now < entry.expires => entry.exit_id = exit_id,
             Some(entry) => {
+                // the old session ran out: this is a new one
                 entry.exit_id = exit_id;
                 entry.expires = now + ttl;
+                entry.live = Arc::new(SessionLive::new(account, now));
             }
-            None => table.pin(key, account, exit_id, now + ttl, share),
+            None => table.pin(key, account, exit_id, (now, now + ttl), share),
         }
     }
 
@@ -159,8 +173,74 @@ impl StickyTable {
                 entry.exit_id = exit_id;
                 entry.expires = now + ttl;
             }
-            None => table.pin(key, account, exit_id, now + ttl, share),
+            None => table.pin(key, account, exit_id, (now, now + ttl), share),
         }
+    }
+
+    /// The live side of a session that is alive.
+    pub(crate) fn live(
+        &self,
+        account_id: i64,
+        session: &str,
+        now: Instant,
+    ) -> Option<Arc<SessionLive>> {
+        let table = self.lock();
+        table
+            .map
+            .get(&(account_id, session.to_owned()))
+            .filter(|e| now < e.expires)
+            .map(|e| e.live.clone())
+    }
+
+    /// Ends a session: drops its binding and closes its connections; its next request avoids
+    /// the exit it left. Whether it was alive.
+    pub(crate) fn end(&self, account_id: i64, session: &str, now: Instant) -> bool {
+        let key = (account_id, session.to_owned());
+        let mut table = self.lock();
+        let Some(entry) = table.remove(&key) else {
+            return false;
+        };
+        entry.live.end();
+        if table.left.len() < MAX_SESSIONS {
+            table.left.insert(key, (entry.exit_id, now + AVOID_FOR));
+        }
+        now < entry.expires
+    }
+
+    /// The exit an ended session left, which its next request should avoid.
+    pub(crate) fn avoided(&self, account_id: i64, session: &str, now: Instant) -> Option<i64> {
+        let table = self.lock();
+        table
+            .left
+            .get(&(account_id, session.to_owned()))
+            .filter(|(_, until)| now < *until)
+            .map(|(exit, _)| *exit)
+    }
+
+    /// The sessions alive, with their figures (`now_ms` is `now` as epoch ms).
+    pub(crate) fn list(&self, now: Instant, now_ms: i64) -> Vec<SessionStats> {
+        let table = self.lock();
+        table
+            .map
+            .iter()
+            .filter(|(_, e)| now < e.expires)
+            .map(|((account_id, session), e)| {
+                let (bytes_up, bytes_down) = e.live.bytes();
+                let left = e.expires.saturating_duration_since(now);
+                let age = now.saturating_duration_since(e.live.started);
+                let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2);
+                SessionStats {
+                    account_id: *account_id,
+                    session: session.clone(),
+                    exit_id: e.exit_id,
+                    started_at_ms: now_ms - ms(age),
+                    expires_at_ms: now_ms + ms(left),
+                    open_connections: e.live.open_connections(),
+                    bytes_up,
+                    bytes_down,
+                }
+            })
+            .collect()
     }
 
     /// Drops expired sessions.
@@ -175,6 +255,7 @@ impl StickyTable {
         for key in &expired {
             table.remove(key);
         }
+        table.left.retain(|_, (_, until)| now < *until);
     }
 
     /// Sessions alive.
@@ -224,6 +305,27 @@ impl Exits {
     /// Housekeeping: drops expired sessions.
     pub(crate) fn purge(&self, now: Instant) {
         self.sticky.purge(now);
+    }
+
+    /// The live side of a session, for a connection opened under it.
+    pub(crate) fn session_live(
+        &self,
+        account_id: i64,
+        session: &str,
+        now: Instant,
+    ) -> Option<Arc<SessionLive>> {
+        self.sticky.live(account_id, session, now)
+    }
+
+    /// Ends a session on this gateway: the next request with its id picks an exit anew (another
+    /// one, when there is another), and its open connections close. Whether it was alive here.
+    pub(crate) fn end_session(&self, account_id: i64, session: &str, now: Instant) -> bool {
+        self.sticky.end(account_id, session, now)
+    }
+
+    /// The sessions alive on this gateway, as many as a snapshot lists.
+    pub(crate) fn sessions(&self, now: Instant, now_ms: i64) -> Vec<SessionStats> {
+        crate::sessions::listed(self.sticky.list(now, now_ms))
     }
 }
 
@@ -298,5 +400,51 @@ mod tests {
         t.purge(t0 + ttl);
         assert_eq!(t.admit(&one, "s3", 3, t0 + ttl), Ok(None));
         assert_eq!(one.sessions(), 0);
+    }
+
+    #[test]
+    fn an_ended_session_is_unbound_and_avoids_the_exit_it_left() {
+        let t = StickyTable::default();
+        let one = account(1);
+        let t0 = Instant::now();
+        let ttl = Duration::from_secs(60);
+        t.bind(&one, "s", 7, ttl, SHARE, t0);
+        let live = t.live(1, "s", t0).expect("alive");
+        let cut = live.cut_token(&one);
+        assert!(t.end(1, "s", t0));
+        assert!(cut.is_cancelled(), "its connections close");
+        assert_eq!(t.get(1, "s", t0), None);
+        assert_eq!(one.sessions(), 0);
+        assert_eq!(t.avoided(1, "s", t0), Some(7));
+        assert_eq!(t.avoided(2, "s", t0), None, "per account");
+        assert!(!t.end(1, "s", t0), "ending it again finds nothing");
+        // the next binding forgets what it left
+        t.bind(&one, "s", 8, ttl, SHARE, t0);
+        assert_eq!(t.avoided(1, "s", t0), None);
+        assert!(t.end(1, "s", t0));
+        t.purge(t0 + AVOID_FOR);
+        assert_eq!(t.avoided(1, "s", t0 + AVOID_FOR), None, "not for ever");
+    }
+
+    #[test]
+    fn the_listing_shows_each_session_with_its_exit_age_and_time_left() {
+        let t = StickyTable::default();
+        let one = account(1);
+        let t0 = Instant::now();
+        t.bind(&one, "s", 7, Duration::from_secs(60), SHARE, t0);
+        let live = t.live(1, "s", t0).expect("alive");
+        let _open = crate::sessions::SessionGuard::new(live.clone());
+        live.add_up(10);
+        live.add_down(20);
+        let listed = t.list(t0 + Duration::from_secs(15), 100_000);
+        assert_eq!(listed.len(), 1);
+        let s = &listed[0];
+        assert_eq!((s.account_id, s.session.as_str(), s.exit_id), (1, "s", 7));
+        assert_eq!((s.started_at_ms, s.expires_at_ms), (85_000, 145_000));
+        assert_eq!((s.open_connections, s.bytes_up, s.bytes_down), (1, 10, 20));
+        assert!(
+            t.list(t0 + Duration::from_secs(60), 0).is_empty(),
+            "expired"
+        );
     }
 }

@@ -548,3 +548,59 @@ async fn a_server_that_speaks_first_is_heard_through_a_socks5_exit() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn ending_a_session_closes_its_tunnels_unlists_it_and_moves_it_to_another_exit() {
+    use tokio::io::AsyncReadExt;
+    bounded(30, async {
+        let origin = Origin::start().await;
+        let (ups, gw) = three_upstreams_with(round_robin_sessions(Duration::from_secs(600))).await;
+        let user = "alice-session-shop1";
+        let first = exit_used(&gw, &ups, &origin, user).await;
+        let (mut tunnel, r) = connect_tunnel(gw.http, origin.addr, Some((user, "s3cret"))).await;
+        assert_eq!(r.status, 200);
+        let exit_id = first as i64 + 1;
+        assert_eq!(
+            r.header("x-atlantic-exit"),
+            Some(exit_id.to_string().as_str()),
+            "the CONNECT answer names the exit"
+        );
+        let snapshot = gw.handle.stats().snapshot();
+        let listed: Vec<&proxy::SessionStats> = snapshot
+            .sessions
+            .iter()
+            .filter(|s| s.session == "shop1")
+            .collect();
+        assert_eq!(listed.len(), 1, "{:?}", snapshot.sessions);
+        let s = listed[0];
+        assert_eq!(s.exit_id, exit_id);
+        assert!(s.open_connections >= 1, "the open tunnel: {s:?}");
+        assert!(s.bytes_down > 0, "the first request's bytes: {s:?}");
+        assert!(s.expires_at_ms > snapshot.taken_at_ms + 590_000, "{s:?}");
+        let account = s.account_id;
+
+        assert!(gw.handle.end_session(account, "shop1"));
+        let mut rest = Vec::new();
+        let n = tokio::time::timeout(Duration::from_secs(3), tunnel.read_to_end(&mut rest))
+            .await
+            .expect("closed by the gateway")
+            .unwrap_or(0);
+        assert_eq!(n, 0);
+        let after = gw.handle.stats().snapshot();
+        assert!(after.sessions.iter().all(|s| s.session != "shop1"));
+        assert!(!gw.handle.end_session(account, "shop1"), "ended already");
+        assert!(
+            !gw.handle.end_session(account + 1, "shop1"),
+            "another account's"
+        );
+        let next = exit_used(&gw, &ups, &origin, user).await;
+        assert_ne!(next, first, "a new exit after ending");
+        assert_eq!(
+            exit_used(&gw, &ups, &origin, user).await,
+            next,
+            "and sticky again"
+        );
+        stop_all(gw, ups).await;
+    })
+    .await;
+}

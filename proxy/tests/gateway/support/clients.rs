@@ -68,8 +68,12 @@ pub async fn read_response(s: &mut TcpStream) -> RawResponse {
                         body.extend_from_slice(&chunk[..k]);
                     }
                 }
-                // interim responses and the bare `200 Connection established` have no body
-                None if (100..200).contains(&status) || headers.is_empty() => {}
+                // interim responses and `200 Connection established` (bare, or naming the exit)
+                // have no body
+                None if (100..200).contains(&status)
+                    || headers
+                        .iter()
+                        .all(|(k, _)| k.eq_ignore_ascii_case("x-atlantic-exit")) => {}
                 None => {
                     let _ = s.read_to_end(&mut body).await;
                 }
