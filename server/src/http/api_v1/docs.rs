@@ -121,6 +121,7 @@ fn type_name(schema: &Value) -> String {
                 Some(items) => format!("array of {}", type_name(items)),
                 None => "array".to_owned(),
             },
+            "null" => "null".to_owned(),
             other => match schema.get("format").and_then(Value::as_str) {
                 Some(format) => format!("{other} ({})", esc(format)),
                 None => esc(other),
