@@ -77,6 +77,27 @@ impl Gateways {
         }
     }
 
+    /// Ends a sticky session of `account_id` everywhere: its binding goes (the next request
+    /// with its id picks an exit anew) and its open connections close, on this process's
+    /// gateway and, through the cluster, on every other. Whether it was alive anywhere we
+    /// could tell; an error when the cluster could not be told.
+    pub async fn end_session(&self, account_id: i64, session: &str) -> anyhow::Result<bool> {
+        let mut alive = self
+            .local
+            .as_ref()
+            .is_some_and(|local| local.handle.end_session(account_id, session));
+        if let Some(cluster) = &self.cluster {
+            let ended = tokio::time::timeout(
+                std::time::Duration::from_secs(2),
+                cluster.end_session(account_id, session),
+            )
+            .await
+            .map_err(|_| anyhow::anyhow!("the cluster did not answer in time"))??;
+            alive |= ended;
+        }
+        Ok(alive)
+    }
+
     /// Probes one exit now from the local gateway; `false` when this process runs none.
     pub async fn probe_exit(&self, exit_id: i64) -> bool {
         match &self.local {

@@ -204,7 +204,7 @@ pub async fn run_with_handles(
         reauth_limiter: http::rate_limit::AttemptLimiter::new(&limit_clock),
         endpoint_limits: http::rate_limit::EndpointLimits::new(&limit_clock),
         password_work: auth::PasswordWork::new(config.web.password_hash_concurrency),
-        live: http::live::LiveFeed::start(gateways, shutdown.clone()),
+        live: http::live::LiveFeed::start(gateways, db.clone(), shutdown.clone()),
     };
     let sessions = auth::DbSessionStore::new(&db);
     let periodic = Housekeeper::new(state.clone(), sessions.clone());

@@ -133,16 +133,23 @@ pub async fn report(
     }
 }
 
-/// Reloads the gateway's directory whenever another node announces a change, until
-/// `shutdown`.
+/// Acts on the other nodes' change notices until `shutdown`: reloads the gateway's directory,
+/// or ends a sticky session here too.
 pub async fn follow_changes(
     cluster: ClusterState,
     gateway: proxy::GatewayHandle,
     shutdown: CancellationToken,
 ) {
-    // every change there is (accounts, credentials, allowlists, plans, exits) is in the
-    // directory the gateway loads
     cluster
-        .follow_changes(shutdown, move |_: Change| gateway.refresh_now())
+        .follow_changes(shutdown, move |change: Change| match change {
+            Change::SessionEnded {
+                account_id,
+                session,
+            } => {
+                gateway.end_session(account_id, &session);
+            }
+            // accounts, credentials, allowlists, plans, exits: all in the directory it loads
+            _ => gateway.refresh_now(),
+        })
         .await;
 }

@@ -150,6 +150,10 @@ pub mod ssr {
             "api_token.created" => "API token created",
             "api_token.revoked" => "API token revoked",
             "api_token.used" => "API token used",
+            "session.ended" => match text("by").as_str() {
+                "administrator" => "Sticky session ended by support",
+                _ => "Sticky session ended",
+            },
             "plan.granted" => "Plan granted by support",
             "subscription.grace" => "Plan period ended unpaid: grace period started",
             "subscription.expired" => "Plan expired",

@@ -37,6 +37,19 @@ pub struct AllowlistRow {
     pub disputed: bool,
 }
 
+/// An account whose metered bytes are not all confirmed in the store yet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DriftRow {
+    /// The account's id.
+    pub account_id: i64,
+    /// Its sign-in email (empty if the account is gone).
+    pub email: String,
+    /// Bytes metered and not yet confirmed written.
+    pub bytes: u64,
+    /// The oldest hour with drift, in the administrator's zone.
+    pub since: String,
+}
+
 /// Accounts (first 200) and allowlist entries (first 500).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Administration {
@@ -48,14 +61,38 @@ pub struct Administration {
     pub allowlist_count: i64,
     /// The first allowlist entries by network.
     pub allowlist: Vec<AllowlistRow>,
+    /// When the gateways last drained their usage counts for a flush, in the administrator's
+    /// zone; `None` before the first flush.
+    pub drained_at: Option<String>,
+    /// Accounts with usage drift, most first.
+    pub drift: Vec<DriftRow>,
 }
 
 /// Everything the admin page shows; 403 for customers.
 #[server(endpoint = "admin/overview")]
 pub async fn admin_overview() -> Result<Administration, ServerFnError> {
-    use crate::api::access;
-    let (db, _) = access::admin()?;
+    use crate::api::{access, zone};
+    let (db, viewer) = access::admin()?;
     let unavailable = access::internal("the administration data is");
+    let tz = zone::of(&db, viewer).await;
+    let reconciliation = use_context::<crate::api::usage::ssr::ReconciliationSource>()
+        .map(|source| (source.0)())
+        .unwrap_or_default();
+    let mut drift = Vec::with_capacity(reconciliation.drift.len());
+    for &(account_id, bytes, oldest_hour_ms) in &reconciliation.drift {
+        let email = store::accounts::by_id(&db, store::AccountId(account_id))
+            .await
+            .map_err(&unavailable)?
+            .map(|a| a.email)
+            .unwrap_or_default();
+        drift.push(DriftRow {
+            account_id,
+            email,
+            bytes,
+            since: zone::date_time(tz, oldest_hour_ms),
+        });
+    }
+    drift.sort_by_key(|d| std::cmp::Reverse(d.bytes));
     let accounts = store::accounts::list(&db, store::Page::first(200))
         .await
         .map_err(&unavailable)?;
@@ -84,6 +121,10 @@ pub async fn admin_overview() -> Result<Administration, ServerFnError> {
         })
         .collect();
     Ok(Administration {
+        drained_at: reconciliation
+            .drained_at_ms
+            .map(|ms| zone::date_time(tz, ms)),
+        drift,
         allowlist_count,
         allowlist,
         account_count,

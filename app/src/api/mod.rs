@@ -15,6 +15,7 @@ pub mod probe;
 pub mod security;
 pub mod servers;
 pub mod session;
+pub mod sessions;
 pub mod tokens;
 pub mod traffic;
 pub mod usage;

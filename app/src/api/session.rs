@@ -60,6 +60,16 @@ pub mod ssr {
     #[derive(Clone)]
     pub struct GatewayRefresh(pub std::sync::Arc<dyn Fn() + Send + Sync>);
 
+    /// What [`SessionEnder`] returns: whether the session was alive, or why the cluster could
+    /// not be told.
+    pub type Ending =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, String>> + Send>>;
+
+    /// Ends a sticky session of an account on every gateway: `Ok(true)` when it was alive,
+    /// `Ok(false)` when no gateway knew it, `Err` when the cluster could not be told.
+    #[derive(Clone)]
+    pub struct SessionEnder(pub std::sync::Arc<dyn Fn(i64, String) -> Ending + Send + Sync>);
+
     /// The viewer of the request being rendered or served, if signed in.
     pub fn viewer() -> Option<Viewer> {
         use_context::<http::request::Parts>()?

@@ -78,6 +78,35 @@ pub struct UsageReport {
     pub countries: Vec<ShareRow>,
     /// The busiest sticky sessions over the range.
     pub sessions: Vec<ShareRow>,
+    /// Up to when the metered totals are known to be in the store (`HH:MM` in the viewer's
+    /// zone, with the date when not today); `None` before the gateway's first flush.
+    #[serde(default)]
+    pub reconciled_until: Option<String>,
+}
+
+/// How far the gateways' metered usage is known to be in the store: everything metered before
+/// `drained_at_ms` is written, except each listed account's drift, from the hour it names.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reconciliation {
+    /// When the gateways last drained their counts for a flush (epoch ms; the earliest of the
+    /// cluster's); `None` before the first.
+    pub drained_at_ms: Option<i64>,
+    /// (account, bytes metered and not yet confirmed written, start of the oldest hour with
+    /// drift) by account.
+    pub drift: Vec<(i64, u64, i64)>,
+}
+
+impl Reconciliation {
+    /// Up to when `account`'s metered totals are in the store (epoch ms).
+    pub fn until(&self, account: i64) -> Option<i64> {
+        let drained = self.drained_at_ms?;
+        Some(
+            self.drift
+                .iter()
+                .find(|d| d.0 == account)
+                .map_or(drained, |d| d.2.min(drained)),
+        )
+    }
 }
 
 /// How many sessions the breakdown lists.
@@ -117,6 +146,12 @@ pub async fn load_usage(range: String, by_day: bool) -> Result<UsageReport, Serv
     let quota = ssr::quota(&db, account, tz, now)
         .await
         .map_err(&unavailable)?;
+    let reconciled_until = use_context::<ssr::ReconciliationSource>()
+        .and_then(|source| (source.0)().until(account.0))
+        .map(|ms| {
+            let same_day = zone::format(tz, ms, "%Y-%m-%d") == zone::format(tz, now, "%Y-%m-%d");
+            zone::format(tz, ms, if same_day { "%H:%M" } else { "%Y-%m-%d %H:%M" })
+        });
     Ok(UsageReport {
         range,
         by_day,
@@ -133,6 +168,7 @@ pub async fn load_usage(range: String, by_day: bool) -> Result<UsageReport, Serv
             })
             .collect(),
         quota,
+        reconciled_until,
         countries,
         sessions,
     })
@@ -141,6 +177,12 @@ pub async fn load_usage(range: String, by_day: bool) -> Result<UsageReport, Serv
 /// Server side: the quota and its projection.
 #[cfg(feature = "ssr")]
 pub mod ssr {
+    /// The gateways' latest reconciliation, from the live statistics.
+    #[derive(Clone)]
+    pub struct ReconciliationSource(
+        pub std::sync::Arc<dyn Fn() -> super::Reconciliation + Send + Sync>,
+    );
+
     use chrono_tz::Tz;
 
     use super::{Projection, Quota};

@@ -1,15 +1,16 @@
-//! `/admin`: every account, and every IP allowlist entry with a remove button (an address
-//! belongs to one account; support settles disputes here). Exits are managed on `/servers`.
+//! `/admin`: every account, the usage reconciliation (accounts whose metered bytes are not all
+//! in the store yet), and every IP allowlist entry with a remove button (an address belongs to
+//! one account; support settles disputes here). Exits are managed on `/servers`.
 //! Administrators only: the server function answers customers with 403 and the page says so.
 
 use leptos::prelude::*;
 
-use crate::api::admin::{Administration, AllowlistRow, admin_overview};
+use crate::api::admin::{Administration, AllowlistRow, DriftRow, admin_overview};
 use crate::components::outcome::OutcomeNotice;
 use crate::components::page_header::PageHeader;
 use crate::components::remove_button::RemoveButton;
 use crate::components::table::DataTable;
-use crate::format::count;
+use crate::format::{self, count};
 use crate::outcome::Page;
 
 /// The administration page.
@@ -52,8 +53,47 @@ fn Overview(overview: Administration) -> impl IntoView {
                 </tbody>
             </table>
         </section>
+        <Reconciliation drained_at=overview.drained_at drift=overview.drift />
         <Allowlists total=overview.allowlist_count entries=overview.allowlist />
         <p><a href="/servers">"Manage exits on the Servers page"</a></p>
+    }
+}
+
+/// The usage reconciliation: when the gateways last drained their counts, and the accounts
+/// with bytes metered but not confirmed written (drift), which a flush that fails leaves.
+#[component]
+fn Reconciliation(drained_at: Option<String>, drift: Vec<DriftRow>) -> impl IntoView {
+    let status = match (&drained_at, drift.is_empty()) {
+        (None, _) => "The gateways have not flushed their usage yet.".to_owned(),
+        (Some(at), true) => format!("Every metered byte is in the store, up to {at}."),
+        (Some(at), false) => format!(
+            "Usage drained at {at}; these accounts have bytes metered and not yet written \
+             (the gateways retry: see the runbook of AtlanticUsageDrift)."
+        ),
+    };
+    let rows: Vec<AnyView> = drift
+        .into_iter()
+        .map(|d| {
+            view! {
+                <tr>
+                    <td>{d.account_id}</td>
+                    <td>{d.email}</td>
+                    <td>{format::bytes(d.bytes)}</td>
+                    <td>{d.since}</td>
+                </tr>
+            }
+            .into_any()
+        })
+        .collect();
+    let table = (!rows.is_empty()).then(|| {
+        view! { <DataTable id="drift-table" columns=&["Id", "Email", "Drift", "Since"] rows /> }
+    });
+    view! {
+        <section id="reconciliation" class="card settings-section" aria-labelledby="reconciliation-heading">
+            <h2 id="reconciliation-heading">"Usage reconciliation"</h2>
+            <p class="muted" id="reconciliation-status">{status}</p>
+            {table}
+        </section>
     }
 }
 

@@ -1,5 +1,6 @@
 //! `/usage`: bandwidth per hour or day over a chosen range, the period's quota with a
-//! projection, breakdowns by country and by sticky session, and CSV export.
+//! projection, breakdowns by country and by sticky session, CSV export, and the live session
+//! inspector.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -10,6 +11,7 @@ use crate::components::chart::Chart;
 use crate::components::load_error::{LoadError, Skeleton};
 use crate::components::page_header::PageHeader;
 use crate::components::range_picker::RangePicker;
+use crate::components::session_inspector::SessionInspector;
 use crate::format;
 
 /// The usage page. `?range=24h|7d|30d` (30 days by default) and `?by=hour|day`.
@@ -50,7 +52,7 @@ pub fn UsagePage() -> impl IntoView {
         <Suspense fallback=|| view! { <Skeleton short=true /> }>
             {move || Suspend::new(async move {
                 match report.await {
-                    Ok(r) => view! { <QuotaCard quota=r.quota /> }.into_any(),
+                    Ok(r) => view! { <QuotaCard quota=r.quota reconciled=r.reconciled_until /> }.into_any(),
                     Err(_) => ().into_any(),
                 }
             })}
@@ -72,11 +74,19 @@ pub fn UsagePage() -> impl IntoView {
                 }
             })}
         </Suspense>
+        <SessionInspector />
     }
 }
 
 #[component]
-fn QuotaCard(quota: Option<Quota>) -> impl IntoView {
+fn QuotaCard(quota: Option<Quota>, reconciled: Option<String>) -> impl IntoView {
+    let reconciled = reconciled.map(|at| {
+        view! {
+            <p class="muted small" id="reconciled">
+                {format!("Metered totals reconciled up to {at}.")}
+            </p>
+        }
+    });
     let Some(q) = quota else {
         return view! {
             <section class="card quota" id="quota">
@@ -126,6 +136,7 @@ fn QuotaCard(quota: Option<Quota>) -> impl IntoView {
             <p class="quota-used" id="quota-used"><strong>{of}</strong></p>
             <p class="muted" id="quota-projection">{projection}</p>
             <p class="muted small">{format!("Period {} – {}", q.period_start, q.period_end)}</p>
+            {reconciled}
         </section>
     }
     .into_any()

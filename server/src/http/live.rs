@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use app::api::live::{ExitHealthCount, LiveFrame, LiveTraffic};
+use app::api::live::{ExitHealthCount, LiveFrame, LiveSession, LiveTraffic};
 use app::api::session::ssr::Viewer;
 use axum::Router;
 use axum::extract::State;
@@ -34,6 +34,8 @@ use crate::state::AppState;
 
 /// How often a frame is sent.
 const TICK: Duration = Duration::from_secs(1);
+/// How often, in ticks, the exits' names are read again from the store.
+const NAMES_EVERY: u32 = 10;
 /// How often the session is checked again while the socket is open.
 const RECHECK_EVERY: u32 = 5;
 /// Sockets one account may have open at once (a few tabs and devices).
@@ -47,24 +49,37 @@ pub const MAX_MESSAGE_BYTES: usize = 4 * 1024;
 pub struct LiveFeed {
     snapshots: Arc<watch::Sender<Arc<proxy::StatsSnapshot>>>,
     sockets: Arc<Mutex<HashMap<i64, usize>>>,
+    /// The exits' display names by id (the gateway knows exits by id and address only).
+    exit_names: Arc<Mutex<HashMap<i64, String>>>,
 }
 
 impl LiveFeed {
     /// Starts the task taking a snapshot every [`TICK`] until `shutdown` (in a cluster, every
     /// gateway's added up).
-    pub fn start(gateways: crate::gateways::Gateways, shutdown: CancellationToken) -> LiveFeed {
+    pub fn start(
+        gateways: crate::gateways::Gateways,
+        db: store::Db,
+        shutdown: CancellationToken,
+    ) -> LiveFeed {
         let empty = cluster::merge_stats(Vec::new(), store::now_ms());
         let (sender, _) = watch::channel(Arc::new(empty));
         let snapshots = Arc::new(sender);
         let feeder = snapshots.clone();
+        let exit_names: Arc<Mutex<HashMap<i64, String>>> = Arc::default();
+        let names = exit_names.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(TICK);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            let mut ticks = 0u32;
             loop {
                 tokio::select! {
                     () = shutdown.cancelled() => return,
                     _ = tick.tick() => {}
                 }
+                if ticks.is_multiple_of(NAMES_EVERY) {
+                    read_exit_names(&db, &names).await;
+                }
+                ticks = ticks.wrapping_add(1);
                 let snapshot = tokio::select! {
                     () = shutdown.cancelled() => return,
                     snapshot = gateways.snapshot() => snapshot,
@@ -75,12 +90,30 @@ impl LiveFeed {
         LiveFeed {
             snapshots,
             sockets: Arc::default(),
+            exit_names,
         }
     }
 
     /// The latest snapshot.
     pub fn latest(&self) -> Arc<proxy::StatsSnapshot> {
         self.snapshots.borrow().clone()
+    }
+
+    /// The live sticky sessions of the latest snapshot that `keep` keeps, with their exits'
+    /// names and places, and when the snapshot was taken.
+    pub fn sessions(&self, keep: impl Fn(&proxy::SessionStats) -> bool) -> (i64, Vec<LiveSession>) {
+        let snapshot = self.latest();
+        let names = self
+            .exit_names
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let sessions = snapshot
+            .sessions
+            .iter()
+            .filter(|s| keep(s))
+            .map(|s| session(s, &snapshot.exits, &names))
+            .collect();
+        (snapshot.taken_at_ms, sessions)
     }
 
     /// A place for one more socket of `account`, or `None` at the cap.
@@ -98,6 +131,19 @@ impl LiveFeed {
             account,
             sockets: self.sockets.clone(),
         })
+    }
+}
+
+/// Reads the exits' names into `names` (kept as they were when the store does not answer).
+async fn read_exit_names(db: &store::Db, names: &Mutex<HashMap<i64, String>>) {
+    match store::exits::list(db).await {
+        Ok(exits) => {
+            let read = exits.into_iter().map(|e| (e.id.get(), e.name)).collect();
+            *names
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = read;
+        }
+        Err(error) => tracing::debug!(%error, "reading the exits' names failed"),
     }
 }
 
@@ -201,7 +247,14 @@ async fn stream(state: AppState, viewer: Viewer, epoch: i64, mut socket: WebSock
             return;
         }
         let snapshot = snapshots.borrow_and_update().clone();
-        let frame = frame(&snapshot, viewer);
+        let frame = {
+            let names = state
+                .live
+                .exit_names
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            frame(&snapshot, viewer, &names)
+        };
         let Ok(text) = serde_json::to_string(&frame) else {
             return;
         };
@@ -235,8 +288,13 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
     let _ = socket.send(Message::Close(Some(frame))).await;
 }
 
-/// The viewer's share of a gateway snapshot.
-fn frame(snapshot: &proxy::StatsSnapshot, viewer: Viewer) -> LiveFrame {
+/// The viewer's share of a gateway snapshot: its own traffic and sessions, or for
+/// administrators the gateway's and every account's sessions.
+fn frame(
+    snapshot: &proxy::StatsSnapshot,
+    viewer: Viewer,
+    exit_names: &HashMap<i64, String>,
+) -> LiveFrame {
     let account = snapshot
         .accounts
         .iter()
@@ -252,6 +310,39 @@ fn frame(snapshot: &proxy::StatsSnapshot, viewer: Viewer) -> LiveFrame {
             healthy: count(enabled.iter().filter(|e| e.healthy).count()),
             enabled: count(enabled.len()),
         },
+        sessions: snapshot
+            .sessions
+            .iter()
+            .filter(|s| viewer.admin || s.account_id == viewer.account_id)
+            .map(|s| session(s, &snapshot.exits, exit_names))
+            .collect(),
+    }
+}
+
+/// A session with its exit's name and place.
+fn session(
+    s: &proxy::SessionStats,
+    exits: &[proxy::ExitStats],
+    exit_names: &HashMap<i64, String>,
+) -> LiveSession {
+    let exit = exits.iter().find(|e| e.id == s.exit_id);
+    let name = match (s.exit_id, exit_names.get(&s.exit_id)) {
+        (0, _) => "Direct egress".to_owned(),
+        (_, Some(name)) => name.clone(),
+        (id, None) => format!("Exit {id}"),
+    };
+    LiveSession {
+        account_id: s.account_id,
+        session: s.session.clone(),
+        exit_id: s.exit_id,
+        exit: name,
+        country: exit.and_then(|e| e.country.clone()),
+        city: exit.and_then(|e| e.city.clone()),
+        started_at_ms: s.started_at_ms,
+        expires_at_ms: s.expires_at_ms,
+        open_connections: s.open_connections,
+        bytes_up: s.bytes_up,
+        bytes_down: s.bytes_down,
     }
 }
 

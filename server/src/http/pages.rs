@@ -13,7 +13,9 @@ use app::Assets;
 use app::api::billing::ssr::PaystackHealth;
 use app::api::security::ssr::TotpEnrolment;
 use app::api::servers::ssr::{ClusterNodes, ExitLive, ExitTelemetry, NodeLive};
-use app::api::session::ssr::{GatewayRefresh, ProxyEndpoints};
+use app::api::session::ssr::{GatewayRefresh, ProxyEndpoints, SessionEnder};
+use app::api::usage::Reconciliation;
+use app::api::usage::ssr::ReconciliationSource;
 use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{
@@ -106,7 +108,18 @@ fn render_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static
     let endpoints = proxy_endpoints(state);
     let gateways = state.gateways.clone();
     let refresh = GatewayRefresh(Arc::new(move || gateways.refresh_now()));
+    let gateways = state.gateways.clone();
+    let session_ender = SessionEnder(Arc::new(move |account_id, session: String| {
+        let gateways = gateways.clone();
+        Box::pin(async move {
+            gateways
+                .end_session(account_id, &session)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }));
     let telemetry = exit_telemetry(&state.live);
+    let reconciliation = reconciliation(&state.live);
     let nodes = cluster_nodes(&state.gateways);
     let paystack = state.paystack.clone();
     let paystack_health = PaystackHealth(Arc::new(move || paystack.is_unavailable()));
@@ -118,9 +131,11 @@ fn render_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static
         provide_context(db.clone());
         provide_context(endpoints.clone());
         provide_context(refresh.clone());
+        provide_context(session_ender.clone());
         provide_context(paystack_health.clone());
         provide_context(totp_enrolment.clone());
         provide_context(telemetry.clone());
+        provide_context(reconciliation.clone());
         provide_context(nodes.clone());
     }
 }
@@ -169,6 +184,22 @@ pub(super) fn cluster_nodes(gateways: &crate::gateways::Gateways) -> ClusterNode
 
 /// The Servers page's live view of the exits: the latest live snapshot (every gateway's, in a
 /// cluster).
+/// How far the gateways' metered usage is in the store, from the live statistics.
+fn reconciliation(live: &crate::http::live::LiveFeed) -> ReconciliationSource {
+    let live = live.clone();
+    ReconciliationSource(Arc::new(move || {
+        let r = live.latest().reconciliation.clone();
+        Reconciliation {
+            drained_at_ms: r.drained_at_ms,
+            drift: r
+                .accounts
+                .iter()
+                .map(|a| (a.account_id, a.bytes, a.oldest_hour_ms))
+                .collect(),
+        }
+    }))
+}
+
 pub(super) fn exit_telemetry(live: &crate::http::live::LiveFeed) -> ExitTelemetry {
     let live = live.clone();
     ExitTelemetry(Arc::new(move || {

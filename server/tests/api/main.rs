@@ -1,5 +1,5 @@
 //! The public REST API, `/api/v1`, on SQLite and PostgreSQL through the in-process service:
-//! who gets in and with what ([`auth`]), each endpoint ([`account`], [`allowlist`],
+//! who gets in and with what ([`auth`]), each endpoint ([`account`], [`allowlist`], [`sessions`],
 //! [`activity`], [`usage`], [`admin`]), the Settings server functions that make and revoke
 //! tokens ([`tokens`]), the HTML reference ([`docs`]), schemathesis against the real
 //! `atlantic serve` ([`schemathesis`], [`live`]) as the Python example of docs/api.md is
@@ -23,6 +23,7 @@ mod live;
 mod openapi;
 mod python_example;
 mod schemathesis;
+mod sessions;
 mod support;
 mod tokens;
 mod usage;

@@ -148,3 +148,131 @@ async fn store_account(cluster: &Cluster, email: &str) -> i64 {
         .id
         .get()
 }
+
+/// Reads until the tunnel ends; whether it ended within `limit`.
+async fn ends_within(mut tunnel: tokio::net::TcpStream, limit: Duration) -> bool {
+    let mut buf = [0u8; 256];
+    tokio::time::timeout(limit, async {
+        while tunnel.read(&mut buf).await.is_ok_and(|n| n > 0) {}
+    })
+    .await
+    .is_ok()
+}
+
+#[tokio::test]
+async fn ending_a_session_through_the_web_node_closes_it_on_every_gateway_and_moves_it() {
+    let Some(cluster) = Cluster::new().await else {
+        return;
+    };
+    let (user, pass) = customer(cluster.db.db(), "ada@example.com", "Starter").await;
+    unpaced_starter(cluster.db.db()).await;
+    let origin = origin::start().await;
+    let mut counts = Vec::new();
+    for _ in 0..2 {
+        let (addr, count) = counting_exit(origin).await;
+        let url = format!("http://{addr}");
+        store::exits::add(cluster.db.db(), &NewExit::new(&url, "de"), store::now_ms())
+            .await
+            .unwrap();
+        counts.push(count);
+    }
+    let settings = [
+        ("ATLANTIC_EXIT_STRATEGY", "round_robin"),
+        ("ATLANTIC_HEALTH_INTERVAL_SECS", "3600"),
+    ];
+    let (web, a, b) = cluster.web_and_two_gateways(&settings).await;
+    let account = store_account(&cluster, "ada@example.com").await;
+    let sticky = format!("{user}-session-s1");
+    let seen = || {
+        [
+            counts[0].load(Ordering::SeqCst),
+            counts[1].load(Ordering::SeqCst),
+        ]
+    };
+
+    // one tunnel of the session on each gateway, both through the session's exit
+    let (on_a, status) = tunnel(a.http(), origin, &sticky, &pass).await;
+    assert_eq!(status, 200);
+    let (on_b, status) = tunnel(b.http(), origin, &sticky, &pass).await;
+    assert_eq!(status, 200);
+    let used = seen();
+    let exit = usize::from(used[1] > 0);
+    assert_eq!(used[exit], 2, "one exit for the session: {used:?}");
+
+    let (_, token) = store::api_tokens::create(
+        cluster.db.db(),
+        store::AccountId(account),
+        "ops",
+        store::api_tokens::Scope::ReadWrite,
+        None,
+        store::now_ms(),
+    )
+    .await
+    .unwrap();
+    let api = reqwest::Client::new();
+    let sessions = format!("{}/api/v1/sessions", web.base);
+    // the web node sees the session as both gateways report it (their statistics, each second)
+    let mut listed = serde_json::Value::Null;
+    for _ in 0..50 {
+        listed = api
+            .get(&sessions)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if listed["sessions"][0]["open_connections"] == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let s1 = &listed["sessions"][0];
+    assert_eq!(s1["session"], "s1", "{listed}");
+    assert_eq!(
+        s1["open_connections"], 2,
+        "a connection on each gateway: {listed}"
+    );
+    let end = api
+        .delete(format!("{sessions}/s1"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(end.status(), 204);
+
+    // both gateways close their tunnel of the session
+    assert!(
+        ends_within(on_a, Duration::from_secs(5)).await,
+        "gateway a closed it"
+    );
+    assert!(
+        ends_within(on_b, Duration::from_secs(5)).await,
+        "gateway b closed it"
+    );
+    let probe = cluster.redis.node("probe").await;
+    assert!(
+        proxy::SharedState::session(&probe, account, "s1")
+            .await
+            .unwrap()
+            .is_none(),
+        "the shared binding is gone"
+    );
+    // the next tunnel of the session gets the other exit (the gateway that ended it avoids
+    // the exit it left)
+    let (_, status) = tunnel(a.http(), origin, &sticky, &pass).await;
+    assert_eq!(status, 200);
+    let after = seen();
+    assert_eq!(after[1 - exit], 1, "moved to the other exit: {after:?}");
+    let again = api
+        .delete(format!("{sessions}/nope"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 404, "no such session");
+    for node in [a, b, web] {
+        node.stop().await;
+    }
+}

@@ -17,6 +17,7 @@ mod credentials;
 mod docs;
 pub mod problem;
 mod responses;
+mod sessions;
 mod usage;
 
 use std::sync::Arc;
@@ -79,6 +80,8 @@ fn routes(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(allowlist::add_to_allowlist).layer(write()))
         .routes(routes!(allowlist::remove_from_allowlist).layer(write()))
         .routes(routes!(activity::activity).layer(read()))
+        .routes(routes!(sessions::list_sessions).layer(read()))
+        .routes(routes!(sessions::end_session).layer(write()))
         .routes(routes!(usage::usage).layer(costly()))
         .routes(routes!(usage::usage_by_country).layer(costly()))
         .routes(routes!(usage::usage_by_session).layer(costly()))
