@@ -1,7 +1,9 @@
 //! "Test my proxy" against the running service, on SQLite and PostgreSQL: probes through the
 //! HTTP and SOCKS5 ports reach the built-in echo and report the IP it saw, the timings and
 //! (HTTP) the exit; an account without quota gets quota_exceeded with its hint; the eleventh
-//! probe in a minute is refused; the probes' bytes are metered to the account.
+//! probe in a minute is refused; the probes' bytes are metered to the account. Through an
+//! exit, the exit is named with its place; with `ATLANTIC_PROBE_URL` the target's status line
+//! and first bytes are shown; the echo honours trusted proxies and limits each source.
 
 mod common;
 
@@ -282,3 +284,62 @@ async fn a_probe_names_the_exit_it_went_through(engine: Engine) {
     db.close().await;
 }
 on_both_engines!(a_probe_names_the_exit_it_went_through);
+
+async fn a_configured_probe_url_and_the_echo_rules(engine: Engine) {
+    let Some(db) = TestDb::new(engine).await else {
+        return;
+    };
+    common::customer(db.db(), "custom@example.com", "Starter").await;
+    let origin = common::origin("hello from the origin").await;
+    let probe_url = format!("http://{origin}/somewhere?x=1");
+    let service = Service::start_with(
+        db.url(),
+        &[
+            ("ATLANTIC_PROBE_URL", probe_url.as_str()),
+            ("ATLANTIC_TRUSTED_PROXIES", "127.0.0.1/32"),
+        ],
+    )
+    .await;
+    let browser = Browser::new(&service);
+    browser.sign_in_customer("custom@example.com").await;
+
+    // not our echo: the status line and the first bytes instead of an IP
+    let report = probe(&browser, "http", "").await;
+    assert_eq!(report["error"], Value::Null, "{report}");
+    assert_eq!(report["target"], probe_url.as_str(), "{report}");
+    assert_eq!(report["seen_ip"], Value::Null, "{report}");
+    assert_eq!(report["status_line"], "HTTP/1.1 200 OK", "{report}");
+    assert_eq!(report["preview"], "hello from the origin", "{report}");
+
+    // the echo honours the trusted reverse proxies, and limits each source
+    let echo = |xff: &'static str| {
+        let url = format!("{}/probe/echo", service.base);
+        async move {
+            common::client()
+                .get(url)
+                .header("x-forwarded-for", xff)
+                .send()
+                .await
+                .expect("echo")
+        }
+    };
+    let seen: Value = echo("203.0.113.9").await.json().await.expect("json");
+    assert_eq!(seen["ip"], "203.0.113.9");
+    // 300 a minute: the bucket refills one every 200 ms while this runs, so a few more pass
+    let mut allowed = 0;
+    let refused = loop {
+        let response = echo("203.0.113.10").await;
+        if response.status() != 200 || allowed == 400 {
+            break response;
+        }
+        allowed += 1;
+    };
+    assert!((300..400).contains(&allowed), "{allowed} allowed");
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(echo("203.0.113.11").await.status(), 200, "another source");
+
+    service.stop().await.expect("clean stop");
+    db.close().await;
+}
+on_both_engines!(a_configured_probe_url_and_the_echo_rules);
