@@ -3,7 +3,8 @@
 //! (HTTP) the exit; an account without quota gets quota_exceeded with its hint; the eleventh
 //! probe in a minute is refused; the probes' bytes are metered to the account. Through an
 //! exit, the exit is named with its place; with `ATLANTIC_PROBE_URL` the target's status line
-//! and first bytes are shown; the echo honours trusted proxies and limits each source.
+//! and first bytes are shown, and an https one is spoken to over TLS through the tunnel; the
+//! echo honours trusted proxies and limits each source.
 
 mod common;
 
@@ -343,3 +344,44 @@ async fn a_configured_probe_url_and_the_echo_rules(engine: Engine) {
     db.close().await;
 }
 on_both_engines!(a_configured_probe_url_and_the_echo_rules);
+
+async fn an_https_target_is_spoken_to_over_tls(engine: Engine) {
+    let Some(db) = TestDb::new(engine).await else {
+        return;
+    };
+    common::customer(db.db(), "tls@example.com", "Starter").await;
+    // not a TLS server: it reads the client's first bytes and hangs up
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("bound");
+    let hello = std::sync::Arc::new(tokio::sync::Mutex::new(Vec::new()));
+    let seen = hello.clone();
+    tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut buf = [0u8; 8];
+            if let Ok(n) = socket.read(&mut buf).await {
+                seen.lock().await.extend_from_slice(&buf[..n]);
+            }
+        }
+    });
+    let probe_url = format!("https://{addr}/");
+    let service =
+        Service::start_with(db.url(), &[("ATLANTIC_PROBE_URL", probe_url.as_str())]).await;
+    let browser = Browser::new(&service);
+    browser.sign_in_customer("tls@example.com").await;
+
+    let report = probe(&browser, "http", "").await;
+    let message = report["error"]["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("TLS handshake failed"),
+        "the tunnel opened, the TLS handshake did not: {report}"
+    );
+    // what reached the target through the tunnel was a TLS handshake record (0x16)
+    assert_eq!(hello.lock().await.first(), Some(&0x16), "{report}");
+
+    service.stop().await.expect("clean stop");
+    db.close().await;
+}
+on_both_engines!(an_https_target_is_spoken_to_over_tls);
