@@ -1,7 +1,9 @@
 //! Usage reconciliation through the whole service on both engines: while the store refuses
 //! usage writes the gateway's drift (`atlantic_usage_drift_bytes`) holds every byte it metered;
 //! once writes come back a retried flush brings it to exactly 0, and the stored totals equal
-//! the bytes the tunnels carried, none counted twice.
+//! the bytes the tunnels carried, none counted twice. Meanwhile the admin view lists the
+//! account with its drift; afterwards it lists none, and the customer's Usage page says up to
+//! when the totals are reconciled.
 //!
 //! The `metrics` recorder is one per process and both engines' stories run in this binary, so
 //! they take turns ([`ONE_AT_A_TIME`]); the drift is a gauge each service sets anew, and the
@@ -88,6 +90,31 @@ async fn until_metric(service: &Service, name: &str, ok: impl Fn(f64) -> bool) -
     }
 }
 
+/// A server function's answer as JSON (a form post from our own pages).
+async fn view(browser: &common::Browser, path: &str, form: &[(&str, &str)]) -> serde_json::Value {
+    let response = browser.post(path, form).await;
+    assert_eq!(response.status(), 200, "{path}");
+    response.json().await.expect("json")
+}
+
+/// A server function's answer once `ok` holds (the dashboard reads the gateway's statistics,
+/// taken each second).
+async fn until_view(
+    browser: &common::Browser,
+    path: &str,
+    ok: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let mut last = serde_json::Value::Null;
+    for _ in 0..50 {
+        last = view(browser, path, &[]).await;
+        if ok(&last) {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("{path} never as expected: {last}");
+}
+
 async fn stored(db: &TestDb, account: store::AccountId) -> i64 {
     let t = store::usage::totals(db.db(), account, 0, i64::MAX)
         .await
@@ -107,7 +134,21 @@ async fn refused_writes_drift_and_are_reconciled_exactly(engine: Engine) {
         .expect("q")
         .expect("account")
         .id;
+    let hash = store::accounts::hash_password(common::CUSTOMER_PASSWORD).expect("hash");
+    store::accounts::create(
+        db.db(),
+        "ops@example.com",
+        &hash,
+        store::accounts::Role::Admin,
+        store::now_ms(),
+    )
+    .await
+    .expect("admin");
     let service = Service::start(db.url()).await;
+    let admin = common::Browser::new(&service);
+    admin.sign_in_customer("ops@example.com").await;
+    let customer = common::Browser::new(&service);
+    customer.sign_in_customer("drift@example.com").await;
     assert_eq!(metric(&service, "atlantic_usage_drift_bytes").await, 0.0);
     assert_eq!(metric(&service, "atlantic_usage_drift_accounts").await, 0.0);
     let failures = metric(&service, "atlantic_proxy_usage_flush_failures_total").await;
@@ -134,6 +175,14 @@ async fn refused_writes_drift_and_are_reconciled_exactly(engine: Engine) {
     })
     .await;
     assert_eq!(metric(&service, "atlantic_usage_drift_bytes").await, sent);
+    // The admin view lists the account and its drift (the customer's Usage page cannot load
+    // while its table is away).
+    let drift = until_view(&admin, "/api/admin/overview", |v| {
+        v["drift"].as_array().is_some_and(|d| !d.is_empty())
+    })
+    .await;
+    assert_eq!(drift["drift"][0]["email"], "drift@example.com", "{drift}");
+    assert_eq!(drift["drift"][0]["bytes"].as_f64(), Some(sent), "{drift}");
     sqlx::query("ALTER TABLE usage_hourly_away RENAME TO usage_hourly")
         .execute(db.db().pool())
         .await
@@ -141,6 +190,23 @@ async fn refused_writes_drift_and_are_reconciled_exactly(engine: Engine) {
 
     until_metric(&service, "atlantic_usage_drift_bytes", |d| d == 0.0).await;
     assert_eq!(metric(&service, "atlantic_usage_drift_accounts").await, 0.0);
+    let clear = until_view(&admin, "/api/admin/overview", |v| {
+        v["drift"].as_array().is_some_and(Vec::is_empty)
+    })
+    .await;
+    assert!(clear["drained_at"].is_string(), "{clear}");
+    let usage = view(
+        &customer,
+        "/api/usage",
+        &[("range", "24h"), ("by_day", "false")],
+    )
+    .await;
+    let reconciled = usage["reconciled_until"].as_str().unwrap_or_default();
+    // `HH:MM` today (with the date when the drain was yesterday, just past midnight)
+    assert!(
+        [5, 16].contains(&reconciled.len()) && reconciled.ends_with(|c: char| c.is_ascii_digit()),
+        "reconciled up to the last drain: {usage}"
+    );
     assert_eq!(
         stored(&db, account).await as f64,
         sent,
