@@ -81,6 +81,28 @@ impl Live {
         }
     }
 
+    /// Another customer on the Team plan, and its `read_write` token: its own rate-limit
+    /// buckets, for a run that must not meet the first one's.
+    pub async fn another_customer(&self, email: &str) -> String {
+        common::customer(self.db.db(), email, "Team").await;
+        let account = store::accounts::by_email(self.db.db(), email)
+            .await
+            .expect("query")
+            .expect("account")
+            .id;
+        store::api_tokens::create(
+            self.db.db(),
+            account,
+            "tools",
+            Scope::ReadWrite,
+            None,
+            store::now_ms(),
+        )
+        .await
+        .expect("token")
+        .1
+    }
+
     /// Stops the service (it must still be running: a crash fails the test) and removes its
     /// database and site.
     pub async fn stop(mut self) {
