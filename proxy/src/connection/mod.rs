@@ -250,11 +250,10 @@ fn opened(engine: &Engine, account: &Account, targeting: &Targeting, c: Connecte
     let cell = engine
         .meter
         .cell(account.id, c.exit_id, &c.country, session);
-    let live = session.and_then(|s| engine.exits.session_live(account.id, s, clock::now()));
     Opened {
         dialed: c.dialed,
         tally: Tally::new(cell, account.state.clone(), engine.traffic.clone())
-            .with_session(live.map(SessionGuard::new)),
+            .with_session(c.session.map(SessionGuard::new)),
         exit_id: c.exit_id,
         _exit: c.exit,
     }

@@ -13,6 +13,7 @@ use crate::account_state::AccountState;
 use crate::clock;
 use crate::destination::Destination;
 use crate::error::ProxyError;
+use crate::sessions::SessionLive;
 use crate::username::Targeting;
 
 /// Who the attempts are for.
@@ -51,6 +52,8 @@ pub(crate) struct Connected {
     pub(crate) country: String,
     /// Counts the connection as active on its exit while alive (`None` for direct egress).
     pub(crate) exit: Option<ExitGuard>,
+    /// The live side of its sticky session, if it has a pinned one.
+    pub(crate) session: Option<Arc<SessionLive>>,
 }
 
 impl Exits {
@@ -126,10 +129,11 @@ impl Attempt<'_> {
         } = self;
         let started = tokio::time::Instant::now();
         let result = dial(&route, dest, direct_addrs, budget).await;
+        let mut session = None;
         match &result {
             Ok(_) => {
                 exits.upstream_ok(&route, started.elapsed());
-                exits.served(
+                session = exits.served(
                     &route,
                     request.targeting,
                     request.account,
@@ -161,6 +165,7 @@ impl Attempt<'_> {
                 Route::Via(e) => Some(e.track()),
                 Route::Direct => None,
             },
+            session,
         })
     }
 }

@@ -53,21 +53,23 @@ impl Table {
         exit_id: i64,
         (now, expires): (Instant, Instant),
         share: usize,
-    ) {
+    ) -> Option<Arc<SessionLive>> {
         if self.map.len() >= MAX_SESSIONS || account.sessions() >= share {
-            return;
+            return None;
         }
         account.session_pinned();
         self.left.remove(&key);
+        let live = Arc::new(SessionLive::new(account, now));
         self.map.insert(
             key,
             Entry {
                 exit_id,
                 expires,
                 owner: account.clone(),
-                live: Arc::new(SessionLive::new(account, now)),
+                live: live.clone(),
             },
         );
+        Some(live)
     }
 
     fn remove(&mut self, key: &(i64, String)) -> Option<Entry> {
@@ -128,7 +130,7 @@ impl StickyTable {
 
     /// Binds the session to `exit_id`: a new session lives `ttl` from now, a moved one keeps
     /// its expiry. A new session past the account's `share` or the table's size is served
-    /// unpinned.
+    /// unpinned. The session's live side, for the connection just opened (`None`: unpinned).
     pub(crate) fn bind(
         &self,
         account: &Arc<AccountState>,
@@ -137,16 +139,18 @@ impl StickyTable {
         ttl: Duration,
         share: usize,
         now: Instant,
-    ) {
+    ) -> Option<Arc<SessionLive>> {
         let mut table = self.lock();
         let key = (account.id, session.to_owned());
         match table.map.get_mut(&key) {
-            Some(entry) if now < entry.expires => entry.exit_id = exit_id,
             Some(entry) => {
-                // the old session ran out: this is a new one
+                if now >= entry.expires {
+                    // the old session ran out: this is a new one
+                    entry.expires = now + ttl;
+                    entry.live = Arc::new(SessionLive::new(account, now));
+                }
                 entry.exit_id = exit_id;
-                entry.expires = now + ttl;
-                entry.live = Arc::new(SessionLive::new(account, now));
+                Some(entry.live.clone())
             }
             None => table.pin(key, account, exit_id, (now, now + ttl), share),
         }
@@ -173,23 +177,10 @@ impl StickyTable {
                 entry.exit_id = exit_id;
                 entry.expires = now + ttl;
             }
-            None => table.pin(key, account, exit_id, (now, now + ttl), share),
+            None => {
+                table.pin(key, account, exit_id, (now, now + ttl), share);
+            }
         }
-    }
-
-    /// The live side of a session that is alive.
-    pub(crate) fn live(
-        &self,
-        account_id: i64,
-        session: &str,
-        now: Instant,
-    ) -> Option<Arc<SessionLive>> {
-        let table = self.lock();
-        table
-            .map
-            .get(&(account_id, session.to_owned()))
-            .filter(|e| now < e.expires)
-            .map(|e| e.live.clone())
     }
 
     /// Ends a session: drops its binding and closes its connections; its next request avoids
@@ -268,6 +259,7 @@ impl StickyTable {
 /// The exits' session side: binding after a request, each session's TTL, the cluster's view.
 impl Exits {
     /// A request of a session was served through `route`: bind (or move) the session to it.
+    /// The session's live side, for the connection (`None` without a session, or unpinned).
     pub(super) fn served(
         &self,
         route: &Route,
@@ -275,13 +267,11 @@ impl Exits {
         account: &Arc<AccountState>,
         session_share: usize,
         now: Instant,
-    ) {
-        if let Some(session) = &t.session {
-            let ttl = self.session_ttl(t);
-            let id = route.id();
-            self.sticky
-                .bind(account, session, id, ttl, session_share, now);
-        }
+    ) -> Option<Arc<SessionLive>> {
+        let session = t.session.as_ref()?;
+        let ttl = self.session_ttl(t);
+        self.sticky
+            .bind(account, session, route.id(), ttl, session_share, now)
     }
 
     /// How long a session of targeting `t` lives: its `ttl` parameter, or the default.
@@ -305,16 +295,6 @@ impl Exits {
     /// Housekeeping: drops expired sessions.
     pub(crate) fn purge(&self, now: Instant) {
         self.sticky.purge(now);
-    }
-
-    /// The live side of a session, for a connection opened under it.
-    pub(crate) fn session_live(
-        &self,
-        account_id: i64,
-        session: &str,
-        now: Instant,
-    ) -> Option<Arc<SessionLive>> {
-        self.sticky.live(account_id, session, now)
     }
 
     /// Ends a session on this gateway: the next request with its id picks an exit anew (another
@@ -408,8 +388,7 @@ mod tests {
         let one = account(1);
         let t0 = Instant::now();
         let ttl = Duration::from_secs(60);
-        t.bind(&one, "s", 7, ttl, SHARE, t0);
-        let live = t.live(1, "s", t0).expect("alive");
+        let live = t.bind(&one, "s", 7, ttl, SHARE, t0).expect("pinned");
         let cut = live.cut_token(&one);
         assert!(t.end(1, "s", t0));
         assert!(cut.is_cancelled(), "its connections close");
@@ -431,8 +410,9 @@ mod tests {
         let t = StickyTable::default();
         let one = account(1);
         let t0 = Instant::now();
-        t.bind(&one, "s", 7, Duration::from_secs(60), SHARE, t0);
-        let live = t.live(1, "s", t0).expect("alive");
+        let live = t
+            .bind(&one, "s", 7, Duration::from_secs(60), SHARE, t0)
+            .expect("pinned");
         let _open = crate::sessions::SessionGuard::new(live.clone());
         live.add_up(10);
         live.add_down(20);
