@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use crate::api::live::LiveSession;
 use crate::api::sessions::EndSession;
 use crate::components::live_feed::{LiveFeed, LiveStatus};
+use crate::components::table::DataTable;
 use crate::format;
 
 /// The inspector, on its own socket.
@@ -90,27 +91,36 @@ fn SessionTable(
     admin: bool,
     end: ServerAction<EndSession>,
 ) -> impl IntoView {
-    let rows = rows
+    const COLUMNS: &[&str] = &[
+        "Session",
+        "Exit",
+        "Age",
+        "Time left",
+        "Connections",
+        "Up",
+        "Down",
+    ];
+    const WITH_ACCOUNT: &[&str] = &[
+        "Account",
+        "Session",
+        "Exit",
+        "Age",
+        "Time left",
+        "Connections",
+        "Up",
+        "Down",
+    ];
+    let rows: Vec<AnyView> = rows
         .into_iter()
-        .map(|(now_ms, s)| view! { <SessionRow now_ms s admin end /> })
-        .collect_view();
+        .map(|(now_ms, s)| view! { <SessionRow now_ms s admin end /> }.into_any())
+        .collect();
     view! {
-        <table class="table" id="sessions-table">
-            <thead>
-                <tr>
-                    {admin.then(|| view! { <th scope="col">"Account"</th> })}
-                    <th scope="col">"Session"</th>
-                    <th scope="col">"Exit"</th>
-                    <th scope="col">"Age"</th>
-                    <th scope="col">"Time left"</th>
-                    <th scope="col">"Connections"</th>
-                    <th scope="col">"Up"</th>
-                    <th scope="col">"Down"</th>
-                    <th scope="col"><span class="visually-hidden">"Actions"</span></th>
-                </tr>
-            </thead>
-            <tbody>{rows}</tbody>
-        </table>
+        <DataTable
+            id="sessions-table"
+            columns=if admin { WITH_ACCOUNT } else { COLUMNS }
+            actions=true
+            rows
+        />
     }
 }
 

@@ -54,14 +54,8 @@ async fn counting_exit(origin: SocketAddr) -> (SocketAddr, Arc<AtomicU32>) {
     (addr, count)
 }
 
-#[tokio::test]
-async fn a_session_takes_one_exit_on_every_gateway_until_its_ttl() {
-    let Some(cluster) = Cluster::new().await else {
-        return;
-    };
-    let (user, pass) = customer(cluster.db.db(), "ada@example.com", "Starter").await;
-    unpaced_starter(cluster.db.db()).await;
-    let origin = origin::start().await;
+/// Two counting exits in the directory (country `de`); their counts.
+async fn two_counting_exits(cluster: &Cluster, origin: SocketAddr) -> Vec<Arc<AtomicU32>> {
     let mut counts = Vec::new();
     for _ in 0..2 {
         let (addr, count) = counting_exit(origin).await;
@@ -71,6 +65,18 @@ async fn a_session_takes_one_exit_on_every_gateway_until_its_ttl() {
             .unwrap();
         counts.push(count);
     }
+    counts
+}
+
+#[tokio::test]
+async fn a_session_takes_one_exit_on_every_gateway_until_its_ttl() {
+    let Some(cluster) = Cluster::new().await else {
+        return;
+    };
+    let (user, pass) = customer(cluster.db.db(), "ada@example.com", "Starter").await;
+    unpaced_starter(cluster.db.db()).await;
+    let origin = origin::start().await;
+    let counts = two_counting_exits(&cluster, origin).await;
     let settings = [
         ("ATLANTIC_SESSION_TTL_SECS", "3"),
         ("ATLANTIC_EXIT_STRATEGY", "round_robin"),
@@ -167,15 +173,7 @@ async fn ending_a_session_through_the_web_node_closes_it_on_every_gateway_and_mo
     let (user, pass) = customer(cluster.db.db(), "ada@example.com", "Starter").await;
     unpaced_starter(cluster.db.db()).await;
     let origin = origin::start().await;
-    let mut counts = Vec::new();
-    for _ in 0..2 {
-        let (addr, count) = counting_exit(origin).await;
-        let url = format!("http://{addr}");
-        store::exits::add(cluster.db.db(), &NewExit::new(&url, "de"), store::now_ms())
-            .await
-            .unwrap();
-        counts.push(count);
-    }
+    let counts = two_counting_exits(&cluster, origin).await;
     let settings = [
         ("ATLANTIC_EXIT_STRATEGY", "round_robin"),
         ("ATLANTIC_HEALTH_INTERVAL_SECS", "3600"),

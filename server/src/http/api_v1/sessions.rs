@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use super::auth::ApiCaller;
 use super::problem::{Code, Problem};
+use super::responses::{Reads, Writes};
 use crate::state::AppState;
 
 /// A live sticky session.
@@ -52,8 +53,7 @@ pub struct SessionsView {
     get, path = "/sessions", tag = "sessions", security(("token" = [])),
     responses(
         (status = 200, description = "The live sessions", body = SessionsView),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
+        Reads,
     )
 )]
 pub async fn list_sessions(State(state): State<AppState>, caller: ApiCaller) -> Json<SessionsView> {
@@ -86,11 +86,9 @@ pub async fn list_sessions(State(state): State<AppState>, caller: ApiCaller) -> 
     params(("session" = String, Path, description = "The session id")),
     responses(
         (status = 204, description = "Ended"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "A read token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No live session of this account by that id", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The gateways could not be reached", body = Problem, content_type = "application/problem+json"),
+        Writes,
     )
 )]
 pub async fn end_session(
@@ -113,7 +111,9 @@ pub async fn end_session(
             ));
         }
     }
-    let detail = json!({ "session": session, "by": "customer", "via": "api_token", "token_id": caller.token.id });
+    let mut detail = caller.via();
+    detail["session"] = json!(session);
+    detail["by"] = json!("customer");
     caller
         .client
         .record(&state.db, Some(account), "session.ended", detail)
