@@ -39,52 +39,19 @@ for tool in wrk curl; do
 done
 
 case "$ENGINE" in
-  sqlite) DB="sqlite://$WORK/bench.db"; run_sql() { sqlite3 "$WORK/bench.db" < "$1"; } ;;
+  sqlite) DB="sqlite://$WORK/bench.db" ;;
   postgres)
     DB="${PG_ADMIN%/*}/atl_dash_bench"
-    psql -q "$PG_ADMIN" -c 'DROP DATABASE IF EXISTS atl_dash_bench' -c 'CREATE DATABASE atl_dash_bench'
-    run_sql() { psql -q -v ON_ERROR_STOP=1 "$DB" -f "$1"; } ;;
+    psql -q "$PG_ADMIN" -c 'DROP DATABASE IF EXISTS atl_dash_bench' -c 'CREATE DATABASE atl_dash_bench' ;;
   *) echo "engine is sqlite or postgres" >&2; exit 2 ;;
 esac
 export DATABASE_URL="$DB"
 
 echo "== loading $ACCOUNTS accounts with 30 days of hourly usage ($ENGINE)"
-"$BIN" migrate >/dev/null
-"$BIN" user add --email load0@example.com --password "$PASSWORD" --plan Starter >/dev/null
-NOW=$(( $(date +%s) * 1000 ))
-HOUR=$(( NOW - NOW % 3600000 ))
-cat > "$WORK/load.sql" <<SQL
-WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $((ACCOUNTS - 1)))
-INSERT INTO accounts (email, password_hash, role, created_at, updated_at)
-SELECT 'load' || i || '@example.com',
-       (SELECT password_hash FROM accounts WHERE email = 'load0@example.com'), 'customer', $NOW, $NOW
-  FROM n;
-INSERT INTO subscriptions (account_id, plan_id, status, period_start, period_end, created_at, updated_at)
-SELECT a.id, (SELECT id FROM plans WHERE name = 'Starter'), 'active', $((NOW - 10 * 86400000)),
-       $((NOW + 20 * 86400000)), $NOW, $NOW
-  FROM accounts a WHERE a.email <> 'load0@example.com';
-WITH RECURSIVE h(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM h WHERE k < 719)
-INSERT INTO usage_hourly (account_id, hour_start, exit_id, country, bytes_up, bytes_down, requests, errors)
-SELECT a.id, $HOUR - k * CAST(3600000 AS BIGINT), 0, 'ng', 1000 + (a.id * 7 + k) % 900,
-       100000 + ((a.id * 31 + k * 17) % 5000) * 100, 10 + (a.id + k) % 90, (a.id + k) % 3
-  FROM accounts a, h;
-WITH RECURSIVE h(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM h WHERE k < 719)
-INSERT INTO usage_sessions_hourly (account_id, hour_start, session, bytes_up, bytes_down, requests, errors)
-SELECT a.id, $HOUR - k * CAST(3600000 AS BIGINT), 's' || (k % 7), 500, 50000 + (k % 13) * 1000, 5 + k % 20, 0
-  FROM accounts a, h;
-WITH RECURSIVE h(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM h WHERE k < 719)
-INSERT INTO usage_errors_hourly (account_id, hour_start, code, count)
-SELECT a.id, $HOUR - k * CAST(3600000 AS BIGINT), 'upstream_failed', (a.id + k) % 3
-  FROM accounts a, h WHERE (a.id + k) % 3 > 0;
-WITH RECURSIVE h(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM h WHERE k < 59)
-INSERT INTO activity (account_id, kind, detail, ip, created_at)
-SELECT a.id, 'sign_in.succeeded', '{"factor":"password"}', '203.0.113.9', $NOW - k * CAST(43200000 AS BIGINT)
-  FROM accounts a, h;
-SQL
-# As a running database would be after autovacuum (PostgreSQL) or ANALYZE (SQLite).
-if [ "$ENGINE" = postgres ]; then echo 'VACUUM ANALYZE;' >> "$WORK/load.sql"; else echo 'ANALYZE;' >> "$WORK/load.sql"; fi
+# shellcheck source=bench/lib/dashboard-data.sh
+source "$ROOT/bench/lib/dashboard-data.sh"
 started=$(date +%s)
-run_sql "$WORK/load.sql"
+load_dashboard_data "$BIN" "$ENGINE" "$ACCOUNTS" "$PASSWORD" "$WORK"
 echo "   loaded in $(( $(date +%s) - started )) s"
 
 echo "== starting atlantic on $BASE"
