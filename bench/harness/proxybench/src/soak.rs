@@ -402,6 +402,8 @@ pub async fn run(s: Soak) -> Result<(Value, Vec<Value>), String> {
             }
         })
     };
+    // Every client stops at `end`; one still running `timeout` × 3 later is a straggler.
+    tokio::time::sleep_until(end.into()).await;
     let stragglers = tokio::time::timeout(s.timeout * 3, async {
         for h in handles {
             let _ = h.await;
