@@ -80,16 +80,25 @@ fn describe() {
 }
 
 /// The process's CPU, memory, file descriptors and threads (`process_*`, the names
-/// Prometheus's own client libraries use), read from `/proc` at each scrape.
+/// Prometheus's own client libraries use), read from `/proc` at each scrape, and the tokio
+/// tasks alive on the runtime serving the scrape (`tokio_alive_tasks`: a leak of tasks shows
+/// as a count that keeps growing under steady load).
 pub fn collect_process_metrics() {
     static COLLECTOR: OnceLock<metrics_process::Collector> = OnceLock::new();
     COLLECTOR
         .get_or_init(|| {
             let collector = metrics_process::Collector::default();
             collector.describe();
+            metrics::describe_gauge!(
+                "tokio_alive_tasks",
+                "Tokio tasks alive on the service's runtime (read at each scrape)"
+            );
             collector
         })
         .collect();
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        metrics::gauge!("tokio_alive_tasks").set(runtime.metrics().num_alive_tasks() as f64);
+    }
 }
 
 /// Outcomes of a sign-in attempt, as `atlantic_sign_ins_total{outcome}`.
