@@ -193,9 +193,8 @@ pub(crate) async fn open(
             Some(ip) if !attempt.route().forwards_names() => ip,
             _ => dest,
         };
-        // later candidates keep a share of the budget, so one black hole cannot eat it all
         let left = u32::try_from(attempt.left()).unwrap_or(u32::MAX);
-        let budget = (remaining / left).max(remaining.min(Duration::from_secs(1)));
+        let budget = attempt_budget(remaining, left);
         let addrs = resolved.as_deref().unwrap_or_default();
         match attempt.dial(target, addrs, budget).await {
             Ok(connected) => {
@@ -244,6 +243,14 @@ pub(crate) async fn open(
     }))
 }
 
+/// The part of the `remaining` connect budget one attempt may use, with `left` candidates to
+/// try (itself included): an even share, or a second if that is more (a slow but working exit
+/// deserves a fair try), but never more than half while another candidate waits, so that one
+/// black-holed exit cannot eat the whole budget even when it is short.
+fn attempt_budget(remaining: Duration, left: u32) -> Duration {
+    (remaining / left.max(1)).max((remaining / 2).min(Duration::from_secs(1)))
+}
+
 /// The opened stream with where its counts go: the (account, exit, session) cell.
 fn opened(engine: &Engine, account: &Account, targeting: &Targeting, c: Connected) -> Opened {
     let session = targeting.session.as_deref();
@@ -270,5 +277,37 @@ fn checked_destination(addrs: &[SocketAddr], dest: &Destination) -> Destination 
     Destination {
         host: chosen,
         port: dest.port,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::attempt_budget;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn the_last_candidate_gets_what_is_left() {
+        assert_eq!(attempt_budget(ms(10_000), 1), ms(10_000));
+        assert_eq!(attempt_budget(ms(300), 1), ms(300));
+    }
+
+    #[test]
+    fn candidates_share_a_long_budget_with_a_second_at_least() {
+        assert_eq!(attempt_budget(ms(9_000), 3), ms(3_000));
+        assert_eq!(attempt_budget(ms(3_000), 3), ms(1_000));
+        assert_eq!(attempt_budget(ms(2_000), 3), ms(1_000));
+    }
+
+    #[test]
+    fn a_short_budget_keeps_half_for_the_next_candidate() {
+        // a black-holed first exit used to get all of a budget of a second or less
+        assert_eq!(attempt_budget(ms(1_000), 2), ms(500));
+        assert_eq!(attempt_budget(ms(1_500), 2), ms(750));
+        assert_eq!(attempt_budget(ms(400), 3), ms(200));
     }
 }
