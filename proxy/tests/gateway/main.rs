@@ -3,6 +3,7 @@
 
 mod destinations;
 mod errors;
+mod exit_faults;
 mod exits;
 mod fairness;
 mod http;
