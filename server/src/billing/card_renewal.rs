@@ -6,8 +6,12 @@
 //! verify-and-fulfil path as checkouts ([`super::settle::settle_reference`]), so the charge's
 //! answer, a later verify and the `charge.success` webhook credit the period once, in any
 //! order. A declined or refused charge settles the payment `failed` and the account goes into
-//! grace at the period's end, as any unpaid period does. Attempts whose answer was lost are
-//! verified again by later runs.
+//! grace at the period's end, as any unpaid period does; the card is then tried again within
+//! grace, a day and two days after the period's end ([`renewal_attempts::RETRY_AFTER_MS`]),
+//! each retry recorded first in the same way (one per period and retry, see
+//! [`renewal_attempts::retries_due`]) and told to the customer as
+//! `subscription.renewal_retry`. A retry that goes through renews on the same terms, from
+//! the old period's end. Attempts whose answer was lost are verified again by later runs.
 
 use store::payments::renewal_attempts;
 use store::payments::{PaymentOutcome, PaymentStatus};
@@ -52,12 +56,23 @@ pub async fn renew_due(state: &AppState) {
         }
     };
     for subscription in &due {
-        renew(state, subscription).await;
+        renew(state, subscription, 0).await;
+    }
+    let retries = match renewal_attempts::retries_due(&state.db, now, checkout_since, BATCH).await {
+        Ok(retries) => retries,
+        Err(error) => {
+            tracing::warn!(%error, "listing declined renewals due for a retry failed");
+            return;
+        }
+    };
+    for (subscription, attempt) in &retries {
+        renew(state, subscription, *attempt).await;
     }
 }
 
-/// One subscription: record the attempt, charge the card, settle.
-async fn renew(state: &AppState, subscription: &Subscription) {
+/// One subscription: record attempt `attempt` of its period (0 the renewal, 1 and 2 the
+/// retries), charge the card, settle.
+async fn renew(state: &AppState, subscription: &Subscription, attempt: i64) {
     let db = &state.db;
     let Some(authorization_code) = subscription.authorization_code.clone() else {
         return;
@@ -86,26 +101,46 @@ async fn renew(state: &AppState, subscription: &Subscription) {
         }
     };
     let reference = new_reference(account.id.get());
-    let attempt = pending_payment(account.id, &plan, &reference);
+    let pending = pending_payment(account.id, &plan, &reference);
     let now = store::now_ms();
-    let payment = match renewal_attempts::record_attempt(
+    let payment = match renewal_attempts::record_retry(
         db,
-        &attempt,
+        &pending,
         subscription.id,
         subscription.period_end,
+        attempt,
         now,
     )
     .await
     {
         Ok(Some(payment)) => payment,
-        // Another run (or this one before a restart) made this period's attempt.
+        // Another run (or this one before a restart) made this attempt.
         Ok(None) => return,
         Err(error) => {
             tracing::error!(reference, %error, "recording a renewal attempt failed");
             return;
         }
     };
-    count("attempted");
+    if attempt == 0 {
+        count("attempted");
+    } else {
+        count("retried");
+        tracing::info!(reference, attempt, "retrying a declined renewal");
+        let detail = serde_json::json!({
+            "plan_id": plan.id.get(),
+            "reference": reference,
+            "attempt": attempt,
+            "period_end": subscription.period_end,
+        });
+        crate::activity::record(
+            db,
+            Some(account.id),
+            "subscription.renewal_retry",
+            None,
+            detail,
+        )
+        .await;
+    }
     let request = ChargeRequest {
         email: account.email.clone(),
         amount: plan.price_minor,
@@ -116,6 +151,7 @@ async fn renew(state: &AppState, subscription: &Subscription) {
             "account_id": account.id.get(),
             "plan_id": plan.id.get(),
             "renewal_of": subscription.id.get(),
+            "renewal_attempt": attempt,
         })
         .to_string(),
     };

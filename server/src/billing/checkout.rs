@@ -1,11 +1,13 @@
 //! Buying a plan: [`start`] records a pending payment with a reference of our own and asks
 //! Paystack for a checkout page to send the customer to. Paystack sends them back to
 //! `/billing/callback`, which settles the reference (see [`super::settle`]). The web side of
-//! both is `http/billing.rs`.
+//! both is `http/billing.rs`. Switching plans mid-period costs the new plan's price less the
+//! unused part of the current one ([`store::payments::proration`]): that reduced amount is
+//! what is recorded and what Paystack is asked for, the credit kept on the payment.
 
 use rand::Rng as _;
 use store::payments::renewal_attempts;
-use store::payments::{self, NewPayment, PaymentOutcome, PaymentStatus};
+use store::payments::{self, NewPayment, PaymentOutcome, PaymentStatus, proration};
 use store::plans::Plan;
 use store::{AccountId, PlanId, StoreError, accounts, plans};
 
@@ -77,26 +79,38 @@ pub async fn start(
     if renewal_attempts::in_flight(db, account.id).await? {
         return Err(CheckoutError::Renewing);
     }
+    let now = store::now_ms();
+    let prorated = proration::for_switch(db, account.id, &plan, now).await?;
     let reference = new_reference(account.id.get());
-    let pending = pending_payment(account.id, &plan, &reference);
-    payments::create_pending(db, &pending, store::now_ms()).await?;
+    let pending = NewPayment {
+        amount_minor: prorated.amount_minor,
+        ..pending_payment(account.id, &plan, &reference)
+    };
+    payments::create_pending_credited(db, &pending, prorated.credit_minor, now).await?;
     let mut callback = state.site_url.clone();
     callback.set_path(CALLBACK_PATH);
     let request = InitializeRequest {
         email: account.email.clone(),
-        amount: plan.price_minor,
+        amount: prorated.amount_minor,
         currency: plan.currency.clone(),
         reference: reference.clone(),
         callback_url: callback.to_string(),
         metadata: serde_json::json!({
             "account_id": account.id.get(),
             "plan_id": plan.id.get(),
+            "credit_minor": prorated.credit_minor,
             "cancel_action": cancel_url,
         }),
     };
     match state.paystack.initialize(&request).await {
         Ok(started) => {
-            tracing::info!(reference, plan = plan.name, "checkout started");
+            tracing::info!(
+                reference,
+                plan = plan.name,
+                amount = prorated.amount_minor,
+                credit = prorated.credit_minor,
+                "checkout started"
+            );
             Ok(started.authorization_url)
         }
         Err(error) => {

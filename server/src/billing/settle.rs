@@ -246,18 +246,26 @@ pub fn payment_detail(payment: &Payment, key: &str, value: serde_json::Value) ->
         "amount_minor": payment.amount_minor,
         "currency": payment.currency,
     });
+    if payment.credit_minor > 0 {
+        detail["credit_minor"] = payment.credit_minor.into();
+    }
+    if payment.renewal_attempt > 0 {
+        detail["attempt"] = payment.renewal_attempt.into();
+    }
     detail[key] = value;
     detail
 }
 
 /// Records that the renewal `payment` did not go through (`reason`) in the customer's
-/// activity; the account then goes into grace at the period's end, as any unpaid period does.
+/// activity; the account then goes into grace at the period's end, as any unpaid period does,
+/// and the card is tried again within grace (the attempt is in the detail).
 pub async fn renewal_failed(db: &Db, payment: &Payment, reason: &str) {
     metrics::counter!("atlantic_payments_total", "outcome" => "renewal_failed").increment(1);
     let detail = serde_json::json!({
         "plan_id": payment.plan_id.get(),
         "reference": payment.reference,
         "reason": reason,
+        "attempt": payment.renewal_attempt,
     });
     record(db, payment, "subscription.renewal_failed", detail).await;
 }
@@ -342,6 +350,8 @@ mod tests {
             subscription_id: None,
             renewal_of: None,
             renewal_period_end: None,
+            renewal_attempt: 0,
+            credit_minor: 0,
             refund_requested_at: None,
             created_at: 0,
             updated_at: 0,

@@ -110,6 +110,13 @@ pub fn event_key(name: &str, data: &Value) -> String {
 
 /// Handles one stored event and records the result on it.
 async fn process(state: &AppState, key: &str, name: &str, data: &Value) {
+    // While Paystack's circuit is open a charge cannot be verified: the event waits, stored,
+    // for a later run, without using up one of its attempts (a long outage must not make us
+    // give up on a payment).
+    if name == "charge.success" && state.paystack.is_unavailable() {
+        tracing::debug!(key, "Paystack is unavailable: the charge is verified later");
+        return;
+    }
     let result = handle(state, name, data).await;
     let recorded = match &result {
         Ok(()) => webhook_inbox::mark_processed(&state.db, key, store::now_ms()).await,

@@ -33,6 +33,14 @@ pub fn paid_period_end(
         .saturating_add(carried)
 }
 
+/// The period an automatic renewal buys for the period ending `renewed_end`: `days` more
+/// from that end, whenever the charge went through — before the end, or during grace after a
+/// retry — so a retried renewal renews on the same terms as one on time (the days of grace
+/// used are part of the new period, not added to it).
+pub fn renewed_period_end(renewed_end: i64, days: i64) -> i64 {
+    renewed_end.saturating_add(days.saturating_mul(crate::DAY_MS))
+}
+
 /// How long service continues after an unpaid period ends (the subscription is `grace`
 /// then), before the account falls back to no plan.
 pub const GRACE_MS: i64 = 3 * crate::DAY_MS;
@@ -173,12 +181,18 @@ pub async fn fulfil(
         Some(renewal) => Some(supersede(&mut tx, &renewal, now_ms).await?),
         None => None,
     };
-    let period_end = paid_period_end(
-        now_ms,
-        days,
-        current.as_ref().map(|c| (c.plan_id, c.period_end)),
-        payment.plan_id,
-    );
+    let period_end = match (&current, payment.renewal_period_end) {
+        // A renewal of the live subscription continues its period from the end it renews.
+        (Some(current), Some(renewed_end)) if payment.renewal_of == Some(current.id) => {
+            renewed_period_end(renewed_end, days).max(now_ms)
+        }
+        _ => paid_period_end(
+            now_ms,
+            days,
+            current.as_ref().map(|c| (c.plan_id, c.period_end)),
+            payment.plan_id,
+        ),
+    };
     // The customer's setting lives on their newest subscription, live or not.
     let auto_renew = sqlx::query_scalar::<_, i64>(
         "SELECT auto_renew FROM subscriptions WHERE account_id = $1 ORDER BY id DESC LIMIT 1",
@@ -302,5 +316,18 @@ mod tests {
             i64::MAX,
             "no overflow"
         );
+    }
+
+    #[test]
+    fn a_renewal_continues_from_the_end_it_renews() {
+        let end = 1_800_000_000_000;
+        // On time (a day before the end) or retried in grace: the same new end.
+        assert_eq!(renewed_period_end(end, 30), end + 30 * DAY_MS);
+        assert_eq!(
+            paid_period_end(end - DAY_MS, 30, Some((PlanId(1), end)), PlanId(1)),
+            renewed_period_end(end, 30),
+            "as a payment of the same plan before the end"
+        );
+        assert_eq!(renewed_period_end(i64::MAX - 1, 30), i64::MAX);
     }
 }

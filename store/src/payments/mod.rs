@@ -1,15 +1,18 @@
 //! Payments, one per Paystack transaction reference: recording a checkout, settling it, and
 //! the jobs built on payments in the files beside this one: turning a paid one into its
 //! period ([`fulfil`]), automatic renewal attempts ([`renewal_attempts`]), refunds owed
-//! ([`refunds`]) and the inbox of Paystack's webhook deliveries ([`webhook_inbox`]).
+//! ([`refunds`]), the credit for the unused part of a plan being left ([`proration`]) and the
+//! inbox of Paystack's webhook deliveries ([`webhook_inbox`]).
 
 mod fulfilment;
+pub mod proration;
 pub mod refunds;
 pub mod renewal_attempts;
 pub mod webhook_inbox;
 
 pub use fulfilment::{
     Fulfilled, GRACE_MS, SUPERSEDED_REASON, fulfil, grace_until, paid_period_end,
+    renewed_period_end,
 };
 
 use crate::{AccountId, Db, Page, PaymentId, PlanId, Result, StoreError, SubscriptionId, found};
@@ -64,8 +67,14 @@ pub struct Payment {
     pub subscription_id: Option<SubscriptionId>,
     /// For an automatic renewal: the subscription it renews.
     pub renewal_of: Option<SubscriptionId>,
-    /// For an automatic renewal: the end of the period it renews (one attempt per period).
+    /// For an automatic renewal: the end of the period it renews.
     pub renewal_period_end: Option<i64>,
+    /// For an automatic renewal: which attempt of that period it is (0 the renewal, 1 and 2
+    /// the retries within grace; one of each at most, see [`renewal_attempts`]).
+    pub renewal_attempt: i64,
+    /// The unused part of the plan being left, already taken off `amount_minor` (a switch of
+    /// plans mid-period, see [`proration`]; 0 otherwise).
+    pub credit_minor: i64,
     /// For a superseded payment: when its refund was asked of Paystack.
     pub refund_requested_at: Option<i64>,
     /// Epoch milliseconds.
@@ -76,8 +85,8 @@ pub struct Payment {
 
 const COLUMNS: &str = "id, account_id, plan_id, reference, amount_minor, currency, status, \
                        paystack_transaction_id, channel, paid_at, failure_reason, \
-                       subscription_id, renewal_of, renewal_period_end, refund_requested_at, \
-                       created_at, updated_at";
+                       subscription_id, renewal_of, renewal_period_end, renewal_attempt, \
+                       credit_minor, refund_requested_at, created_at, updated_at";
 
 /// What the caller asks a pending payment for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,12 +128,29 @@ fn validated<'a>(new: &NewPayment<'a>) -> Result<(&'a str, String)> {
 /// Records a checkout about to start. `Conflict` if the reference is used already,
 /// `NotFound` if the account or plan does not exist.
 pub async fn create_pending(db: &Db, new: &NewPayment<'_>, now_ms: i64) -> Result<Payment> {
+    create_pending_credited(db, new, 0, now_ms).await
+}
+
+/// [`create_pending`] for a switch of plans whose `amount_minor` already has `credit_minor`
+/// (the unused part of the plan being left, see [`proration`]) taken off; the credit is kept
+/// on the payment for the invoice and the Billing page.
+pub async fn create_pending_credited(
+    db: &Db,
+    new: &NewPayment<'_>,
+    credit_minor: i64,
+    now_ms: i64,
+) -> Result<Payment> {
     let (reference, currency) = validated(new)?;
+    if credit_minor < 0 {
+        return Err(StoreError::Invalid(
+            "a credit cannot be negative".to_owned(),
+        ));
+    }
     let sql = format!(
         "INSERT INTO payments \
-             (account_id, plan_id, reference, amount_minor, currency, status, created_at, \
-              updated_at) \
-         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6) RETURNING {COLUMNS}"
+             (account_id, plan_id, reference, amount_minor, currency, status, credit_minor, \
+              created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $7) RETURNING {COLUMNS}"
     );
     sqlx::query_as::<_, Payment>(&sql)
         .bind(new.account_id)
@@ -132,6 +158,7 @@ pub async fn create_pending(db: &Db, new: &NewPayment<'_>, now_ms: i64) -> Resul
         .bind(reference)
         .bind(new.amount_minor)
         .bind(currency)
+        .bind(credit_minor)
         .bind(now_ms)
         .fetch_one(db.pool())
         .await

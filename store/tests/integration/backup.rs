@@ -47,7 +47,7 @@ async fn a_census_is_one_snapshot_whatever_is_written_meanwhile(t: &TestDb) {
     );
     assert_eq!(before.tables["accounts"].rows, 1);
     assert_eq!(before.tables["accounts"].key_columns, ["id"]);
-    assert_eq!(before.migration_version, Some(11));
+    assert_eq!(before.migration_version, Some(13));
     let usage_key = &before.tables["usage_hourly"].key_columns;
     assert_eq!(
         usage_key,

@@ -3,7 +3,7 @@
 //! checkout page where the tester chooses "Pay" or "Decline", the redirect back to
 //! `callback_url` with `reference` and `trxref`, charging a saved card ([`charge`]), refunds
 //! ([`refund`]), and the `charge.success` and `refund.processed` webhooks signed exactly as
-//! Paystack signs them. Mounted at
+//! Paystack signs them; tests can make its API slow or failing ([`faults`]). Mounted at
 //! `/paystack-double/` when `PAYSTACK_BASE_URL` is not set.
 //!
 //! The one part of billing built on axum: the double *is* an HTTP server, standing where
@@ -11,6 +11,7 @@
 //! billing's domain uses it, and it uses nothing of `http/`.
 
 mod charge;
+mod faults;
 mod refund;
 mod shapes;
 
@@ -59,6 +60,8 @@ pub struct Double {
     codes: Arc<Mutex<HashMap<String, String>>>,
     /// How many of the next `charge_authorization` calls are declined (set by tests).
     declines: Arc<AtomicU32>,
+    /// Slowness and failures of the API (set by tests, see [`faults`]).
+    faults: Arc<faults::Faults>,
     /// The last transaction id handed out.
     last_id: Arc<AtomicI64>,
     http: reqwest::Client,
@@ -75,6 +78,7 @@ impl Double {
             txns: Arc::default(),
             codes: Arc::default(),
             declines: Arc::default(),
+            faults: Arc::default(),
             last_id: Arc::new(AtomicI64::new(4_099_260_000)),
             http: reqwest::Client::builder()
                 .no_proxy()
@@ -86,15 +90,23 @@ impl Double {
 
     /// The double's routes, to nest at [`MOUNT`].
     pub fn router(self) -> Router {
-        Router::new()
+        let api = Router::new()
             .route("/transaction/initialize", post(initialize))
             .route("/transaction/verify/{reference}", get(verify))
             .route(
                 "/transaction/charge_authorization",
                 post(charge::charge_authorization),
             )
-            .route(charge::DECLINE_NEXT, post(charge::decline_next_charge))
             .route("/refund", post(refund::refund))
+            .route_layer(axum::middleware::from_fn_with_state(
+                self.clone(),
+                faults::apply,
+            ));
+        Router::new()
+            .merge(api)
+            .route(charge::DECLINE_NEXT, post(charge::decline_next_charge))
+            .route(faults::FAIL_NEXT, post(faults::fail_next))
+            .route(faults::DELAY, post(faults::delay))
             .route("/checkout/{code}", get(checkout_page))
             .route("/checkout/{code}/pay", post(pay))
             .route("/checkout/{code}/decline", post(decline))
