@@ -159,6 +159,7 @@ pub mod ssr {
             "subscription.expired" => "Plan expired",
             "subscription.renewed" => "Plan renewed with your saved card",
             "subscription.renewal_failed" => "Automatic renewal failed",
+            "subscription.renewal_retry" => "Trying your saved card again after a failed renewal",
             "subscription.auto_renew_on" => "Automatic renewal turned on",
             "subscription.auto_renew_off" => "Automatic renewal turned off",
             "subscription.payment_failed" => "A subscription payment failed",

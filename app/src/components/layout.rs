@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::components::account_menu::AccountMenu;
+use crate::components::dunning_banner::DunningBanner;
 use crate::components::theme_toggle::{ThemeChoice, ThemeToggle};
 
 /// The navigation entries, in order: (href, label).
@@ -72,6 +73,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                 </ul>
             </nav>
             <main id="main" class="content" tabindex="-1">
+                <DunningBanner />
                 {children()}
             </main>
         </div>

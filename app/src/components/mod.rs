@@ -2,6 +2,7 @@
 
 pub mod account_menu;
 pub mod chart;
+pub mod dunning_banner;
 pub mod empty_state;
 pub mod layout;
 pub mod live_feed;

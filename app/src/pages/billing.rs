@@ -2,10 +2,12 @@
 //! and its period with its automatic renewal switch, and the payment history. Buying is a
 //! plain form post to `POST /billing/checkout`, which sends the customer to Paystack; the
 //! switch posts to `POST /billing/auto-renew`; outcomes come back as `?notice=` or `?error=`.
+//! Each plan card shows what buying it costs now: switching plans mid-period credits the
+//! unused part of the current plan, and the page states those terms before the customer pays.
 
 use leptos::prelude::*;
 
-use crate::api::billing::{Billing, CurrentPlan, billing_overview};
+use crate::api::billing::{Billing, CurrentPlan, PlanPrice, billing_overview};
 use crate::api::plans::{PlanOffer, list_plans};
 use crate::components::outcome::OutcomeNotice;
 use crate::components::page_header::PageHeader;
@@ -73,7 +75,12 @@ fn Overview(plans: Vec<PlanOffer>, billing: Billing) -> impl IntoView {
         .filter(|p| p.price_minor > 0)
         .map(|plan| {
             let is_current = current_id == Some(plan.id);
-            view! { <PlanCard plan is_current /> }.into_any()
+            let price = billing
+                .prices
+                .iter()
+                .find(|p| p.plan_id == plan.id)
+                .cloned();
+            view! { <PlanCard plan is_current price /> }.into_any()
         })
         .collect();
     let history = payments_table(&billing);
@@ -85,8 +92,16 @@ fn Overview(plans: Vec<PlanOffer>, billing: Billing) -> impl IntoView {
             <div class="plan-grid">{cards}</div>
             <p class="muted" id="plan-terms">
                 "A plan paid by card renews automatically with that card a day before its period ends; "
-                "you can turn this off here at any time. Another plan applies at once, and the rest "
-                "of the current period is not carried over to it."
+                "you can turn this off here at any time. If that payment is declined, we try the card "
+                "again one and two days after the period ends, while your service continues for three "
+                "days of grace. Renewing the same plan early keeps the time you have left."
+            </p>
+            <p class="muted" id="proration-terms">
+                "Switching to another plan: the new plan starts at once, for its full period, and the "
+                "unused part of what you paid for your current period (in proportion to the time left, "
+                "rounded down to the kobo) is taken off its price. You always pay at least ₦50, "
+                "Paystack's smallest charge; credit beyond that is not paid out. The amount on each "
+                "plan is what you pay now."
             </p>
         </section>
         <section class="card settings-section" aria-labelledby="payments-heading">
@@ -135,7 +150,10 @@ fn payments_table(billing: &Billing) -> AnyView {
                 <tr>
                     <td>{utc_date(p.created_at)}</td>
                     <td>{p.plan.clone()}</td>
-                    <td>{money(p.amount_minor, &p.currency)}</td>
+                    <td>
+                        {money(p.amount_minor, &p.currency)}
+                        {(p.credit_minor > 0).then(|| format!(" (after {} credit)", money(p.credit_minor, &p.currency)))}
+                    </td>
                     <td class=format!("payment-{}", p.status)>{status_label(&p.status)}</td>
                     <td><code>{p.reference.clone()}</code></td>
                 </tr>
@@ -158,7 +176,7 @@ fn payments_table(billing: &Billing) -> AnyView {
 }
 
 #[component]
-fn PlanCard(plan: PlanOffer, is_current: bool) -> impl IntoView {
+fn PlanCard(plan: PlanOffer, is_current: bool, price: Option<PlanPrice>) -> impl IntoView {
     let bandwidth = plan
         .bandwidth_bytes
         .map(|b| bytes(u64::try_from(b).unwrap_or(0)))
@@ -176,6 +194,14 @@ fn PlanCard(plan: PlanOffer, is_current: bool) -> impl IntoView {
                 <li><strong>{count(plan.requests_per_second)}</strong>" requests/s"</li>
                 <li><strong>{count(plan.max_connections)}</strong>" concurrent connections"</li>
             </ul>
+            {price.filter(|p| p.credit_minor > 0).map(|p| view! {
+                <p class="plan-credit" data-credit-minor=p.credit_minor.to_string()
+                    data-amount-minor=p.amount_minor.to_string()>
+                    "You pay " <strong>{money(p.amount_minor, &plan.currency)}</strong>
+                    " now: " {money(p.credit_minor, &plan.currency)}
+                    " credit for the unused part of your current plan."
+                </p>
+            })}
             <form method="post" action="/billing/checkout">
                 <input type="hidden" name="plan" value=plan.id.to_string() />
                 <button class="button" type="submit" aria-label=format!("{action} {}", plan.name)>{action}</button>
