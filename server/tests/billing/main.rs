@@ -1,8 +1,10 @@
 //! Billing through the real service and its built-in Paystack test double, on SQLite and
 //! PostgreSQL: checkout, callback and webhook settle a payment exactly once; forged webhooks,
 //! replays and mismatches change nothing; a Paystack outage opens the circuit and says so
-//! ([`checkout`]); due periods renew once by charging the saved card, a declined renewal ends
-//! in grace ([`renewal`]); subscription and invoice events act on the customer's plan
+//! ([`checkout`]), and a payment made during one is fulfilled once afterwards, a slow Paystack
+//! never doubles one ([`paystack_faults`]); due periods renew once by charging the saved card,
+//! a declined renewal ends in grace ([`renewal`]) after retries on day 1 and 2 of it
+//! ([`dunning`]); a switch of plans mid-period credits the unused part ([`proration`]); subscription and invoice events act on the customer's plan
 //! ([`events`]); the webhook source-IP allowlist ([`allowlist`]).
 
 // A failed unwrap here is a failed test with its location, which is all it needs to say.
@@ -14,7 +16,10 @@ mod common;
 
 mod allowlist;
 mod checkout;
+mod dunning;
 mod events;
+mod paystack_faults;
+mod proration;
 mod renewal;
 mod support;
 mod switch;

@@ -165,7 +165,7 @@ async fn a_declined_renewal_is_tried_once_and_ends_in_grace(engine: Engine) {
     assert_eq!(
         renewals_of(db.db(), email).await,
         1,
-        "at most one attempt per period"
+        "one attempt until the first retry is due, a day after the period's end (see dunning)"
     );
     assert_eq!(
         current(db.db(), email).await.status,
