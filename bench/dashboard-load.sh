@@ -115,7 +115,12 @@ cat "$OUT/client.log" >&2
 
 python3 "$ROOT/bench/lib/dashload_table.py" "$OUT/steps.jsonl"
 if [[ "$PROFILE" = 1 ]]; then
+  # The last window's perf may still be writing its file: wait until it reads back whole.
   last=$(ls -t "$OUT"/perf-*.data 2>/dev/null | head -1 || true)
+  for _ in $(seq 1 30); do
+    [[ -z "$last" ]] || perf report -i "$last" --stdio --header-only >/dev/null 2>&1 && break
+    sleep 1
+  done
   if [[ -n "$last" ]]; then
     echo
     echo "== where the time goes at $(basename "$last" .data | cut -d- -f2) users (server, perf cpu-clock)"

@@ -33,6 +33,8 @@ for line in out.splitlines():
         owner = "unknown"
     else:
         s = sym.lstrip("<&*").replace("dyn ", "").replace("mut ", "")
+        if re.match(r"(T|F|S|B|impl|\(|\[)", s) and " as " in s:
+            s = s.split(" as ", 1)[1].lstrip("<&*")  # a generic type: its trait's crate
         ident = re.match(r"[A-Za-z_][A-Za-z0-9_]*", s)
         owner = ident.group(0) if ident else dso
         if owner in ("core", "alloc", "std"):
