@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use proxy::{
     AccountEntry, BoxError, Directory, DirectorySnapshot, ExitEntry, ExitKind, Gateway,
-    GatewayConfig, GatewayHandle, PlanLimits, Strategy, UsageRecord, UsageSink,
+    GatewayConfig, GatewayHandle, PlanLimits, Strategy, UsageBatch, UsageSink,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
@@ -57,7 +57,7 @@ impl Directory for Static {
 struct Discard;
 
 impl UsageSink for Discard {
-    async fn flush(&self, _batch: Vec<UsageRecord>) -> Result<(), BoxError> {
+    async fn flush(&self, _batch: UsageBatch) -> Result<(), BoxError> {
         Ok(())
     }
 }

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use proxy::{
     AccountEntry, BoxError, Directory, DirectorySnapshot, Gateway, GatewayConfig, PlanLimits,
-    UsageRecord, UsageSink,
+    UsageBatch, UsageSink,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -27,8 +27,8 @@ impl Directory for Static {
 struct Totals(Arc<[AtomicU64; 3]>);
 
 impl UsageSink for Totals {
-    async fn flush(&self, batch: Vec<UsageRecord>) -> Result<(), BoxError> {
-        for r in batch {
+    async fn flush(&self, batch: UsageBatch) -> Result<(), BoxError> {
+        for r in batch.records {
             self.0[0].fetch_add(r.bytes_up, Ordering::Relaxed);
             self.0[1].fetch_add(r.bytes_down, Ordering::Relaxed);
             self.0[2].fetch_add(r.requests, Ordering::Relaxed);

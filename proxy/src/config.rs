@@ -79,7 +79,8 @@ pub struct GatewayConfig {
     pub refresh_interval: Duration,
     /// Deadline for one directory load.
     pub refresh_timeout: Duration,
-    /// How often metered usage is flushed to the usage sink.
+    /// How often metered usage is drained (and handed to [`crate::UsageSink::keep`]) and
+    /// flushed to the usage sink: at most this much counting is lost if the process dies.
     pub flush_interval: Duration,
     /// Deadline for one usage flush.
     pub flush_timeout: Duration,
@@ -136,7 +137,7 @@ impl Default for GatewayConfig {
             max_unauthenticated: 16_384,
             refresh_interval: Duration::from_secs(2),
             refresh_timeout: Duration::from_secs(10),
-            flush_interval: Duration::from_secs(5),
+            flush_interval: Duration::from_millis(500),
             flush_timeout: Duration::from_secs(10),
             direct_egress: DirectEgress::default(),
             direct_country: None,

@@ -316,35 +316,63 @@ async fn refresh_loop(
     }
 }
 
+/// Collects and sends once (the final flush).
 async fn flush_once(engine: &Engine, usage: &dyn DynSink) -> bool {
-    let outcome = engine.meter.flush(usage, engine.config.flush_timeout).await;
+    engine.meter.collect(usage).await;
+    send_once(engine, usage).await
+}
+
+/// Sends the waiting batches; says whether all were written.
+async fn send_once(engine: &Engine, usage: &dyn DynSink) -> bool {
+    let flushed = engine.meter.send(usage, engine.config.flush_timeout).await;
     crate::telemetry::drift(&engine.meter.drift());
-    match outcome {
-        Ok(batch) => {
-            engine.accounts.credit_flushed(&batch);
+    engine.accounts.credit_flushed(&flushed.written);
+    match flushed.error {
+        None => {
             crate::telemetry::flushed();
             true
         }
-        Err(e) => {
+        Some(e) => {
             crate::telemetry::flush_failed();
-            tracing::warn!(error = %e, pending = engine.meter.pending_len(), "usage flush failed; will retry");
+            tracing::warn!(
+                error = %e,
+                pending = engine.meter.pending_len(),
+                batches = engine.meter.pending_batches(),
+                "usage flush failed; will retry"
+            );
             false
         }
     }
 }
 
+/// Every flush interval: collect the counts (kept by the sink at once), and, side by side so
+/// that a slow store never holds the collection up, send what waits.
 async fn flush_loop(engine: Arc<Engine>, usage: Arc<dyn DynSink>, stop: CancellationToken) {
     // a zero interval would make `interval` panic (and a tiny one spin)
-    let mut every =
-        tokio::time::interval(engine.config.flush_interval.max(Duration::from_millis(10)));
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    every.tick().await;
-    loop {
-        tokio::select! {
-            _ = every.tick() => {}
-            () = stop.cancelled() => return,
+    let period = engine.config.flush_interval.max(Duration::from_millis(10));
+    let ticker = || {
+        let mut every = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        every
+    };
+    let collect = async {
+        let mut every = ticker();
+        loop {
+            every.tick().await;
+            engine.meter.collect(usage.as_ref()).await;
         }
-        flush_once(&engine, usage.as_ref()).await;
+    };
+    let send = async {
+        let mut every = ticker();
+        loop {
+            every.tick().await;
+            send_once(&engine, usage.as_ref()).await;
+        }
+    };
+    tokio::select! {
+        () = collect => {}
+        () = send => {}
+        () = stop.cancelled() => {}
     }
 }
 

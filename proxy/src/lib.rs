@@ -63,7 +63,7 @@ pub use directory::{
 pub use error::{ErrorCode, ProxyError, Side};
 pub use gateway::{Gateway, GatewayHandle};
 pub use live::LiveStats;
-pub use meter::{UsageDrift, UsageRecord, UsageSink};
+pub use meter::{UsageBatch, UsageDrift, UsageRecord, UsageSink};
 pub use resolver::{Lookup, Resolve, Resolver, SystemResolver};
 pub use sessions::SessionStats;
 pub use shared::{BytesDelta, Grant, SessionBinding, SharedState};

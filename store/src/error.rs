@@ -15,6 +15,10 @@ pub enum StoreError {
     /// The input breaks a rule of the store (bad email, CIDR, URL, negative counter…).
     #[error("invalid: {0}")]
     Invalid(String),
+    /// The database's disk is full (SQLite's `SQLITE_FULL`, PostgreSQL's `disk_full`): the
+    /// write was refused whole, reads still work.
+    #[error("the database's disk is full: {0}")]
+    StorageFull(String),
     /// Any other database failure.
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
@@ -51,6 +55,27 @@ pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
         .is_some_and(|db| matches!(db.kind(), ErrorKind::UniqueViolation))
 }
 
+/// SQLite's `SQLITE_FULL` (13, also what it answers when a write meets `ENOSPC`) and
+/// PostgreSQL's `disk_full` (53100).
+fn is_storage_full(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .and_then(|db| db.code())
+        .is_some_and(|code| code == "13" || code == "53100")
+}
+
+impl StoreError {
+    /// Whether the database could not be reached or did not answer (as opposed to refusing
+    /// this one request): the connection pool timed out or closed, or the connection broke.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(
+                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+            )
+        )
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
         let kind = err
@@ -64,6 +89,7 @@ impl From<sqlx::Error> for StoreError {
             (_, Some((ErrorKind::ForeignKeyViolation, _))) => StoreError::NotFound,
             (_, Some((ErrorKind::CheckViolation, message))) => StoreError::Invalid(message),
             (_, Some((ErrorKind::NotNullViolation, message))) => StoreError::Invalid(message),
+            (_, Some((_, message))) if is_storage_full(&err) => StoreError::StorageFull(message),
             _ => StoreError::Database(err),
         }
     }

@@ -126,11 +126,64 @@ pub fn hour_floor(ms: i64) -> i64 {
 
 /// Adds the deltas to the hourly tables in one transaction: all or nothing. Deltas for the
 /// same bucket are merged first, and buckets are written in key order so concurrent flushes
-/// lock rows in the same order.
+/// lock rows in the same order. For counts that may be retried, see [`record_batch`].
 pub async fn record(db: &Db, deltas: &[UsageDelta]) -> Result<()> {
-    let mut buckets: BTreeMap<(AccountId, i64, ExitId, String), UsageTotals> = BTreeMap::new();
-    let mut codes: BTreeMap<(AccountId, i64, String), i64> = BTreeMap::new();
-    let mut sessions: BTreeMap<(AccountId, i64, String), UsageTotals> = BTreeMap::new();
+    write(db, None, deltas).await.map(|_| ())
+}
+
+/// What [`record_batch`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// The batch's counts were added.
+    Written,
+    /// A batch with this id was recorded before: nothing was added.
+    AlreadyWritten,
+}
+
+/// Longest batch id.
+const MAX_BATCH_ID_LEN: usize = 80;
+
+/// Like [`record`], for a batch with an id that is stored in the same transaction: a batch
+/// whose id was stored before adds nothing ([`Recorded::AlreadyWritten`]). So a gateway that
+/// never learnt whether its flush committed (or a spool replayed after a crash) can send the
+/// batch again without counting anything twice. Ids are kept for [`BATCH_IDS_KEPT_MS`].
+pub async fn record_batch(
+    db: &Db,
+    batch_id: &str,
+    deltas: &[UsageDelta],
+    now_ms: i64,
+) -> Result<Recorded> {
+    if batch_id.is_empty()
+        || batch_id.len() > MAX_BATCH_ID_LEN
+        || !batch_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(StoreError::Invalid(format!(
+            "a usage batch id is 1 to {MAX_BATCH_ID_LEN} letters, digits, '-' or '_'"
+        )));
+    }
+    write(db, Some((batch_id, now_ms)), deltas).await
+}
+
+/// How long stored batch ids are kept: longer than any retry or spool replay waits.
+pub const BATCH_IDS_KEPT_MS: i64 = 30 * crate::DAY_MS;
+
+/// Forgets batch ids recorded before `before_ms`; returns how many.
+pub async fn prune_batch_ids(db: &Db, before_ms: i64) -> Result<u64> {
+    Ok(
+        sqlx::query("DELETE FROM usage_batches WHERE recorded_at < $1")
+            .bind(before_ms)
+            .execute(db.pool())
+            .await?
+            .rows_affected(),
+    )
+}
+
+async fn write(db: &Db, batch: Option<(&str, i64)>, deltas: &[UsageDelta]) -> Result<Recorded> {
+    let mut buckets = Buckets::new();
+    let mut codes = Codes::new();
+    let mut sessions = Sessions::new();
     for delta in deltas {
         let counters = [
             delta.bytes_up,
@@ -174,11 +227,48 @@ pub async fn record(db: &Db, deltas: &[UsageDelta]) -> Result<()> {
         }
     }
     if buckets.is_empty() && codes.is_empty() {
-        return Ok(());
+        return Ok(Recorded::Written);
     }
 
-    let mut tx = db.pool().begin().await?;
-    for ((account, hour, exit, country), t) in &buckets {
+    let mut connection = db.pool().acquire().await?;
+    let written = write_on(&mut connection, batch, &buckets, &codes, &sessions).await;
+    if let Err(StoreError::StorageFull(_)) = &written {
+        // A connection that met a full disk may keep SQLite's write lock (its transaction
+        // neither committed nor rolled back): every later write would then wait for it and
+        // fail as "database is locked" even once space is freed. It is closed, not reused.
+        let _ = connection.close().await;
+    }
+    written
+}
+
+type Buckets = BTreeMap<(AccountId, i64, ExitId, String), UsageTotals>;
+type Codes = BTreeMap<(AccountId, i64, String), i64>;
+type Sessions = BTreeMap<(AccountId, i64, String), UsageTotals>;
+
+async fn write_on(
+    connection: &mut sqlx::AnyConnection,
+    batch: Option<(&str, i64)>,
+    buckets: &Buckets,
+    codes: &Codes,
+    sessions: &Sessions,
+) -> Result<Recorded> {
+    let mut tx = sqlx::Connection::begin(connection).await?;
+    if let Some((id, now_ms)) = batch {
+        let new = sqlx::query(
+            "INSERT INTO usage_batches (id, recorded_at) VALUES ($1, $2) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if new == 0 {
+            tx.rollback().await?;
+            return Ok(Recorded::AlreadyWritten);
+        }
+    }
+    for ((account, hour, exit, country), t) in buckets {
         sqlx::query(
             "INSERT INTO usage_hourly \
                  (account_id, hour_start, exit_id, country, bytes_up, bytes_down, requests, errors) \
@@ -200,7 +290,7 @@ pub async fn record(db: &Db, deltas: &[UsageDelta]) -> Result<()> {
         .execute(&mut *tx)
         .await?;
     }
-    for ((account, hour, code), count) in &codes {
+    for ((account, hour, code), count) in codes {
         sqlx::query(
             "INSERT INTO usage_errors_hourly (account_id, hour_start, code, count) \
              VALUES ($1, $2, $3, $4) \
@@ -214,7 +304,7 @@ pub async fn record(db: &Db, deltas: &[UsageDelta]) -> Result<()> {
         .execute(&mut *tx)
         .await?;
     }
-    for ((account, hour, session), t) in &sessions {
+    for ((account, hour, session), t) in sessions {
         sqlx::query(
             "INSERT INTO usage_sessions_hourly \
                  (account_id, hour_start, session, bytes_up, bytes_down, requests, errors) \
@@ -236,7 +326,7 @@ pub async fn record(db: &Db, deltas: &[UsageDelta]) -> Result<()> {
         .await?;
     }
     tx.commit().await?;
-    Ok(())
+    Ok(Recorded::Written)
 }
 
 const SUMS: &str = "CAST(COALESCE(SUM(bytes_up), 0) AS BIGINT) AS bytes_up, \

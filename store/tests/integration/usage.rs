@@ -262,3 +262,45 @@ async fn sticky_sessions_are_broken_down_busiest_first(t: &TestDb) {
         Err(StoreError::Invalid(_))
     ));
 }
+
+on_both_engines!(a_batch_sent_again_under_its_id_adds_nothing);
+async fn a_batch_sent_again_under_its_id_adds_nothing(t: &TestDb) {
+    let db = t.db();
+    let ada = crate::customer(db, "ada@example.com").await;
+    let delta = UsageDelta {
+        bytes_up: 100,
+        bytes_down: 1_000,
+        requests: 2,
+        session: "s1".to_owned(),
+        ..UsageDelta::new(ada, NOW)
+    };
+    let batch = [delta.clone(), delta];
+    let first = usage::record_batch(db, "gw1-1", &batch, NOW).await.unwrap();
+    assert_eq!(first, usage::Recorded::Written);
+    // the answer to the commit was lost: the gateway sends the same batch again
+    let again = usage::record_batch(db, "gw1-1", &batch, NOW).await.unwrap();
+    assert_eq!(again, usage::Recorded::AlreadyWritten);
+    // another batch with the same content is new traffic
+    let other = usage::record_batch(db, "gw1-2", &batch, NOW).await.unwrap();
+    assert_eq!(other, usage::Recorded::Written);
+    let hour = usage::hour_floor(NOW);
+    let totals = usage::totals(db, ada, hour, hour + HOUR_MS).await.unwrap();
+    assert_eq!(
+        (totals.bytes_up, totals.bytes_down, totals.requests),
+        (400, 4_000, 8)
+    );
+    let sessions = usage::by_session(db, ada, hour, hour + HOUR_MS, 10)
+        .await
+        .unwrap();
+    assert_eq!(sessions[0].totals.bytes_down, 4_000, "the session rows too");
+
+    // ids are forgotten after their time, and only then
+    assert_eq!(usage::prune_batch_ids(db, NOW).await.unwrap(), 0);
+    assert_eq!(usage::prune_batch_ids(db, NOW + 1).await.unwrap(), 2);
+    for bad in ["", "has space", &"x".repeat(81)] {
+        assert!(matches!(
+            usage::record_batch(db, bad, &batch, NOW).await,
+            Err(StoreError::Invalid(_))
+        ));
+    }
+}

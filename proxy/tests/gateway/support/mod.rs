@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use proxy::{
     AccountEntry, BoxError, Directory, DirectorySnapshot, ExitEntry, ExitKind, Gateway,
-    GatewayConfig, GatewayHandle, PlanLimits, UsageRecord, UsageSink,
+    GatewayConfig, GatewayHandle, PlanLimits, UsageBatch, UsageRecord, UsageSink,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -75,13 +75,13 @@ pub struct RecordingSink {
 }
 
 impl UsageSink for RecordingSink {
-    async fn flush(&self, batch: Vec<UsageRecord>) -> Result<(), BoxError> {
+    async fn flush(&self, batch: UsageBatch) -> Result<(), BoxError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         if self.failures_left.load(Ordering::SeqCst) > 0 {
             self.failures_left.fetch_sub(1, Ordering::SeqCst);
             return Err("database down".into());
         }
-        self.records.lock().expect("lock").extend(batch);
+        self.records.lock().expect("lock").extend(batch.records);
         Ok(())
     }
 }

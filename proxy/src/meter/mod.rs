@@ -1,6 +1,9 @@
 //! Usage metering: per (account, exit) atomic counters filled by the relays, drained into
-//! [`UsageRecord`]s and flushed to the [`UsageSink`] in batches. A failed flush keeps its batch
-//! and sends it again with the next one, so nothing counted is lost while the process lives.
+//! [`UsageRecord`]s at every flush interval and written to the [`UsageSink`] in batches. Each
+//! batch has an id it keeps until written (see [`outbox`]); a failed flush keeps its batches
+//! and offers them again, oldest first, so nothing counted is lost while the process lives,
+//! and a sink that stores batch ids counts nothing twice. A sink may also keep the drained
+//! counts durably ([`UsageSink::keep`]) so that they survive the process.
 //!
 //! What is counted (exactly, per request):
 //! - `bytes_up`: bytes the gateway sent toward the destination on the customer's behalf;
@@ -33,6 +36,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::directory::BoxError;
 use crate::error::ErrorCode;
 use crate::locks::lock;
+
+mod ledger;
+mod outbox;
+
+use ledger::Ledger;
+pub use ledger::UsageDrift;
+use outbox::Outbox;
+pub use outbox::UsageBatch;
 
 /// Usage of one account through one exit during one hour, as flushed to the sink.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,22 +108,62 @@ impl Traffic {
 }
 
 /// Receives usage batches; implemented by the embedding service over its database.
+///
+/// A batch keeps its id across retries. The sink should store the id in the same
+/// transaction as the counts and skip a batch whose id it stored before: a flush whose
+/// commit succeeded but whose answer was lost (a connection cut at the wrong moment, a
+/// timeout) is then retried without counting anything twice.
 pub trait UsageSink: Send + Sync + 'static {
     /// Stores a batch. An error makes the gateway keep the batch and retry it later.
-    fn flush(&self, batch: Vec<UsageRecord>) -> impl Future<Output = Result<(), BoxError>> + Send;
+    fn flush(&self, batch: UsageBatch) -> impl Future<Output = Result<(), BoxError>> + Send;
+
+    /// Called with counts as soon as they are drained (at every flush interval), before any
+    /// attempt to store them, with the id of the batch they will be sent in (counts drained
+    /// while older batches wait are added to the newest batch not yet offered, so one id may
+    /// receive several calls). A sink that keeps them durably (an append-only spool) makes
+    /// them survive a crash of the process. By default nothing is kept.
+    fn keep(&self, batch_id: &str, records: &[UsageRecord]) -> impl Future<Output = ()> + Send {
+        let _ = (batch_id, records);
+        async {}
+    }
+
+    /// Called once a batch was stored, after [`UsageSink::flush`] succeeded.
+    fn written(&self, batch_id: &str) -> impl Future<Output = ()> + Send {
+        let _ = batch_id;
+        async {}
+    }
 }
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Object-safe form of [`UsageSink`].
 pub(crate) trait DynSink: Send + Sync + 'static {
-    fn send(&self, batch: Vec<UsageRecord>) -> BoxFuture<'_, Result<(), BoxError>>;
+    fn send(&self, batch: UsageBatch) -> BoxFuture<'_, Result<(), BoxError>>;
+    fn keep<'a>(&'a self, batch_id: &'a str, records: &'a [UsageRecord]) -> BoxFuture<'a, ()>;
+    fn written<'a>(&'a self, batch_id: &'a str) -> BoxFuture<'a, ()>;
 }
 
 impl<U: UsageSink> DynSink for U {
-    fn send(&self, batch: Vec<UsageRecord>) -> BoxFuture<'_, Result<(), BoxError>> {
+    fn send(&self, batch: UsageBatch) -> BoxFuture<'_, Result<(), BoxError>> {
         Box::pin(self.flush(batch))
     }
+
+    fn keep<'a>(&'a self, batch_id: &'a str, records: &'a [UsageRecord]) -> BoxFuture<'a, ()> {
+        Box::pin(UsageSink::keep(self, batch_id, records))
+    }
+
+    fn written<'a>(&'a self, batch_id: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(UsageSink::written(self, batch_id))
+    }
+}
+
+/// What one flush wrote, and why it stopped early if it did.
+#[derive(Debug, Default)]
+pub(crate) struct Flushed {
+    /// Records of the batches the sink confirmed, oldest first.
+    pub(crate) written: Vec<UsageRecord>,
+    /// The sink's error; the batch it refused (and any after it) wait for the next flush.
+    pub(crate) error: Option<BoxError>,
 }
 
 /// Live counters of one (account, exit).
@@ -169,87 +220,13 @@ impl Cell {
     }
 }
 
-/// All cells, the batch waiting to be flushed again, and the reconciliation ledger.
+/// All cells, the batches waiting to be written, and the reconciliation ledger.
 #[derive(Debug, Default)]
 pub(crate) struct Meter {
     cells: Mutex<Cells>,
-    pending: Mutex<Vec<UsageRecord>>,
+    outbox: Mutex<Outbox>,
     ledger: Mutex<Ledger>,
-}
-
-/// Bytes (up + down) metered and confirmed written, per (account, hour start ms). Entries
-/// whose two sides are equal are dropped, so it holds no more than the accounts and hours
-/// with drift.
-#[derive(Debug, Default)]
-pub(crate) struct Ledger {
-    by_bucket: HashMap<(i64, i64), (u64, u64)>,
-    /// When counts were last drained for a flush (epoch ms): whatever was metered before is
-    /// in `by_bucket`, written or drift.
-    drained_at_ms: Option<i64>,
-}
-
-/// Drift of the metered usage against what the sink confirmed written.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct UsageDrift {
-    /// Bytes metered and not yet confirmed written, over all accounts.
-    pub bytes: u64,
-    /// Accounts with drift.
-    pub accounts: usize,
-    /// (account, hour start ms, bytes) of each bucket with drift, in key order.
-    pub buckets: Vec<(i64, i64, u64)>,
-    /// When counts were last drained for a flush (epoch ms); `None` before the first flush.
-    /// Everything metered before it is either written or in `buckets`.
-    pub drained_at_ms: Option<i64>,
-}
-
-fn record_bytes(r: &UsageRecord) -> u64 {
-    r.bytes_up + r.bytes_down
-}
-
-impl Ledger {
-    fn metered(&mut self, records: &[UsageRecord]) {
-        for r in records {
-            let e = self
-                .by_bucket
-                .entry((r.account_id, r.hour_start_ms))
-                .or_default();
-            e.0 += record_bytes(r);
-        }
-        self.prune();
-    }
-
-    fn written(&mut self, records: &[UsageRecord]) {
-        for r in records {
-            let e = self
-                .by_bucket
-                .entry((r.account_id, r.hour_start_ms))
-                .or_default();
-            e.1 += record_bytes(r);
-        }
-        self.prune();
-    }
-
-    fn prune(&mut self) {
-        self.by_bucket.retain(|_, (m, w)| m != w);
-    }
-
-    fn drift(&self) -> UsageDrift {
-        let mut buckets: Vec<(i64, i64, u64)> = self
-            .by_bucket
-            .iter()
-            .map(|(&(a, h), &(m, w))| (a, h, m.saturating_sub(w)))
-            .filter(|(_, _, d)| *d > 0)
-            .collect();
-        buckets.sort_unstable();
-        let mut accounts: Vec<i64> = buckets.iter().map(|b| b.0).collect();
-        accounts.dedup();
-        UsageDrift {
-            bytes: buckets.iter().map(|b| b.2).sum(),
-            accounts: accounts.len(),
-            buckets,
-            drained_at_ms: self.drained_at_ms,
-        }
-    }
+    sending: tokio::sync::Mutex<()>,
 }
 
 /// The live cells, and how many session-labelled ones each account has.
@@ -267,7 +244,7 @@ pub(crate) fn hour_start_ms(now: SystemTime) -> i64 {
     ms - ms.rem_euclid(3_600_000)
 }
 
-fn merge(into: &mut Vec<UsageRecord>, more: Vec<UsageRecord>) {
+pub(crate) fn merge(into: &mut Vec<UsageRecord>, more: Vec<UsageRecord>) {
     for r in more {
         match into.iter_mut().find(|x| {
             (x.account_id, x.exit_id, x.hour_start_ms) == (r.account_id, r.exit_id, r.hour_start_ms)
@@ -343,13 +320,18 @@ impl Meter {
         out
     }
 
-    /// Flushes pending and newly drained counts. On success returns the batch sent; on failure
-    /// the batch is kept for the next call.
-    pub(crate) async fn flush(
-        &self,
-        sink: &dyn DynSink,
-        timeout: Duration,
-    ) -> Result<Vec<UsageRecord>, BoxError> {
+    /// [`Meter::collect`], then [`Meter::send`].
+    #[cfg(test)]
+    pub(crate) async fn flush(&self, sink: &dyn DynSink, timeout: Duration) -> Flushed {
+        self.collect(sink).await;
+        self.send(sink, timeout).await
+    }
+
+    /// Drains the cells into the outbox and hands the counts to [`UsageSink::keep`]. Quick
+    /// (memory, and the sink's spool): the gateway runs it every flush interval even while a
+    /// [`Meter::send`] waits on a slow or absent store, so a crash then loses at most one
+    /// interval of counts.
+    pub(crate) async fn collect(&self, sink: &dyn DynSink) {
         let now = SystemTime::now();
         let fresh = self.drain(hour_start_ms(now));
         {
@@ -360,27 +342,40 @@ impl Meter {
                     .map_or(0, |d| d.as_millis() as i64),
             );
         }
-        let mut batch = std::mem::take(&mut *lock(&self.pending));
-        merge(&mut batch, fresh);
-        if batch.is_empty() {
-            return Ok(batch);
+        if fresh.is_empty() {
+            return;
         }
-        let result = match tokio::time::timeout(timeout, sink.send(batch.clone())).await {
-            Ok(r) => r,
-            Err(_) => Err("usage flush timed out".into()),
-        };
-        match result {
-            Ok(()) => {
-                lock(&self.ledger).written(&batch);
-                Ok(batch)
+        let kept = fresh.clone();
+        let id = lock(&self.outbox).add(fresh);
+        if let Some(id) = id {
+            sink.keep(&id, &kept).await;
+        }
+    }
+
+    /// Offers the waiting batches to the sink, oldest first, until one fails. One send runs
+    /// at a time: a batch is never offered twice at once.
+    pub(crate) async fn send(&self, sink: &dyn DynSink, timeout: Duration) -> Flushed {
+        let _one_at_a_time = self.sending.lock().await;
+        let mut flushed = Flushed::default();
+        loop {
+            let first = lock(&self.outbox).offer_first();
+            let Some(batch) = first else {
+                return flushed;
+            };
+            let id = batch.id.clone();
+            let records = batch.records.clone();
+            let result = match tokio::time::timeout(timeout, sink.send(batch)).await {
+                Ok(r) => r,
+                Err(_) => Err("usage flush timed out".into()),
+            };
+            if let Err(e) = result {
+                flushed.error = Some(e);
+                return flushed;
             }
-            Err(e) => {
-                let mut pending = lock(&self.pending);
-                let newer = std::mem::take(&mut *pending);
-                *pending = batch;
-                merge(&mut pending, newer);
-                Err(e)
-            }
+            lock(&self.ledger).written(&records);
+            lock(&self.outbox).confirm(&id);
+            sink.written(&id).await;
+            flushed.written.extend(records);
         }
     }
 
@@ -389,150 +384,16 @@ impl Meter {
         lock(&self.ledger).drift()
     }
 
-    /// Number of records waiting for a retry.
+    /// Number of records waiting to be written.
     pub(crate) fn pending_len(&self) -> usize {
-        lock(&self.pending).len()
+        lock(&self.outbox).records()
+    }
+
+    /// Number of batches waiting to be written.
+    pub(crate) fn pending_batches(&self) -> usize {
+        lock(&self.outbox).batches()
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::atomic::AtomicBool;
-
-    use super::*;
-
-    #[derive(Default)]
-    struct Sink {
-        fail: AtomicBool,
-        got: Mutex<Vec<UsageRecord>>,
-    }
-
-    impl UsageSink for Sink {
-        async fn flush(&self, batch: Vec<UsageRecord>) -> Result<(), BoxError> {
-            if self.fail.load(Ordering::SeqCst) {
-                return Err("database down".into());
-            }
-            self.got.lock().expect("lock").extend(batch);
-            Ok(())
-        }
-    }
-
-    #[tokio::test]
-    async fn failed_flush_keeps_counts_for_the_next_one() {
-        let meter = Meter::default();
-        let sink = Sink::default();
-        let cell = meter.cell(7, 0, "", None);
-        cell.add_up(100);
-        cell.add_request();
-        sink.fail.store(true, Ordering::SeqCst);
-        assert!(meter.flush(&sink, Duration::from_secs(1)).await.is_err());
-        assert_eq!(meter.pending_len(), 1);
-        cell.add_up(5);
-        cell.add_down(10);
-        cell.add_error(ErrorCode::UpstreamFailed);
-        sink.fail.store(false, Ordering::SeqCst);
-        let sent = meter
-            .flush(&sink, Duration::from_secs(1))
-            .await
-            .expect("flush");
-        assert_eq!(sent.len(), 1);
-        let got = sink.got.lock().expect("lock").clone();
-        assert_eq!(got.len(), 1);
-        let r = &got[0];
-        assert_eq!(
-            (r.bytes_up, r.bytes_down, r.requests, r.errors),
-            (105, 10, 1, 1)
-        );
-        assert_eq!(r.errors_by_code, vec![(ErrorCode::UpstreamFailed, 1)]);
-        assert_eq!(meter.pending_len(), 0);
-        assert!(
-            meter
-                .flush(&sink, Duration::from_secs(1))
-                .await
-                .expect("empty")
-                .is_empty()
-        );
-    }
-
-    #[tokio::test]
-    async fn drift_grows_while_flushes_fail_and_is_exactly_zero_after_the_retry() {
-        let meter = Meter::default();
-        let sink = Sink::default();
-        let flush = || meter.flush(&sink, Duration::from_secs(1));
-        assert_eq!(meter.drift(), UsageDrift::default());
-        sink.fail.store(true, Ordering::SeqCst);
-        let a = meter.cell(1, 0, "", None);
-        let b = meter.cell(2, 5, "de", Some("s"));
-        a.add_up(100);
-        b.add_down(7);
-        assert!(flush().await.is_err());
-        let d = meter.drift();
-        assert_eq!((d.bytes, d.accounts), (107, 2));
-        a.add_down(3);
-        assert!(flush().await.is_err());
-        assert!(flush().await.is_err());
-        let d = meter.drift();
-        assert_eq!((d.bytes, d.accounts), (110, 2));
-        let hour = d.buckets[0].1;
-        assert_eq!(d.buckets, vec![(1, hour, 103), (2, hour, 7)]);
-        sink.fail.store(false, Ordering::SeqCst);
-        flush().await.expect("flush");
-        let d = meter.drift();
-        assert_eq!((d.bytes, d.accounts, d.buckets.len()), (0, 0, 0));
-        assert!(d.drained_at_ms.is_some(), "the drain is stamped");
-        let got = sink.got.lock().expect("lock").clone();
-        let written: u64 = got.iter().map(record_bytes).sum();
-        assert_eq!(written, 110, "written once, not once per attempt");
-        // More traffic after recovery: written as usual, no drift left over.
-        b.add_up(1);
-        flush().await.expect("flush");
-        assert_eq!(meter.drift().bytes, 0);
-    }
-
-    #[test]
-    fn unused_cells_are_dropped_after_a_drain() {
-        let meter = Meter::default();
-        meter.cell(1, 2, "de", None).add_down(3);
-        let held = meter.cell(1, 3, "fr", None);
-        let out = meter.drain(0);
-        assert_eq!(out.len(), 1);
-        assert_eq!(out[0].country, "de");
-        assert_eq!(lock(&meter.cells).by_key.len(), 1);
-        drop(held);
-    }
-
-    #[test]
-    fn sessions_are_labelled_up_to_the_cap_and_nothing_is_lost() {
-        let meter = Meter::default();
-        let extra = 5;
-        for i in 0..MAX_SESSIONS_PER_ACCOUNT + extra {
-            meter.cell(1, 0, "", Some(&format!("s{i}"))).add_down(10);
-        }
-        // The same session again reuses its cell; another account has its own allowance.
-        meter.cell(1, 0, "", Some("s0")).add_down(1);
-        meter.cell(2, 0, "", Some("s0")).add_down(7);
-        let out = meter.drain(0);
-        let of_one: Vec<&UsageRecord> = out.iter().filter(|r| r.account_id == 1).collect();
-        let labelled = of_one.iter().filter(|r| !r.session.is_empty()).count();
-        assert_eq!(labelled, MAX_SESSIONS_PER_ACCOUNT as usize);
-        let unlabelled: u64 = of_one
-            .iter()
-            .filter(|r| r.session.is_empty())
-            .map(|r| r.bytes_down)
-            .sum();
-        assert_eq!(unlabelled, u64::from(extra) * 10);
-        let total: u64 = of_one.iter().map(|r| r.bytes_down).sum();
-        assert_eq!(total, u64::from(MAX_SESSIONS_PER_ACCOUNT + extra) * 10 + 1);
-        assert!(out.iter().any(|r| r.account_id == 2 && r.session == "s0"));
-        // After the drain nobody holds the cells: the allowance is free again.
-        assert!(lock(&meter.cells).sessions.is_empty());
-        meter.cell(1, 0, "", Some("fresh")).add_down(1);
-        assert_eq!(meter.drain(0)[0].session, "fresh");
-    }
-
-    #[test]
-    fn hours_are_aligned() {
-        let t = UNIX_EPOCH + Duration::from_millis(3_600_000 * 5 + 1234);
-        assert_eq!(hour_start_ms(t), 3_600_000 * 5);
-    }
-}
+mod tests;
