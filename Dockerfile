@@ -26,14 +26,15 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates tini postgresql-client-15 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home /var/lib/atlantic --create-home atlantic \
- && install -d -o atlantic -g atlantic -m 700 /var/lib/atlantic/backups
+ && install -d -o atlantic -g atlantic -m 700 /var/lib/atlantic/backups /var/lib/atlantic/spool
 COPY --from=builder /src/target/release/atlantic /usr/local/bin/atlantic
 COPY --from=builder /src/target/release/site /usr/local/share/atlantic/site
 ENV ATLANTIC_ENV=production \
     ATLANTIC_SITE_ROOT=/usr/local/share/atlantic/site \
     ATLANTIC_LISTEN=0.0.0.0:3000 \
     ATLANTIC_HTTP_PROXY=0.0.0.0:8080 \
-    ATLANTIC_SOCKS_PROXY=0.0.0.0:1080
+    ATLANTIC_SOCKS_PROXY=0.0.0.0:1080 \
+    ATLANTIC_USAGE_SPOOL_DIR=/var/lib/atlantic/spool
 USER atlantic
 WORKDIR /var/lib/atlantic
 EXPOSE 3000 8080 1080

@@ -30,6 +30,7 @@ mod probe;
 mod production;
 mod secret_files;
 mod secrets;
+mod usage_spool;
 mod web;
 
 /// Paystack's API, the production default for `PAYSTACK_BASE_URL`.
@@ -182,6 +183,8 @@ pub struct Config {
     /// `ATLANTIC_PROBE_URL`: where "Test my proxy" sends its request through the gateway;
     /// `None`: the built-in echo at the public URL's `/probe/echo`.
     pub probe_url: Option<Url>,
+    /// `ATLANTIC_USAGE_SPOOL_DIR`: the gateway's spool of metered usage; `None`: off.
+    pub usage_spool: Option<PathBuf>,
 }
 
 /// A configuration error: which variable, and what is wrong with it.
@@ -344,6 +347,7 @@ impl Config {
         let edge = EdgeSettings::from_env(env)?;
         let backup = backup::from_env(env)?;
         let probe_url = probe::probe_url(env)?;
+        let usage_spool = usage_spool::spool_dir(env, &database_url)?;
         let web = WebSettings::from_env(env)?;
         let role = serve.role.clone().or_else(|| env("ATLANTIC_ROLE"));
         let cluster = ClusterSettings::from_env(
@@ -380,6 +384,7 @@ impl Config {
             cluster,
             backup,
             probe_url,
+            usage_spool,
         })
     }
 }

@@ -4,11 +4,12 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use proxy::{
     AccountEntry, BoxError, Directory, DirectorySnapshot, ExitEntry, ExitKind, ExitStats,
-    GatewayConfig, PlanLimits, UsageRecord, UsageSink,
+    GatewayConfig, PlanLimits, UsageBatch, UsageRecord, UsageSink,
 };
 use store::{AccountId, Db, ExitId, credentials, exits, usage};
 use tokio::net::TcpListener;
@@ -16,11 +17,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::state::GatewayStatus;
+use crate::usage_spool::{self, UsageSpool};
 
 /// A gateway ready to run, and what the web side may know of it.
 pub struct StartedGateway {
     gateway: proxy::Gateway,
     db: Db,
+    /// The spool folder and this database's identity in it, when the spool is on.
+    spool: Option<(PathBuf, String)>,
     /// Addresses, live statistics, and whether it has stopped.
     pub status: GatewayStatus,
 }
@@ -30,10 +34,25 @@ impl StartedGateway {
     /// Meanwhile the exits' health is written to the database as it changes.
     pub async fn run(self, shutdown: CancellationToken) {
         let writer = CancellationToken::new();
-        let health = tokio::spawn(write_health(self.db, self.gateway.stats(), writer.clone()));
+        let health = tokio::spawn(write_health(
+            self.db.clone(),
+            self.gateway.stats(),
+            writer.clone(),
+        ));
+        let adopter = self.spool.map(|(dir, database)| {
+            tokio::spawn(usage_spool::replay_orphans(
+                self.db,
+                dir,
+                database,
+                writer.clone(),
+            ))
+        });
         self.gateway.run(shutdown).await;
         writer.cancel();
         let _ = health.await;
+        if let Some(adopter) = adopter {
+            let _ = adopter.await;
+        }
         self.status.stopped.cancel();
     }
 }
@@ -53,7 +72,8 @@ fn gateway_config(config: &Config, web: SocketAddr) -> GatewayConfig {
 }
 
 /// Builds the gateway on the bound proxy listeners; in a cluster its limits, quotas and
-/// sticky sessions are the cluster's (kept in `cluster`).
+/// sticky sessions are the cluster's (kept in `cluster`). Fails when the usage spool cannot
+/// be made (`ATLANTIC_USAGE_SPOOL_DIR`).
 pub fn start(
     config: &Config,
     db: &Db,
@@ -61,7 +81,18 @@ pub fn start(
     http: TcpListener,
     socks: TcpListener,
     cluster: Option<cluster::ClusterState>,
-) -> StartedGateway {
+) -> anyhow::Result<StartedGateway> {
+    let database = usage_spool::database_identity(&config.database_url);
+    let spool = match &config.usage_spool {
+        Some(dir) => Some(UsageSpool::create(dir, &database).map_err(|e| {
+            anyhow::anyhow!(
+                "ATLANTIC_USAGE_SPOOL_DIR: cannot make the usage spool in {}: {e} \
+                 (give a writable folder, or `off`)",
+                dir.display()
+            )
+        })?),
+        None => None,
+    };
     let mut gateway = proxy::Gateway::from_listeners(
         gateway_config(config, web),
         http,
@@ -69,6 +100,7 @@ pub fn start(
         StoreDirectory { db: db.clone() },
         StoreUsage {
             db: db.clone(),
+            spool,
             errors_logged: std::sync::Mutex::default(),
         },
     );
@@ -81,11 +113,12 @@ pub fn start(
         handle: gateway.handle(),
         stopped: CancellationToken::new(),
     };
-    StartedGateway {
+    Ok(StartedGateway {
         gateway,
         db: db.clone(),
+        spool: config.usage_spool.clone().map(|dir| (dir, database)),
         status,
-    }
+    })
 }
 
 /// Reads the gateway's view of accounts and exits from the database.
@@ -145,18 +178,31 @@ fn exit_entry(e: exits::Exit) -> Option<ExitEntry> {
     })
 }
 
-/// Writes the gateway's usage batches into the hourly buckets, in one transaction per batch,
-/// and notes the first failure of each kind per account and hour in the activity log.
+/// Writes the gateway's usage batches into the hourly buckets, in one transaction per batch
+/// that also stores the batch's id (a retried batch is written once), keeps drained counts in
+/// the spool until they are written, and notes the first failure of each kind per account
+/// and hour in the activity log.
 struct StoreUsage {
     db: Db,
+    spool: Option<UsageSpool>,
     errors_logged: std::sync::Mutex<std::collections::HashSet<(i64, i64, &'static str)>>,
 }
 
 impl UsageSink for StoreUsage {
-    async fn flush(&self, batch: Vec<UsageRecord>) -> Result<(), BoxError> {
-        let first_errors = self.first_errors(&batch);
-        let deltas: Vec<usage::UsageDelta> = batch.into_iter().map(usage_delta).collect();
-        usage::record(&self.db, &deltas).await?;
+    async fn flush(&self, batch: UsageBatch) -> Result<(), BoxError> {
+        let first_errors = self.first_errors(&batch.records);
+        let deltas: Vec<usage::UsageDelta> = batch.records.into_iter().map(usage_delta).collect();
+        let recorded = usage::record_batch(&self.db, &batch.id, &deltas, store::now_ms())
+            .await
+            .inspect_err(|e| crate::database_watch::write_failed("usage flush", e))?;
+        match recorded {
+            usage::Recorded::Written => {}
+            usage::Recorded::AlreadyWritten => {
+                // the answer to an earlier attempt's commit was lost: nothing to add
+                tracing::info!(batch = %batch.id, "usage batch was already written; skipped");
+                return Ok(());
+            }
+        }
         for (account, code) in first_errors {
             let event = store::activity::NewActivity {
                 detail: serde_json::json!({ "code": code }),
@@ -167,6 +213,18 @@ impl UsageSink for StoreUsage {
             }
         }
         Ok(())
+    }
+
+    async fn keep(&self, batch_id: &str, records: &[UsageRecord]) {
+        if let Some(spool) = &self.spool {
+            spool.keep(batch_id, records).await;
+        }
+    }
+
+    async fn written(&self, batch_id: &str) {
+        if let Some(spool) = &self.spool {
+            spool.written(batch_id).await;
+        }
     }
 }
 
@@ -191,7 +249,7 @@ impl StoreUsage {
     }
 }
 
-fn usage_delta(r: UsageRecord) -> usage::UsageDelta {
+pub(crate) fn usage_delta(r: UsageRecord) -> usage::UsageDelta {
     usage::UsageDelta {
         account_id: AccountId(r.account_id),
         at_ms: r.hour_start_ms,

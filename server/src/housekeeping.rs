@@ -1,4 +1,4 @@
-//! Periodic work: expired sessions, limiter keys whose budget refilled, billing (webhook
+//! Periodic work: expired sessions, old usage batch ids, limiter keys whose budget refilled, billing (webhook
 //! retries, automatic renewals, refunds, grace and expiry) and quota warnings, and the backup
 //! gauges (read from the database, where `atlantic backup create` records each backup) and the
 //! scheduled backup (`ATLANTIC_BACKUP_EVERY`). [`run_once`]
@@ -75,6 +75,7 @@ pub async fn run_once(state: &AppState, sessions: &DbSessionStore) -> Report {
     let started = Instant::now();
     http::rate_limit::forget_idle(state);
     let sessions_swept = sweep_sessions(sessions).await;
+    forget_usage_batch_ids(state).await;
     // asked for now: wait for a pass running elsewhere to end, then run it here
     let billing_ran = billing_once(state, RUN_NOW_WAIT).await;
     if let Some(schedule) = &state.config.backup {
@@ -98,6 +99,7 @@ async fn run(state: &AppState, sessions: &DbSessionStore) {
         loop {
             tick.tick().await;
             sweep_sessions(sessions).await;
+            forget_usage_batch_ids(state).await;
         }
     };
     let forget = async {
@@ -145,6 +147,15 @@ async fn sweep_sessions(sessions: &DbSessionStore) -> bool {
             tracing::warn!(%error, "deleting expired sessions failed");
             false
         }
+    }
+}
+
+/// Forgets the ids of usage batches written long ago (kept so that a retried batch is not
+/// counted twice, see `store::usage::record_batch`).
+async fn forget_usage_batch_ids(state: &AppState) {
+    let before = store::now_ms().saturating_sub(store::usage::BATCH_IDS_KEPT_MS);
+    if let Err(error) = store::usage::prune_batch_ids(&state.db, before).await {
+        tracing::warn!(%error, "forgetting old usage batch ids failed");
     }
 }
 
