@@ -10,6 +10,7 @@ mod backup;
 mod billing;
 pub mod cli;
 pub mod config;
+mod database_watch;
 mod gateway;
 mod gateways;
 mod housekeeping;
@@ -22,6 +23,7 @@ mod shutdown;
 mod site;
 mod state;
 pub mod telemetry;
+mod usage_spool;
 mod web_listener;
 
 use std::net::SocketAddr;
@@ -143,7 +145,7 @@ pub async fn run_with_handles(
             http,
             socks,
             cluster.clone(),
-        )),
+        )?),
         (true, None) => anyhow::bail!("the gateway's listeners were not bound"),
         (false, _) => None,
     };
@@ -205,7 +207,9 @@ pub async fn run_with_handles(
         endpoint_limits: http::rate_limit::EndpointLimits::new(&limit_clock),
         password_work: auth::PasswordWork::new(config.web.password_hash_concurrency),
         live: http::live::LiveFeed::start(gateways, db.clone(), shutdown.clone()),
+        database: database_watch::DatabaseWatch::default(),
     };
+    let database_watch = tokio::spawn(state.database.clone().run(db.clone(), shutdown.clone()));
     let sessions = auth::DbSessionStore::new(&db);
     let periodic = Housekeeper::new(state.clone(), sessions.clone());
     if let Some(sender) = handles {
@@ -302,6 +306,7 @@ pub async fn run_with_handles(
     if let Some(task) = housekeeping {
         let _ = task.await;
     }
+    let _ = database_watch.await;
     for task in node_tasks {
         let _ = task.await;
     }

@@ -47,6 +47,8 @@ pub struct AppState {
     pub live: crate::http::live::LiveFeed,
     /// The cap on argon2 work at once (`ATLANTIC_PASSWORD_HASH_CONCURRENCY`).
     pub password_work: crate::auth::PasswordWork,
+    /// Whether the database answers (checked each second).
+    pub database: crate::database_watch::DatabaseWatch,
 }
 
 /// What the web side knows of the in-process gateway.

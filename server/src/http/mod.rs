@@ -30,6 +30,7 @@ mod billing;
 pub(crate) mod client_ip;
 mod csp;
 mod csrf;
+mod database_gate;
 mod health;
 mod internals_access;
 pub(crate) mod live;
@@ -83,9 +84,12 @@ pub fn router(
         public = public.nest_service(crate::billing::double::MOUNT, double.router());
     }
     let routes = public
-        .merge(api_v1::router(&state))
+        .merge(api_v1::router(&state).layer(from_fn_with_state(state.clone(), database_gate::api)))
         .merge(operator(&state))
-        .merge(browser(&state, assets, sessions));
+        .merge(
+            browser(&state, assets, sessions)
+                .layer(from_fn_with_state(state.clone(), database_gate::pages)),
+        );
     with_common_layers(routes, state)
 }
 
@@ -145,6 +149,7 @@ fn with_common_layers(routes: Router<AppState>, state: AppState) -> Router {
 /// Paystack's webhook: no session and no CSRF check (Paystack signs it), its own limit.
 fn webhooks(state: &AppState) -> Router<AppState> {
     billing::webhook_router()
+        .layer(from_fn_with_state(state.clone(), database_gate::webhooks))
         .layer(from_fn_with_state(state.clone(), rate_limit::webhook))
         .layer(header_layer(header::CACHE_CONTROL, "no-store"))
 }
