@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use server::config::{CommonArgs, Config, ServeArgs};
 use server::{Handles, Listeners, run_with_handles};
+#[allow(unused_imports)] // not every test binary has database stories
 pub use store::test_support::{Engine, TestDb};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -56,13 +57,19 @@ impl Service {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let env = move |name: &str| match name {
-            "ATLANTIC_ALLOW_PRIVATE_DESTINATIONS" => Some("1".to_string()),
-            "ATLANTIC_SHUTDOWN_GRACE_SECS" => Some("5".to_string()),
-            _ => extra
+        // each service spools usage in its own folder (removed with the site) unless told
+        let spool = site.join("spool").to_string_lossy().into_owned();
+        let env = move |name: &str| {
+            let given = extra
                 .iter()
                 .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone()),
+                .map(|(_, v)| v.clone());
+            match name {
+                "ATLANTIC_ALLOW_PRIVATE_DESTINATIONS" => Some("1".to_string()),
+                "ATLANTIC_SHUTDOWN_GRACE_SECS" => Some("5".to_string()),
+                "ATLANTIC_USAGE_SPOOL_DIR" => given.or_else(|| Some(spool.clone())),
+                _ => given,
+            }
         };
         let serve = ServeArgs {
             listen: Some("127.0.0.1:0".into()),
