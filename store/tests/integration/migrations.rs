@@ -3,7 +3,7 @@
 use store::test_support::{Engine, TestDb};
 use store::{Backend, StoreError};
 
-const MIGRATIONS: usize = 12;
+const MIGRATIONS: usize = 13;
 
 async fn table_exists(t: &TestDb, table: &str) -> bool {
     sqlx::query(&format!("SELECT 1 FROM {table} LIMIT 1"))
@@ -69,6 +69,10 @@ async fn revert_last_then_migrate_again(t: &TestDb) {
             .is_err(),
         "credit_minor is dropped"
     );
+    // 0012 only adds the table of written usage batches.
+    assert!(table_exists(t, "usage_batches").await);
+    assert_eq!(db.revert_last().await.unwrap(), Some(12));
+    assert!(!table_exists(t, "usage_batches").await);
     // 0011 only adds the API tokens' table.
     assert!(table_exists(t, "api_tokens").await);
     assert_eq!(db.revert_last().await.unwrap(), Some(11));
@@ -93,6 +97,7 @@ async fn revert_last_then_migrate_again(t: &TestDb) {
             .unwrap();
     assert!(name.starts_with("NG #") && forward == 0, "{name} {forward}");
     assert_eq!(db.revert_last().await.unwrap(), Some(13));
+    assert_eq!(db.revert_last().await.unwrap(), Some(12));
     assert_eq!(db.revert_last().await.unwrap(), Some(11));
     assert_eq!(db.revert_last().await.unwrap(), Some(10));
     assert_eq!(db.revert_last().await.unwrap(), Some(9));
@@ -125,6 +130,7 @@ async fn revert_last_then_migrate_again(t: &TestDb) {
     assert_eq!(status, "success");
     db.migrate().await.unwrap();
     assert_eq!(db.revert_last().await.unwrap(), Some(13));
+    assert_eq!(db.revert_last().await.unwrap(), Some(12));
     assert_eq!(db.revert_last().await.unwrap(), Some(11));
     assert_eq!(db.revert_last().await.unwrap(), Some(10));
     assert_eq!(db.revert_last().await.unwrap(), Some(9));
@@ -159,6 +165,7 @@ async fn revert_last_then_migrate_again(t: &TestDb) {
 
     // All the way down: every table, the session table included, is gone.
     assert_eq!(db.revert_last().await.unwrap(), Some(13));
+    assert_eq!(db.revert_last().await.unwrap(), Some(12));
     assert_eq!(db.revert_last().await.unwrap(), Some(11));
     assert_eq!(db.revert_last().await.unwrap(), Some(10));
     assert_eq!(db.revert_last().await.unwrap(), Some(9));

@@ -261,9 +261,11 @@ async fn migration_0008_seals_and_its_revert_unseals(t: &TestDb) {
         .await
         .unwrap();
 
-    // 0013 (renewal attempts, proration credit), 0011 (the API tokens), 0010 (the backups
-    // table) and 0009 (the exits' names and name forwarding) sit on top; they go first
+    // 0013 (renewal attempts, proration credit), 0012 (usage batches), 0011 (the API tokens),
+    // 0010 (the backups table) and 0009 (the exits' names and name forwarding) sit on top;
+    // they go first
     assert_eq!(db.revert_last().await.unwrap(), Some(13));
+    assert_eq!(db.revert_last().await.unwrap(), Some(12));
     assert_eq!(db.revert_last().await.unwrap(), Some(11));
     assert_eq!(db.revert_last().await.unwrap(), Some(10));
     assert_eq!(db.revert_last().await.unwrap(), Some(9));
