@@ -3,7 +3,7 @@
 # /ws/live socket and loading a page every 5–10 s (the six pages, the usage CSV, the
 # preferences form), measured for FIRST_SECS; then the saturation ramp (RAMP users per step,
 # STEP_SECS each) until page p99 passes 100 ms or an error appears, with the server profiled
-# (perf, cpu-clock samples) during each ramp window. The load client is bench/harness/dashload
+# (perf, cpu-clock samples) during each window. The load client is bench/harness/dashload
 # (Rust, reqwest + tokio-tungstenite). Loopback only; bounded; stops by itself; drops its
 # database and stops its processes on exit.
 #
@@ -11,6 +11,8 @@
 #   env: USERS (1000)  ACCOUNTS (1000)  FIRST_SECS (120)  RAMP ("1500,2000,2500,3000,4000,5000";
 #        empty: no ramp)  STEP_SECS (60)  PORT (18391)  PROFILE (1: perf during ramp windows)
 #        CLIENT_THREADS (1)  OUT (a fresh folder under /tmp: results, kept)
+#        PG_SET (none; e.g. "synchronous_commit=off": a setting for the bench database only, to
+#        tell commit waits from the rest)
 #        ATLANTIC_TEST_POSTGRES_URL (postgres://root@127.0.0.1:5432/test: an admin connection)
 #
 # BINARY defaults to the release `atlantic` under CARGO_TARGET_DIR (build it first with
@@ -75,6 +77,9 @@ CLIENT_BIN="$CLIENT_TARGET/release/dashload"
 echo "== loading $ACCOUNTS accounts with 30 days of hourly usage (PostgreSQL, database $DBNAME)"
 psql -q "$PG_ADMIN" -c "CREATE DATABASE $DBNAME"
 export DATABASE_URL="${PG_ADMIN%/*}/$DBNAME"
+if [[ -n "${PG_SET:-}" ]]; then
+  psql -q "$PG_ADMIN" -c "ALTER DATABASE $DBNAME SET ${PG_SET%%=*} = '${PG_SET#*=}'"
+fi
 # shellcheck source=bench/lib/dashboard-data.sh
 source "$ROOT/bench/lib/dashboard-data.sh"
 started=$(date +%s)
@@ -91,8 +96,8 @@ curl -sf "$BASE/ready" >/dev/null || { cat "$OUT/server.log" >&2; exit 1; }
 
 HOOK=""
 if [[ "$PROFILE" = 1 ]]; then
-  # Each ramp window (not the first, 1,000-user one) is profiled on its own.
-  HOOK="[ \"\$STEP\" -gt 0 ] && exec perf record -e cpu-clock -F 499 -g -p $SERVER -o $OUT/perf-\$USERS.data -- sleep \$SECS >/dev/null 2>&1"
+  # Each window is profiled on its own.
+  HOOK="exec perf record -e cpu-clock -F 499 -g -p $SERVER -o $OUT/perf-\$USERS.data -- sleep \$SECS >/dev/null 2>&1"
 fi
 STEPS="$USERS${RAMP:+,$RAMP}"
 {
