@@ -118,3 +118,39 @@ async fn credentials_are_only_for_the_signed_in_account(engine: Engine) {
     db.close().await;
 }
 on_both_engines!(credentials_are_only_for_the_signed_in_account);
+
+/// An account made without proxy credentials (as one made before they existed) gets them on
+/// its first view; first views racing each other all get the same ones, none an error.
+async fn racing_first_views_all_get_the_same_credentials(engine: Engine) {
+    let Some(db) = TestDb::new(engine).await else {
+        return;
+    };
+    let hash = store::accounts::hash_password(common::CUSTOMER_PASSWORD).expect("hash");
+    let now = store::now_ms();
+    store::accounts::create(
+        db.db(),
+        "late@example.com",
+        &hash,
+        store::accounts::Role::Customer,
+        now,
+    )
+    .await
+    .expect("account");
+    let service = Service::start(db.url()).await;
+    let browser = Browser::new(&service);
+    browser.sign_in_customer("late@example.com").await;
+    let views = (0..8).map(|_| async {
+        let response = browser.post("/api/credentials", &[]).await;
+        assert_eq!(response.status(), 200);
+        let shown: serde_json::Value = response.json().await.expect("json");
+        shown["username"].as_str().expect("a username").to_owned()
+    });
+    let names = futures::future::join_all(views).await;
+    assert!(
+        names.iter().all(|n| n == &names[0]),
+        "one set of credentials: {names:?}"
+    );
+    service.stop().await.expect("clean stop");
+    db.close().await;
+}
+on_both_engines!(racing_first_views_all_get_the_same_credentials);

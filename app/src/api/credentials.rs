@@ -22,10 +22,18 @@ pub async fn my_credentials() -> Result<ProxyAccess, ServerFnError> {
     let (db, account) = crate::api::access::signed_in()?;
     let creds = match store::credentials::by_account(&db, account).await {
         Ok(Some(creds)) => creds,
-        // Accounts made before credentials existed get theirs on first view.
-        Ok(None) => store::credentials::create(&db, account, store::now_ms())
-            .await
-            .map_err(ssr::internal)?,
+        // Accounts made before credentials existed get theirs on first view; when two first
+        // views race, the one that lost the insert reads what the other made.
+        Ok(None) => match store::credentials::create(&db, account, store::now_ms()).await {
+            Ok(creds) => creds,
+            Err(store::StoreError::Conflict(_)) => store::credentials::by_account(&db, account)
+                .await
+                .map_err(ssr::internal)?
+                .ok_or_else(|| {
+                    ServerFnError::new("your proxy credentials are unavailable right now")
+                })?,
+            Err(e) => return Err(ssr::internal(e)),
+        },
         Err(e) => return Err(ssr::internal(e)),
     };
     Ok(ssr::access(creds))
