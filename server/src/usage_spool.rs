@@ -164,11 +164,7 @@ impl UsageSpool {
             file.sync_data()
         })
         .await;
-        match written {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => self.failed("appending usage to the spool", &error),
-            Err(error) => self.failed("appending usage to the spool", &error),
-        }
+        self.check("appending usage to the spool", written);
     }
 
     /// Marks `batch` written; once nothing is outstanding the file is emptied to its header.
@@ -198,14 +194,16 @@ impl UsageSpool {
             }
         })
         .await;
-        match written {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => self.failed("marking a usage batch done in the spool", &error),
-            Err(error) => self.failed("marking a usage batch done in the spool", &error),
-        }
+        self.check("marking a usage batch done in the spool", written);
     }
 
-    fn failed(&self, what: &str, error: &dyn std::fmt::Display) {
+    /// Logs and counts a failed spool write (or its blocking task's failure).
+    fn check(&self, what: &str, outcome: Result<std::io::Result<()>, tokio::task::JoinError>) {
+        let error = match outcome {
+            Ok(Ok(())) => return,
+            Ok(Err(error)) => error.to_string(),
+            Err(error) => error.to_string(),
+        };
         metrics::counter!(SPOOL_FAILURES).increment(1);
         tracing::error!(spool = %self.path.display(), %error, "{what} failed");
     }

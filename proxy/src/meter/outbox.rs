@@ -9,7 +9,6 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{UsageRecord, merge};
 
@@ -34,7 +33,7 @@ struct Waiting {
 pub(crate) struct Outbox {
     queue: VecDeque<Waiting>,
     tag: String,
-    next: AtomicU64,
+    next: u64,
 }
 
 impl Default for Outbox {
@@ -43,7 +42,7 @@ impl Default for Outbox {
             queue: VecDeque::new(),
             // 64 random bits: two processes never share a tag in practice.
             tag: format!("{:016x}", rand::random::<u64>()),
-            next: AtomicU64::new(1),
+            next: 1,
         }
     }
 }
@@ -59,7 +58,8 @@ impl Outbox {
             merge(&mut last.batch.records, fresh);
             return Some(last.batch.id.clone());
         }
-        let seq = self.next.fetch_add(1, Ordering::Relaxed);
+        let seq = self.next;
+        self.next += 1;
         let id: Arc<str> = Arc::from(format!("{}-{seq}", self.tag));
         self.queue.push_back(Waiting {
             batch: UsageBatch {
