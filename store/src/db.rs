@@ -30,8 +30,12 @@ const SQLITE_PRAGMAS: &[&str] = &[
 const SQLITE_MAX_CONNECTIONS: u32 = 8;
 const POSTGRES_MAX_CONNECTIONS: u32 = 25;
 const POSTGRES_MIN_CONNECTIONS: u32 = 5;
-/// Sessions are one small read and write per request: a few connections are plenty.
-const SESSION_MAX_CONNECTIONS: u32 = 4;
+/// Every dashboard request reads its session here, and sign-ins and keep-alives write one.
+/// The pool is separate from the main one, so a queue of slow writes there cannot stop people
+/// from being recognised; 4 ran dry at 1,000 signed-in people when commits slowed down.
+/// Connections open on demand, so an idle node holds few.
+const SQLITE_SESSION_MAX_CONNECTIONS: u32 = 4;
+const POSTGRES_SESSION_MAX_CONNECTIONS: u32 = 12;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_LIFETIME: Duration = Duration::from_secs(5 * 60);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -366,7 +370,7 @@ async fn connect_sqlite(url: &str) -> Result<Db> {
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true);
     let sessions = SqlitePoolOptions::new()
-        .max_connections(SESSION_MAX_CONNECTIONS)
+        .max_connections(SQLITE_SESSION_MAX_CONNECTIONS)
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_with(options)
         .await
@@ -393,7 +397,7 @@ async fn connect_postgres(url: &str) -> Result<Db> {
         .await
         .map_err(|e| connect_error(Backend::Postgres, url, &e))?;
     let sessions = PgPoolOptions::new()
-        .max_connections(SESSION_MAX_CONNECTIONS)
+        .max_connections(POSTGRES_SESSION_MAX_CONNECTIONS)
         .max_lifetime(MAX_LIFETIME)
         .idle_timeout(IDLE_TIMEOUT)
         .acquire_timeout(ACQUIRE_TIMEOUT)

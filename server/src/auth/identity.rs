@@ -3,6 +3,8 @@
 //! account's by [`crate::http`]'s gate), and the half-signed-in state between a correct
 //! password and the second factor.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 use store::AccountId;
 use tower_sessions::Session;
@@ -26,16 +28,48 @@ pub struct Identity {
 
 impl Identity {
     /// The session's identity, if it is signed in and within its absolute lifetime; an
-    /// expired one is removed from the session.
-    pub async fn current(session: &Session, now_ms: i64) -> Option<Identity> {
-        let identity: Identity = session.get(KEY).await.ok().flatten()?;
+    /// expired one is removed from the session. An error means the session store did not
+    /// answer: the caller cannot tell whether anyone is signed in, and must not treat it as
+    /// signed out.
+    pub async fn current(
+        session: &Session,
+        now_ms: i64,
+    ) -> Result<Option<Identity>, tower_sessions::session::Error> {
+        let Some(identity) = session.get::<Identity>(KEY).await? else {
+            return Ok(None);
+        };
         let lifetime = i64::try_from(ABSOLUTE_LIFETIME.as_millis()).unwrap_or(i64::MAX);
         if now_ms.saturating_sub(identity.signed_in_at) > lifetime {
             let _ = session.flush().await;
-            return None;
+            return Ok(None);
         }
-        Some(identity)
+        Ok(Some(identity))
     }
+}
+
+const SEEN_KEY: &str = "seen_at";
+
+/// How stale a session's stored expiry may get before a request writes it again. The session
+/// store keeps the expiry set by the session's last write, so an idle timeout measured from
+/// the last request needs a write now and then; writing on every request would cost a
+/// database commit per page. With this, a session ends between `IDLE_TIMEOUT - KEEP_ALIVE_EVERY`
+/// and `IDLE_TIMEOUT` after its last request.
+pub const KEEP_ALIVE_EVERY: Duration = Duration::from_secs(10 * 60);
+
+/// Marks a signed-in session as used at `now_ms` when its last mark is older than
+/// `KEEP_ALIVE_EVERY`, so the session middleware saves it (and its new expiry) with this
+/// response. Returns whether it did.
+pub async fn keep_alive(
+    session: &Session,
+    now_ms: i64,
+) -> Result<bool, tower_sessions::session::Error> {
+    let every = i64::try_from(KEEP_ALIVE_EVERY.as_millis()).unwrap_or(i64::MAX);
+    let seen: Option<i64> = session.get(SEEN_KEY).await?;
+    if seen.is_some_and(|seen| now_ms.saturating_sub(seen) < every) {
+        return Ok(false);
+    }
+    session.insert(SEEN_KEY, now_ms).await?;
+    Ok(true)
 }
 
 /// Signs `account` in: a fresh session id first (no fixation), then the identity. Any
@@ -57,7 +91,8 @@ pub async fn sign_in(
                 epoch,
             },
         )
-        .await
+        .await?;
+    session.insert(SEEN_KEY, now_ms).await
 }
 
 /// Keeps this session signed in after the account's epoch moved on because of something done
@@ -173,6 +208,44 @@ mod tests {
                 .await
                 .is_none()
         );
-        assert!(Identity::current(&session, 2_000).await.is_none());
+        assert!(
+            Identity::current(&session, 2_000)
+                .await
+                .expect("read")
+                .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_used_session_is_written_again_once_its_mark_is_old() {
+        let store = Arc::new(MemoryStore::default());
+        let session = Session::new(None, store.clone(), None);
+        sign_in(&session, AccountId(7), 1, 1_000)
+            .await
+            .expect("signed in");
+        session.save().await.expect("saved");
+        let id = session.id();
+        let every = i64::try_from(KEEP_ALIVE_EVERY.as_millis()).expect("fits");
+
+        // the next request, a minute later: nothing to write
+        let later = Session::new(id, store.clone(), None);
+        assert!(!keep_alive(&later, 61_000).await.expect("read"));
+        assert!(!later.is_modified());
+
+        // a request after the mark went stale: written, and the next one within the period not
+        let stale = Session::new(id, store.clone(), None);
+        assert!(keep_alive(&stale, 1_000 + every).await.expect("read"));
+        assert!(stale.is_modified());
+        stale.save().await.expect("saved");
+        let again = Session::new(id, store, None);
+        assert!(!keep_alive(&again, 1_000 + every + 1).await.expect("read"));
+        assert_eq!(
+            Identity::current(&again, 2_000).await.expect("read"),
+            Some(Identity {
+                account_id: AccountId(7),
+                signed_in_at: 1_000,
+                epoch: 1,
+            })
+        );
     }
 }

@@ -89,7 +89,13 @@ async fn log(state: &AppState, caller: &Caller, kind: &str, detail: serde_json::
 
 /// Keeps the session doing the change signed in under the account's new epoch.
 async fn keep_this_session(session: &Session, epoch: i64) -> Result<(), WebError> {
-    let Some(identity) = Identity::current(session, store::now_ms()).await else {
+    let identity = Identity::current(session, store::now_ms())
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "reading the session failed");
+            WebError::Unavailable("try again\n")
+        })?;
+    let Some(identity) = identity else {
         return Err(WebError::SignIn);
     };
     auth::adopt_epoch(session, identity, epoch)

@@ -249,7 +249,12 @@ async fn sign_out(
     headers: HeaderMap,
     session: Session,
 ) -> Redirect {
-    let identity = Identity::current(&session, store::now_ms()).await;
+    let identity = Identity::current(&session, store::now_ms())
+        .await
+        .unwrap_or_else(|error| {
+            tracing::warn!(%error, "reading the session to sign out failed");
+            None
+        });
     if let Err(error) = auth::sign_out(&session).await {
         tracing::warn!(%error, "ending the session failed");
     }

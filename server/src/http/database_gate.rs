@@ -28,6 +28,12 @@ pub async fn pages(State(state): State<AppState>, request: Request, next: Next) 
     if state.database.is_up() {
         return next.run(request).await;
     }
+    unavailable_page()
+}
+
+/// The "briefly unavailable" page, 503 with `Retry-After`: also for a request whose session
+/// or account could not be read in time while the watch still saw the database up.
+pub fn unavailable_page() -> Response {
     with_retry_after((StatusCode::SERVICE_UNAVAILABLE, Html(PAGE)).into_response())
 }
 

@@ -189,9 +189,13 @@ async fn upgrade(
         return (StatusCode::FORBIDDEN, "cross-origin WebSocket refused\n").into_response();
     }
     let signed_in = match (extensions.get::<Viewer>(), extensions.get::<Session>()) {
-        (Some(viewer), Some(session)) => Identity::current(session, store::now_ms())
-            .await
-            .map(|identity| (*viewer, identity.epoch)),
+        (Some(viewer), Some(session)) => match Identity::current(session, store::now_ms()).await {
+            Ok(identity) => identity.map(|identity| (*viewer, identity.epoch)),
+            Err(error) => {
+                tracing::error!(%error, "loading the session failed");
+                return super::database_gate::unavailable_page();
+            }
+        },
         _ => None,
     };
     let Some((viewer, epoch)) = signed_in else {

@@ -11,40 +11,56 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
+use super::database_gate;
 use super::observe::RequestLogSpan;
-use crate::auth::Identity;
+use crate::auth::{self, Identity};
 use crate::state::AppState;
 
 /// Adds the [`Viewer`] (and the loaded [`store::accounts::Account`]) for a signed-in session: within its absolute lifetime, of an account
 /// that still exists, and signed in under the account's current session epoch (a password
 /// change or "sign out everywhere else" ends older sessions). Any other session is ended.
+/// When the session or the account cannot be read (the database is slow or away), the answer
+/// is the "briefly unavailable" 503: the person is not signed out for it.
 pub async fn identify(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    if let Some(session) = request.extensions().get::<Session>().cloned()
-        && let Some(identity) = Identity::current(&session, store::now_ms()).await
-    {
-        match store::accounts::by_id(&state.db, identity.account_id).await {
-            Ok(Some(account)) if account.session_epoch == identity.epoch => {
-                // the request's log lines name the account from here on
-                if let Some(span) = request.extensions().get::<RequestLogSpan>() {
-                    span.record_account(identity.account_id.get());
-                }
-                request.extensions_mut().insert(Viewer {
-                    account_id: identity.account_id.get(),
-                    admin: account.role == store::accounts::Role::Admin,
-                });
-                // Handlers that change the account read it from here instead of again.
-                request.extensions_mut().insert(account);
-                if request.method() == Method::GET && request.uri().path() == "/settings" {
-                    hand_over_fresh_codes(&session, &mut request).await;
-                }
+    let Some(session) = request.extensions().get::<Session>().cloned() else {
+        return next.run(request).await;
+    };
+    let now = store::now_ms();
+    let identity = match Identity::current(&session, now).await {
+        Ok(Some(identity)) => identity,
+        Ok(None) => return next.run(request).await,
+        Err(error) => {
+            tracing::error!(%error, "loading the session failed");
+            return database_gate::unavailable_page();
+        }
+    };
+    match store::accounts::by_id(&state.db, identity.account_id).await {
+        Ok(Some(account)) if account.session_epoch == identity.epoch => {
+            // the request's log lines name the account from here on
+            if let Some(span) = request.extensions().get::<RequestLogSpan>() {
+                span.record_account(identity.account_id.get());
             }
-            Ok(_) => {
-                if let Err(error) = session.flush().await {
-                    tracing::warn!(%error, "ending a revoked session failed");
-                }
+            if let Err(error) = auth::identity::keep_alive(&session, now).await {
+                tracing::warn!(%error, "marking the session as used failed");
             }
-            // Treated as signed out for this request; the session stays for the next one.
-            Err(error) => tracing::error!(%error, "loading the signed-in account failed"),
+            request.extensions_mut().insert(Viewer {
+                account_id: identity.account_id.get(),
+                admin: account.role == store::accounts::Role::Admin,
+            });
+            // Handlers that change the account read it from here instead of again.
+            request.extensions_mut().insert(account);
+            if request.method() == Method::GET && request.uri().path() == "/settings" {
+                hand_over_fresh_codes(&session, &mut request).await;
+            }
+        }
+        Ok(_) => {
+            if let Err(error) = session.flush().await {
+                tracing::warn!(%error, "ending a revoked session failed");
+            }
+        }
+        Err(error) => {
+            tracing::error!(%error, "loading the signed-in account failed");
+            return database_gate::unavailable_page();
         }
     }
     next.run(request).await
@@ -54,10 +70,17 @@ pub async fn identify(State(state): State<AppState>, mut request: Request, next:
 /// which shows them once. Taken here, before rendering streams, so the removal is saved with
 /// the session.
 async fn hand_over_fresh_codes(session: &Session, request: &mut Request) {
-    match session
-        .remove::<Vec<String>>(app::api::security::FRESH_RECOVERY_CODES)
-        .await
-    {
+    let key = app::api::security::FRESH_RECOVERY_CODES;
+    // Removing marks the session as changed (a write) even when the key is absent: look first.
+    match session.get::<Vec<String>>(key).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return,
+        Err(error) => {
+            tracing::warn!(%error, "reading the fresh recovery codes failed");
+            return;
+        }
+    }
+    match session.remove::<Vec<String>>(key).await {
         Ok(Some(codes)) => {
             request.extensions_mut().insert(FreshRecoveryCodes(codes));
         }

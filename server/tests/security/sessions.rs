@@ -105,3 +105,79 @@ async fn password_change_and_sign_out_everywhere_else(engine: Engine) {
     service.stop().await.expect("clean stop");
 }
 on_both_engines!(password_change_and_sign_out_everywhere_else);
+
+/// The session table of each engine (tower-sessions-sqlx-store's names, made by our
+/// migrations).
+fn session_table(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Sqlite => "tower_sessions",
+        Engine::Postgres => "tower_sessions.session",
+    }
+}
+
+/// The stored expiry of every session, as the store keeps it (as text on both engines).
+async fn session_expiries(db: &store::Db, engine: Engine) -> Vec<String> {
+    let sql = match engine {
+        Engine::Sqlite => "SELECT CAST(expiry_date AS TEXT) FROM tower_sessions ORDER BY id",
+        Engine::Postgres => {
+            "SELECT CAST(expiry_date AS TEXT) FROM tower_sessions.session ORDER BY id"
+        }
+    };
+    sqlx::query_scalar::<_, String>(sql)
+        .fetch_all(db.pool())
+        .await
+        .expect("read the sessions")
+}
+
+async fn an_unreadable_session_answers_503_and_keeps_the_sign_in(engine: Engine) {
+    let Some(db) = TestDb::new(engine).await else {
+        return;
+    };
+    let service = Service::start(db.url()).await;
+    let email = "noor@example.com";
+    customer(db.db(), email, "Starter").await;
+    let browser = Browser::new(&service);
+    browser.sign_in_customer(email).await;
+
+    // Page views within the keep-alive period read the session and write nothing.
+    let after_sign_in = session_expiries(db.db(), engine).await;
+    assert_eq!(after_sign_in.len(), 1, "{after_sign_in:?}");
+    for page in ["/usage", "/servers", "/settings"] {
+        assert_eq!(browser.get(page).await.status(), 200, "{page}");
+        assert_eq!(
+            session_expiries(db.db(), engine).await,
+            after_sign_in,
+            "a view of {page} does not commit the session again"
+        );
+    }
+
+    // The session store cannot answer: a clear 503, not a trip to /login.
+    let table = session_table(engine);
+    let away = match engine {
+        Engine::Sqlite => "ALTER TABLE tower_sessions RENAME TO tower_sessions_away",
+        Engine::Postgres => "ALTER TABLE tower_sessions.session RENAME TO session_away",
+    };
+    sqlx::query(away)
+        .execute(db.db().pool())
+        .await
+        .expect(table);
+    let page = browser.get("/usage").await;
+    assert_eq!(page.status(), 503, "{:?}", page.headers());
+    assert_eq!(page.headers()["retry-after"], "5");
+    assert!(page.headers().get("location").is_none());
+    let body = page.text().await.unwrap();
+    assert!(body.contains("briefly unavailable"), "{body}");
+
+    // Once it answers again, the same browser is still signed in.
+    let back = match engine {
+        Engine::Sqlite => "ALTER TABLE tower_sessions_away RENAME TO tower_sessions",
+        Engine::Postgres => "ALTER TABLE tower_sessions.session_away RENAME TO session",
+    };
+    sqlx::query(back)
+        .execute(db.db().pool())
+        .await
+        .expect(table);
+    assert_eq!(browser.get("/usage").await.status(), 200, "still signed in");
+    service.stop().await.expect("clean stop");
+}
+on_both_engines!(an_unreadable_session_answers_503_and_keeps_the_sign_in);
