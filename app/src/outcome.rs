@@ -283,6 +283,9 @@ outcomes! {
     /// Paystack is still processing the payment.
     PaymentProcessing => (Billing, Notice, "processing", Info,
         "Paystack is still processing the payment. This page updates once it is confirmed."),
+    /// Back from Paystack's checkout, but Paystack could not be asked whether it was paid.
+    PaymentUnconfirmed => (Billing, Notice, "unconfirmed", Info,
+        "We could not reach Paystack to confirm your payment yet. If you paid, your plan starts by itself as soon as Paystack confirms it, usually within minutes; you will not be charged twice."),
     /// Automatic renewal was turned on.
     AutoRenewOn => (Billing, Notice, "auto_renew_on", Success,
         "Automatic renewal is on: your saved card is charged a day before the period ends."),

@@ -117,9 +117,10 @@ async fn callback(
         Err(SettleError::UnknownReference | SettleError::Paystack(PaystackError::NotFound(_))) => {
             Outcome::UnknownReference
         }
+        // The customer may well have paid: the webhook or housekeeping settles it later.
         Err(SettleError::Paystack(error)) => {
             tracing::error!(reference, %error, "verifying a payment failed");
-            return Err(paystack_failed(&error));
+            Outcome::PaymentUnconfirmed
         }
         Err(SettleError::Store(error)) => return Err(failed(&error)),
     };

@@ -102,7 +102,14 @@ async fn an_outage_fails_checkout_fast_and_keeps_the_payment_made_meanwhile(engi
         "not fulfilled while Paystack is down"
     );
     let back = browser.client.get(location(&paid)).send().await.unwrap();
-    assert_eq!(location(&back), "/billing?error=paystack_unavailable");
+    assert_eq!(location(&back), "/billing?notice=unconfirmed");
+    let told = browser.get("/billing?notice=unconfirmed").await;
+    let told = told.text().await.unwrap();
+    assert!(
+        told.contains("could not reach Paystack to confirm"),
+        "{told}"
+    );
+    assert!(!told.contains("Nothing was charged"), "{told}");
     assert_eq!(
         payment_status(db.db(), &reference).await,
         PaymentStatus::Pending
