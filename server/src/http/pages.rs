@@ -7,7 +7,7 @@
 //! lists the server functions as excluded so that they are registered once, on their own
 //! router.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use app::Assets;
 use app::api::billing::ssr::PaystackHealth;
@@ -57,7 +57,7 @@ impl Dashboard {
             .collect();
         // Every page, and the server functions as exclusions: a page router built from this
         // list registers no server function.
-        let listed = generate_route_list_with_exclusions(app::App, Some(server_fn_paths.clone()));
+        let listed = route_listing(&server_fn_paths);
         let (open, signed_in): (Vec<AxumRouteListing>, Vec<AxumRouteListing>) = listed
             .iter()
             .filter(|r| !server_fn_paths.iter().any(|p| p == r.path()))
@@ -100,6 +100,22 @@ impl Dashboard {
             )),
         }
     }
+}
+
+/// Every page of `app::App`, with the server functions at `server_fn_paths` as exclusions,
+/// listed once per process. Listing renders the whole app with resource loading switched off
+/// through a flag that is global to the process (leptos_server's `SuppressResourceLoad`, set
+/// by `RouteList::generate`): a page that another service of the same process renders in
+/// that moment never loads its resources, and its response body never ends (the integration
+/// tests run several services in one process). The list is the same for every service, so it
+/// is made once, before any of them can render a page.
+fn route_listing(server_fn_paths: &[String]) -> Vec<AxumRouteListing> {
+    static LISTED: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    LISTED
+        .get_or_init(|| {
+            generate_route_list_with_exclusions(app::App, Some(server_fn_paths.to_vec()))
+        })
+        .clone()
 }
 
 /// What pages and server functions read from context while rendering.

@@ -14,9 +14,6 @@ use crate::support::signed_in_customer;
 /// How long a page may take here before it counts as never finishing.
 const PAGE_WITHIN: Duration = Duration::from_secs(5);
 
-/// The two stories here never run beside each other: [`mechanism`] sets the flag itself.
-static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 /// Loads `/billing`, headers and body, within [`PAGE_WITHIN`]; `false` when it did not finish.
 async fn billing_page_finishes(browser: &crate::common::Browser) -> bool {
     let load = async {
@@ -33,48 +30,14 @@ async fn billing_page_finishes(browser: &crate::common::Browser) -> bool {
     }
 }
 
-/// The mechanism, deterministically: a page whose resources are created while the flag is set
-/// (as it is while any service of the process lists its routes) never finishes, even after
-/// the flag is cleared again. Sets the process-wide flag itself, so it would hang the pages of
-/// any test running beside it: run it alone
-/// (`cargo test -p server --test billing startup_race::mechanism -- --ignored --exact`).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "sets a flag global to the test process: run alone, see the doc comment"]
-async fn mechanism() {
-    let _alone = ONE_AT_A_TIME.lock().await;
-    let db = TestDb::new(Engine::Sqlite).await.unwrap();
-    let service = Service::start(db.url()).await;
-    let browser = signed_in_customer(db.db(), &service, "flag@example.com").await;
-    assert!(billing_page_finishes(&browser).await, "an ordinary load");
-
-    // What RouteList::generate holds while it renders the app of a service being built.
-    let listing = leptos::server::SuppressResourceLoad::new();
-    let page = browser.get("/billing").await;
-    // The shell (and the headers) came: the page's resources exist, created under the flag.
-    drop(listing);
-    let body = tokio::time::timeout(PAGE_WITHIN, page.text()).await;
-    assert!(
-        body.is_err(),
-        "expected the body to hang, got {} bytes",
-        body.map(|b| b.map(|b| b.len()).unwrap_or(0)).unwrap_or(0)
-    );
-
-    assert!(
-        billing_page_finishes(&browser).await,
-        "the next load is fine"
-    );
-    service.stop().await.expect("clean stop");
-}
-
 /// The race itself: `/billing` loaded over and over while other services start (and stop) on
 /// the same database in this process. Every load must finish. Before the fix in
 /// `server/src/http/pages.rs` (the route list made once per process) a load hangs within the
-/// first few starts, and the starts hang the pages of the tests running beside it too.
+/// first few starts (3 runs of 3 before the fix), and the starts hang the pages of the tests
+/// running beside it too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "hangs pages until server/src/http/pages.rs lists the routes once per process"]
 async fn pages_finish_while_other_services_start() {
     const STARTS: usize = 30;
-    let _alone = ONE_AT_A_TIME.lock().await;
     let db = TestDb::new(Engine::Sqlite).await.unwrap();
     let service = Service::start(db.url()).await;
     let browser = signed_in_customer(db.db(), &service, "race@example.com").await;

@@ -319,9 +319,8 @@ impl Browser {
                 .no_proxy()
                 .cookie_store(true)
                 .redirect(reqwest::redirect::Policy::none())
-                // Generous: a page that never finishes still fails the test. One CI run saw a
-                // /billing body take over 10 s on SQLite while housekeeping ran every second
-                // (not reproduced; see the session notes).
+                // Generous: a page that never finishes still fails the test (a page whose
+                // body never ended is what billing's `startup_race` test guards against).
                 .timeout(Duration::from_secs(30))
                 .build()
                 .expect("client"),
