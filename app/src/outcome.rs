@@ -446,7 +446,11 @@ mod tests {
             Outcome::CheckoutCancelled.location(),
             "/billing?error=cancelled"
         );
-        assert_eq!(Outcome::ALL.len(), 56);
+        assert_eq!(
+            Outcome::PaymentUnconfirmed.location(),
+            "/billing?notice=unconfirmed"
+        );
+        assert_eq!(Outcome::ALL.len(), 57);
     }
 
     #[test]
