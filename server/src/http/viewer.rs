@@ -71,21 +71,21 @@ pub async fn identify(State(state): State<AppState>, mut request: Request, next:
 /// the session.
 async fn hand_over_fresh_codes(session: &Session, request: &mut Request) {
     let key = app::api::security::FRESH_RECOVERY_CODES;
-    // Removing marks the session as changed (a write) even when the key is absent: look first.
-    match session.get::<Vec<String>>(key).await {
-        Ok(Some(_)) => {}
+    // Read, then remove only when present: removing marks the session as changed (a write)
+    // even when the key is absent.
+    let codes = match session.get::<Vec<String>>(key).await {
+        Ok(Some(codes)) => codes,
         Ok(None) => return,
         Err(error) => {
             tracing::warn!(%error, "reading the fresh recovery codes failed");
             return;
         }
-    }
-    match session.remove::<Vec<String>>(key).await {
-        Ok(Some(codes)) => {
+    };
+    match session.remove_value(key).await {
+        Ok(_) => {
             request.extensions_mut().insert(FreshRecoveryCodes(codes));
         }
-        Ok(None) => {}
-        Err(error) => tracing::warn!(%error, "reading the fresh recovery codes failed"),
+        Err(error) => tracing::warn!(%error, "taking the fresh recovery codes failed"),
     }
 }
 

@@ -107,26 +107,37 @@ async fn password_change_and_sign_out_everywhere_else(engine: Engine) {
 on_both_engines!(password_change_and_sign_out_everywhere_else);
 
 /// The session table of each engine (tower-sessions-sqlx-store's names, made by our
-/// migrations).
-fn session_table(engine: Engine) -> &'static str {
+/// migrations): its schema prefix and its name.
+fn session_table(engine: Engine) -> (&'static str, &'static str) {
     match engine {
-        Engine::Sqlite => "tower_sessions",
-        Engine::Postgres => "tower_sessions.session",
+        Engine::Sqlite => ("", "tower_sessions"),
+        Engine::Postgres => ("tower_sessions.", "session"),
     }
 }
 
 /// The stored expiry of every session, as the store keeps it (as text on both engines).
 async fn session_expiries(db: &store::Db, engine: Engine) -> Vec<String> {
-    let sql = match engine {
-        Engine::Sqlite => "SELECT CAST(expiry_date AS TEXT) FROM tower_sessions ORDER BY id",
-        Engine::Postgres => {
-            "SELECT CAST(expiry_date AS TEXT) FROM tower_sessions.session ORDER BY id"
-        }
-    };
-    sqlx::query_scalar::<_, String>(sql)
+    let (schema, table) = session_table(engine);
+    let sql = format!("SELECT CAST(expiry_date AS TEXT) FROM {schema}{table} ORDER BY id");
+    sqlx::query_scalar::<_, String>(&sql)
         .fetch_all(db.pool())
         .await
         .expect("read the sessions")
+}
+
+/// Renames the session table out of the store's reach (`away`), or back.
+async fn move_session_table(db: &store::Db, engine: Engine, away: bool) {
+    let (schema, table) = session_table(engine);
+    let moved = format!("{table}_away");
+    let (from, to) = if away {
+        (table, moved.as_str())
+    } else {
+        (moved.as_str(), table)
+    };
+    sqlx::query(&format!("ALTER TABLE {schema}{from} RENAME TO {to}"))
+        .execute(db.pool())
+        .await
+        .expect("rename the session table");
 }
 
 async fn an_unreadable_session_answers_503_and_keeps_the_sign_in(engine: Engine) {
@@ -152,15 +163,7 @@ async fn an_unreadable_session_answers_503_and_keeps_the_sign_in(engine: Engine)
     }
 
     // The session store cannot answer: a clear 503, not a trip to /login.
-    let table = session_table(engine);
-    let away = match engine {
-        Engine::Sqlite => "ALTER TABLE tower_sessions RENAME TO tower_sessions_away",
-        Engine::Postgres => "ALTER TABLE tower_sessions.session RENAME TO session_away",
-    };
-    sqlx::query(away)
-        .execute(db.db().pool())
-        .await
-        .expect(table);
+    move_session_table(db.db(), engine, true).await;
     let page = browser.get("/usage").await;
     assert_eq!(page.status(), 503, "{:?}", page.headers());
     assert_eq!(page.headers()["retry-after"], "5");
@@ -169,14 +172,7 @@ async fn an_unreadable_session_answers_503_and_keeps_the_sign_in(engine: Engine)
     assert!(body.contains("briefly unavailable"), "{body}");
 
     // Once it answers again, the same browser is still signed in.
-    let back = match engine {
-        Engine::Sqlite => "ALTER TABLE tower_sessions_away RENAME TO tower_sessions",
-        Engine::Postgres => "ALTER TABLE tower_sessions.session_away RENAME TO session",
-    };
-    sqlx::query(back)
-        .execute(db.db().pool())
-        .await
-        .expect(table);
+    move_session_table(db.db(), engine, false).await;
     assert_eq!(browser.get("/usage").await.status(), 200, "still signed in");
     service.stop().await.expect("clean stop");
 }
